@@ -1,0 +1,23 @@
+# artisan.upgrade developer entry points. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+GATES_ALL := sanity units integration lint importer molecule
+
+.PHONY: test check setup demo clean $(GATES_ALL)
+
+test: setup  ## install everything from nothing, then run every gate
+	scripts/gates.sh $(GATES_ALL)
+
+check: setup  ## the quick edit loop: sanity, unit tests, lint
+	scripts/gates.sh sanity units lint
+
+setup:
+	scripts/setup.sh
+
+$(GATES_ALL): setup
+	scripts/gates.sh $@
+
+demo:
+	@echo "make demo arrives with the demo issue: it will upgrade a demo stack from v1 to v2."
+
+clean:  ## remove caches, venvs and build outputs (not the Docker images)
+	rm -rf .cache tests/output

@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: artisan.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The network boundary of smoke_test: one HTTP request or one TCP connect, measured."""
+
+from __future__ import annotations
+
+import socket
+import time
+import typing as t
+
+try:
+    import requests
+except ImportError:
+    requests = None  # the module reports missing_required_lib()
+
+
+def new_session(validate_certs: bool, ca_path: str | None) -> t.Any:
+    session = requests.Session()
+    # Smoke tests talk to the service directly: proxies from the environment would test the proxy instead.
+    session.trust_env = False
+    session.verify = ca_path if (validate_certs and ca_path) else validate_certs
+    return session
+
+
+def http_probe(session: t.Any, check: dict[str, t.Any], request_timeout: float) -> tuple[int | None, str, float, str | None]:
+    """Send the check's request; return (status, body, latency_ms, transport error or None)."""
+    started = time.monotonic()
+    try:
+        response = session.request(
+            check.get('method') or 'GET',
+            check['url'],
+            headers=check.get('headers') or None,
+            json=check.get('body'),
+            timeout=request_timeout,
+            allow_redirects=check.get('follow_redirects', True),
+        )
+    except requests.RequestException as exc:
+        return None, '', (time.monotonic() - started) * 1000, '%s: %s' % (type(exc).__name__, exc)
+    return response.status_code, response.text, (time.monotonic() - started) * 1000, None
+
+
+def tcp_probe(host: str, port: int, request_timeout: float) -> tuple[float, str | None]:
+    """Open and close a TCP connection; return (latency_ms, error or None)."""
+    started = time.monotonic()
+    try:
+        with socket.create_connection((host, port), timeout=request_timeout):
+            pass
+    except OSError as exc:
+        return (time.monotonic() - started) * 1000, 'cannot connect to %s:%d: %s' % (host, port, exc)
+    return (time.monotonic() - started) * 1000, None

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Run the quality gates named on the command line, in order, stopping at the first failure,
+# then print one summary line per gate. `scripts/setup.sh` must have run first.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${ARTISAN_CACHE:-$ROOT/.cache}
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
+[ -x "$CACHE/venv/bin/ansible-test" ] || die "no toolchain in $CACHE/venv: run scripts/setup.sh (or make test)"
+export PATH="$CACHE/venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$CACHE/collections"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+COLLECTION="$CACHE/collections/ansible_collections/artisan/upgrade"
+PYTHON_VERSION=3.12
+
+# ansible-test insists on running inside .../ansible_collections/artisan/upgrade and resolves symlinks,
+# so the gates work on a copy of the checkout's files (tracked and new, not ignored), made afresh each run.
+# The copy is a git repository of its own: else ansible-test finds the checkout's .git above it, in
+# which the copy is ignored, and tests nothing.
+sync_collection() {
+  rm -rf "$COLLECTION" && mkdir -p "$COLLECTION"
+  git -C "$ROOT" ls-files -z --cached --others --exclude-standard \
+    | tar -C "$ROOT" --null -T - --ignore-failed-read -cf - 2>/dev/null \
+    | tar -C "$COLLECTION" -xf -
+  git -C "$COLLECTION" init -q && git -C "$COLLECTION" add -A
+}
+
+gate_sanity() {
+  local nonempty
+  nonempty=$(find "$ROOT/tests/sanity" -name 'ignore-*.txt' -size +0)
+  [ -z "$nonempty" ] || { echo "sanity ignore files must stay empty: $nonempty"; return 1; }
+  (cd "$COLLECTION" && ansible-test sanity --color no --python "$PYTHON_VERSION")
+}
+
+gate_units() {
+  (cd "$COLLECTION" && ansible-test units --color no --python "$PYTHON_VERSION")
+}
+
+gate_integration() {
+  local rc=0
+  (cd "$ROOT" && python -m pytest tests/integration -p no:cacheprovider) || rc=$?
+  # Exit 5 means no test was collected: not a failure of the code under test.
+  [ "$rc" -eq 5 ] && { echo "no integration tests collected"; return 0; }
+  return "$rc"
+}
+
+gate_lint() {
+  (cd "$ROOT" && ansible-lint --offline && antsibull-changelog lint)
+}
+
+gate_importer() {
+  local build="$CACHE/build"
+  rm -rf "$build" && mkdir -p "$build"
+  (cd "$ROOT" && ansible-galaxy collection build --force --output-path "$build") || return 1
+  # The importer's own ansible-test step wants --docker (image pulls): the sanity gate covers it.
+  printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\nLOG_LEVEL_MAIN = INFO\n' >"$build/importer.cfg"
+  # It writes importer_result.json into the working directory: keep that in the build folder.
+  (cd "$build" && GALAXY_IMPORTER_CONFIG="$build/importer.cfg" python -m galaxy_importer.main artisan-upgrade-*.tar.gz \
+    >"$build/importer.log" 2>&1)
+  local rc=$?
+  cat "$build/importer.log"
+  [ "$rc" -eq 0 ] || return "$rc"
+  # The importer logs problems it does not fail on; any ERROR line is ours to fix.
+  ! grep -E '^(ERROR|.*\bERROR\b:)' "$build/importer.log"
+}
+
+gate_molecule() {
+  local scenario found=0
+  for scenario in "$ROOT"/molecule/*/molecule.yml; do
+    [ -e "$scenario" ] || continue
+    found=1
+    scenario=$(basename "$(dirname "$scenario")")
+    step "molecule test -s $scenario"
+    (cd "$ROOT" && molecule test -s "$scenario") || return 1
+  done
+  [ "$found" -eq 1 ] || echo "no Molecule scenario under molecule/"
+}
+
+sync_collection
+run_gate() {
+  case "$1" in
+    sanity) gate_sanity ;;
+    units) gate_units ;;
+    integration) gate_integration ;;
+    lint) gate_lint ;;
+    importer) gate_importer ;;
+    molecule) gate_molecule ;;
+  esac
+}
+
+for gate in "$@"; do
+  case "$gate" in
+    sanity | units | integration | lint | importer | molecule) ;;
+    *) die "unknown gate '$gate' (sanity units integration lint importer molecule)" ;;
+  esac
+done
+
+names=() results=() durations=()
+status=0
+for gate in "$@"; do
+  step "gate: $gate"
+  started=$(date +%s)
+  if run_gate "$gate"; then result=PASS; else result=FAIL; status=1; fi
+  names+=("$gate") results+=("$result") durations+=("$(($(date +%s) - started))")
+  [ "$status" -eq 0 ] || break
+done
+
+echo
+step "summary"
+for i in "${!names[@]}"; do
+  printf '  %-12s %s  %4ss\n' "${names[$i]}" "${results[$i]}" "${durations[$i]}"
+done
+for gate in "$@"; do
+  [[ " ${names[*]} " == *" $gate "* ]] || printf '  %-12s SKIPPED (an earlier gate failed)\n' "$gate"
+done
+exit "$status"

@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument handling of smoke_test: every bad input fails before a request is sent, with a clear msg."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.artisan.upgrade.plugins.modules import smoke_test
+
+
+def run_module(capsys, args):
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        smoke_test.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(checks=[]), 'checks is empty'),
+    (dict(checks=[dict(path='/x')]), "'/x' is not an http(s) URL; set base_url or give a full url"),
+    (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', status=['2xx', 'abc'])]), "status 'abc' is not a code"),
+    (dict(base_url='http://127.0.0.1:1', checks=[dict(type='tcp')]), 'a tcp check needs port'),
+    (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x')], consecutive_successes=0),
+     'consecutive_successes must be 1 or more'),
+    (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x')], timeout=0), 'timeout and request_timeout must be positive'),
+    (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', url='http://127.0.0.1:1/y')]),
+     'parameters are mutually exclusive: path|url'),
+    (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', type='udp')]), 'value of type must be one of: http, tcp'),
+])
+def test_bad_input_fails_with_a_clear_message(capsys, args, message):
+    rc, result = run_module(capsys, args)
+    assert rc == 1
+    assert result['failed'] is True
+    assert message in result['msg']
+    assert 'checks' not in result or isinstance(result['checks'], list)
