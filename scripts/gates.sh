@@ -10,9 +10,11 @@ CACHE=${ARTISAN_CACHE:-$ROOT/.cache}
 
 [ -x "$CACHE/venv/bin/ansible-test" ] || die "no toolchain in $CACHE/venv: run scripts/setup.sh (or make test)"
 export PATH="$CACHE/venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$CACHE/collections"
+# The copy of this collection the gates test (see sync_collection); ARTISAN_WORKDIR lets two runs coexist.
+WORKDIR=${ARTISAN_WORKDIR:-$CACHE/work}
+COLLECTION="$WORKDIR/ansible_collections/artisan/upgrade"
+export ANSIBLE_COLLECTIONS_PATH="$WORKDIR:$CACHE/collections"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
-COLLECTION="$CACHE/collections/ansible_collections/artisan/upgrade"
 PYTHON_VERSION=3.12
 
 # ansible-test insists on running inside .../ansible_collections/artisan/upgrade and resolves symlinks,
@@ -40,7 +42,7 @@ gate_units() {
 
 gate_integration() {
   local rc=0
-  (cd "$ROOT" && python -m pytest tests/integration -p no:cacheprovider) || rc=$?
+  (cd "$ROOT" && python -m pytest tests/integration -p no:cacheprovider --tb=short) || rc=$?
   # Exit 5 means no test was collected: not a failure of the code under test.
   [ "$rc" -eq 5 ] && { echo "no integration tests collected"; return 0; }
   return "$rc"

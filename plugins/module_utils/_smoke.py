@@ -62,8 +62,10 @@ def normalize_check(index: int, check: dict[str, t.Any], base_url: str | None) -
         result['url'] = join_url(base_url or '', target)
         if not re.match(r'^https?://', result['url'], re.IGNORECASE):
             raise CheckSpecError('%s: %r is not an http(s) URL; set base_url or give a full url' % (where, result['url']))
+        status = check.get('status') or DEFAULT_STATUS
+        result['status_text'] = ', '.join(str(s) for s in status) if isinstance(status, list) else str(status)
         try:
-            result['status_ranges'] = parse_status_spec(check.get('status') or DEFAULT_STATUS)
+            result['status_ranges'] = parse_status_spec(status)
         except ValueError as exc:
             raise CheckSpecError('%s: %s' % (where, exc)) from None
         if check.get('body_regex'):
@@ -82,7 +84,7 @@ def normalize_check(index: int, check: dict[str, t.Any], base_url: str | None) -
 def evaluate_http(check: dict[str, t.Any], status: int, body: str, latency_ms: float) -> str | None:
     """Return why an HTTP response fails the check, or None when it passes."""
     if not status_matches(status, check['status_ranges']):
-        return 'status %d, expected %s' % (status, check.get('status') or DEFAULT_STATUS)
+        return 'status %d, expected %s' % (status, check['status_text'])
     if check.get('body_regex') and not re.search(check['body_regex'], body):
         return 'body does not match %r' % check['body_regex']
     if check.get('max_ms') is not None and latency_ms > check['max_ms']:

@@ -1,0 +1,72 @@
+"""Fixtures for integration tests against real services: PostgreSQL, the Docker engine, nginx, Ansible."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .helpers import ansible as ansible_helpers
+from .helpers.docker import DockerSession, DockerUnavailable, connect
+from .helpers.nginx import NginxServer
+from .helpers.postgres import PostgresServer
+
+
+def pytest_sessionstart(session):
+    if not os.environ.get('ANSIBLE_COLLECTIONS_PATH'):
+        raise pytest.UsageError('ANSIBLE_COLLECTIONS_PATH is not set: run integration tests through '
+                                'scripts/gates.sh integration (make test), which points it at this collection')
+
+
+@pytest.fixture(scope='session')
+def postgres():
+    """A PostgreSQL cluster for the whole session; tests create their own databases in it."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def database(postgres, request):
+    """A fresh database owned by the test role, dropped after the test."""
+    name = 'test_%s' % request.node.name.lower()[:40].replace('[', '_').replace(']', '').replace('-', '_')
+    postgres.create_database(name)
+    yield name
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope='session')
+def docker_session():
+    """The Docker engine, failing loudly (never skipping) when it is not there; removes what tests made."""
+    try:
+        client = connect()
+    except DockerUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    session = DockerSession(client)
+    yield session
+    session.cleanup()
+
+
+@pytest.fixture()
+def nginx_factory():
+    """Start real nginx servers with a given ``server {}`` body; all are stopped after the test."""
+    servers = []
+
+    def start(server_block: str) -> NginxServer:
+        server = NginxServer(server_block).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture()
+def run_module():
+    return ansible_helpers.run_module
+
+
+@pytest.fixture()
+def run_playbook():
+    return ansible_helpers.run_playbook

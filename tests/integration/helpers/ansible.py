@@ -1,0 +1,84 @@
+"""Run modules and playbooks through real Ansible (ansible-runner, the engine AWX uses) and read results."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+import typing as t
+
+import ansible_runner
+import yaml
+
+
+@dataclasses.dataclass
+class PlaybookRun:
+    status: str
+    rc: int
+    # Results of every task that ran, in order: {'task': name, 'host': host, 'event': ..., 'res': {...}}
+    tasks: list[dict[str, t.Any]]
+    stdout: str
+
+    def result(self, task: str) -> dict[str, t.Any]:
+        """The module result of the last run of the named task."""
+        matches = [entry['res'] for entry in self.tasks if entry['task'] == task]
+        if not matches:
+            raise AssertionError('task %r did not run; tasks that ran: %s\n%s'
+                                 % (task, [entry['task'] for entry in self.tasks], self.stdout))
+        return matches[-1]
+
+
+RESULT_EVENTS = ('runner_on_ok', 'runner_on_failed', 'runner_on_skipped', 'runner_on_unreachable')
+
+
+def _result(event: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The module result of a task event; failure is stated by the event type, so add it to the result."""
+    res = dict(event['event_data'].get('res') or {})
+    if event['event'] in ('runner_on_failed', 'runner_on_unreachable'):
+        res['failed'] = True
+    return res
+
+
+def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict | None = None,
+                 extravars: dict[str, t.Any] | None = None, check: bool = False, diff: bool = False,
+                 limit: str | None = None) -> PlaybookRun:
+    """Run a playbook (a path, or plays as data) with this collection on ANSIBLE_COLLECTIONS_PATH."""
+    with tempfile.TemporaryDirectory(prefix='artisan-runner-') as private:
+        if isinstance(playbook, list):
+            path = os.path.join(private, 'playbook.yml')
+            with open(path, 'w', encoding='utf-8') as handle:
+                yaml.safe_dump(playbook, handle)
+            playbook = path
+        cmdline = ' '.join(opt for opt, on in (('--check', check), ('--diff', diff)) if on)
+        runner = ansible_runner.run(
+            private_data_dir=private,
+            playbook=playbook,
+            inventory=inventory if inventory is not None else 'localhost ansible_connection=local',
+            extravars=dict({'ansible_python_interpreter': sys.executable}, **(extravars or {})),
+            cmdline=cmdline or None,
+            limit=limit,
+            quiet=True,
+            envvars={'ANSIBLE_COLLECTIONS_PATH': os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''),
+                     'ANSIBLE_NOCOLOR': '1'},
+        )
+        tasks = [
+            {'task': event['event_data'].get('task'), 'host': event['event_data'].get('host'),
+             'event': event['event'], 'res': _result(event)}
+            for event in runner.events if event.get('event') in RESULT_EVENTS
+        ]
+        return PlaybookRun(status=runner.status, rc=runner.rc, tasks=tasks, stdout=runner.stdout.read())
+
+
+def run_module(module: str, args: dict[str, t.Any], check: bool = False, diff: bool = False,
+               host_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """Run one module on localhost in one task and return its result (``failed`` set when it failed)."""
+    play = [{
+        'name': 'run %s' % module,
+        'hosts': 'localhost',
+        'gather_facts': False,
+        'vars': host_vars or {},
+        'tasks': [{'name': 'module under test', module: args, 'ignore_errors': True}],
+    }]
+    run = run_playbook(play, check=check, diff=diff)
+    return run.result('module under test')

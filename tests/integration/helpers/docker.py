@@ -1,0 +1,97 @@
+"""Docker resources for one test session, labelled so that teardown removes exactly what we made."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+import uuid
+
+import docker
+from docker.errors import DockerException, NotFound
+
+LABEL = 'org.artisan.test-session'
+BASE_IMAGE = 'artisan-upgrade/debian-systemd:bookworm'
+# What a container needs to run systemd as PID 1 here (--privileged is not available).
+SYSTEMD_RUN_OPTIONS = dict(
+    cap_add=['SYS_ADMIN'],
+    cgroupns='host',
+    volumes={'/sys/fs/cgroup': {'bind': '/sys/fs/cgroup', 'mode': 'rw'}},
+    tmpfs={'/run': '', '/run/lock': '', '/tmp': ''},
+    security_opt=['seccomp=unconfined', 'apparmor=unconfined'],
+)
+
+
+class DockerUnavailable(RuntimeError):
+    pass
+
+
+def connect() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except DockerException as exc:
+        raise DockerUnavailable(
+            'Docker engine unavailable (%s). Integration tests need a running engine: '
+            'run scripts/setup.sh (make test does) to install and start it.' % exc) from None
+    return client
+
+
+class DockerSession:
+    """Creates containers, networks and volumes carrying this session's label; cleanup() removes them."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+        self.session_id = uuid.uuid4().hex[:12]
+        self.labels = {LABEL: self.session_id}
+
+    def name(self, prefix: str) -> str:
+        return 'artisan-test-%s-%s' % (prefix, uuid.uuid4().hex[:8])
+
+    def _labelled(self, kwargs: dict[str, t.Any]) -> dict[str, t.Any]:
+        return dict(kwargs, labels=dict(kwargs.get('labels') or {}, **self.labels))
+
+    def run(self, image: str, **kwargs: t.Any) -> t.Any:
+        """Start a detached container; publish ports on 127.0.0.1 only (loopback rule)."""
+        kwargs.setdefault('name', self.name('ctr'))
+        return self.client.containers.run(image, detach=True, **self._labelled(kwargs))
+
+    def run_systemd(self, image: str = BASE_IMAGE, boot_timeout: float = 60, **kwargs: t.Any) -> t.Any:
+        """Start a container with systemd as PID 1 and return once systemd has finished booting."""
+        container = self.run(image, **dict(SYSTEMD_RUN_OPTIONS, **kwargs))
+        deadline = time.monotonic() + boot_timeout
+        state = ''
+        while time.monotonic() < deadline:
+            state = container.exec_run(['systemctl', 'is-system-running']).output.decode().strip()
+            if state in ('running', 'degraded'):
+                return container
+            time.sleep(0.2)
+        raise RuntimeError('systemd in %s did not finish booting in %ss (state: %s); logs:\n%s'
+                           % (container.name, boot_timeout, state, container.logs(tail=30).decode()))
+
+    def network(self, **kwargs: t.Any) -> t.Any:
+        kwargs.setdefault('name', self.name('net'))
+        return self.client.networks.create(**self._labelled(kwargs))
+
+    def volume(self, **kwargs: t.Any) -> t.Any:
+        kwargs.setdefault('name', self.name('vol'))
+        return self.client.volumes.create(**self._labelled(kwargs))
+
+    def leftovers(self) -> dict[str, list[str]]:
+        selector = {'label': '%s=%s' % (LABEL, self.session_id)}
+        return {
+            'containers': [c.name for c in self.client.containers.list(all=True, filters=selector)],
+            'networks': [n.name for n in self.client.networks.list(filters=selector)],
+            'volumes': [v.name for v in self.client.volumes.list(filters=selector)],
+        }
+
+    def cleanup(self) -> None:
+        selector = {'label': '%s=%s' % (LABEL, self.session_id)}
+        for container in self.client.containers.list(all=True, filters=selector):
+            try:
+                container.remove(force=True, v=True)
+            except NotFound:
+                pass
+        for network in self.client.networks.list(filters=selector):
+            network.remove()
+        for volume in self.client.volumes.list(filters=selector):
+            volume.remove(force=True)
