@@ -59,7 +59,7 @@ gate_lint() {
 }
 
 gate_importer() {
-  local build="$CACHE/build"
+  local build="$WORKDIR/build"
   rm -rf "$build" && mkdir -p "$build"
   (cd "$ROOT" && ansible-galaxy collection build --force --output-path "$build") || return 1
   # The importer's own ansible-test step wants --docker (image pulls): the sanity gate covers it.
@@ -81,7 +81,7 @@ gate_molecule() {
     found=1
     scenario=$(basename "$(dirname "$scenario")")
     step "molecule test -s $scenario"
-    (cd "$ROOT" && molecule test -s "$scenario") || return 1
+    (cd "$COLLECTION" && molecule test -s "$scenario") || return 1
   done
   [ "$found" -eq 1 ] || echo "no Molecule scenario under molecule/"
 }
