@@ -36,8 +36,37 @@ def http_probe(session: t.Any, check: dict[str, t.Any], request_timeout: float) 
             allow_redirects=check.get('follow_redirects', True),
         )
     except requests.RequestException as exc:
-        return None, '', (time.monotonic() - started) * 1000, '%s: %s' % (type(exc).__name__, exc)
+        return None, '', (time.monotonic() - started) * 1000, describe_request_error(exc, request_timeout)
     return response.status_code, response.text, (time.monotonic() - started) * 1000, None
+
+
+def describe_request_error(exc: Exception, request_timeout: float) -> str:
+    """A short reason for a failed request, instead of urllib3's nested repr with object addresses."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return 'cannot connect within %ss' % request_timeout
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return 'no response within %ss' % request_timeout
+    if isinstance(exc, requests.exceptions.SSLError):
+        return 'TLS error: %s' % root_cause(exc)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return 'cannot connect: %s' % root_cause(exc)
+    return '%s: %s' % (type(exc).__name__, exc)
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost OS-level reason in an exception chain (e.g. 'Connection refused')."""
+    seen = set()
+    current: BaseException | None = exc
+    reason = str(exc)
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            reason = current.strerror
+        nested = getattr(current, 'reason', None)
+        if not isinstance(nested, BaseException):
+            nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = nested or current.__cause__ or current.__context__
+    return reason
 
 
 def tcp_probe(host: str, port: int, request_timeout: float) -> tuple[float, str | None]:
