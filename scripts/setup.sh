@@ -102,11 +102,19 @@ install_pip_bootstrap_standin() {
   cp "$ROOT/scripts/get_pip_standin.py" "$target"
 }
 
-install_debian_packages
-start_docker_engine
-make_venv venv "$(python312)" "$ROOT/tests/requirements-dev.txt"
-install_compose_plugin
-install_test_collections
-install_pip_bootstrap_standin
-"$ROOT/tests/images/build.sh"
+timings=()
+timed() {  # run one setup step and remember how long it took
+  local started=$SECONDS
+  "$@"
+  timings+=("$(printf '  %-32s %4ss' "$(basename "$1")" $((SECONDS - started)))")
+}
+
+timed install_debian_packages
+timed start_docker_engine
+timed make_venv venv "$(python312)" "$ROOT/tests/requirements-dev.txt"
+timed install_compose_plugin
+timed install_test_collections
+timed install_pip_bootstrap_standin
+timed "$ROOT/tests/images/build.sh"
 step "setup complete"
+printf '%s\n' "${timings[@]}"
