@@ -61,8 +61,11 @@ make_venv() {  # make_venv NAME PYTHON REQUIREMENTS
   key="$($python --version 2>&1) $(sha256sum "$reqs" | cut -c1-16)"
   stamp_ok "$1" "$key" && [ -x "$venv/bin/python" ] && return 0
   step "venv $1: installing $(basename "$reqs") with $($python --version 2>&1)"
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
+  # A changed requirements file updates the venv in place; only another Python rebuilds it.
+  if [ "$("$venv/bin/python" --version 2>&1)" != "$($python --version 2>&1)" ]; then
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+  fi
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$reqs" 2>&1 | quiet_pip
   "$venv/bin/pip" check >/dev/null || die "venv $1 has broken dependencies: $("$venv/bin/pip" check)"
   stamp_set "$1" "$key"
