@@ -48,7 +48,7 @@ gate_units() {
 
 gate_integration() {
   local rc=0
-  (cd "$ROOT" && python -m pytest tests/integration -p no:cacheprovider --tb=short) || rc=$?
+  (cd "$ROOT" && python -m pytest tests/integration tests/kubesim -p no:cacheprovider --tb=short) || rc=$?
   # Exit 5 means no test was collected: not a failure of the code under test.
   [ "$rc" -eq 5 ] && { echo "no integration tests collected"; return 0; }
   return "$rc"

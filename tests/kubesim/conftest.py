@@ -1,0 +1,38 @@
+"""Make `kubesim` importable and provide the `kubesim` fixture: a simulated cluster per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kubesim import Simulator  # noqa: E402  pylint: disable=wrong-import-position
+
+
+class RunningSimulator:
+    """What tests get: the URL, a kubeconfig file, typed clients, the clock and the simulator itself."""
+
+    def __init__(self, simulator: Simulator, kubeconfig: str):
+        self.simulator = simulator
+        self.url = simulator.url
+        self.kubeconfig = kubeconfig
+        self.clock = simulator.clock
+
+    def api_client(self):
+        return self.simulator.api_client()
+
+    def call(self, function, *args, **kwargs):
+        return self.simulator.call(function, *args, **kwargs)
+
+
+@pytest.fixture()
+def kubesim(tmp_path):
+    """A fresh simulator at 20x speed on a free 127.0.0.1 port; fails the test if a controller raised."""
+    simulator = Simulator(speed=float(os.environ.get('KUBESIM_SPEED', '20'))).start()
+    running = RunningSimulator(simulator, simulator.write_kubeconfig(str(tmp_path / 'kubeconfig')))
+    yield running
+    simulator.stop()
+    assert not simulator.manager.errors, simulator.manager.errors

@@ -1,0 +1,161 @@
+"""Cluster-wide controllers (garbage collector, namespaces, endpoints) and the loop that runs all controllers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .deployment import DeploymentController
+from .errors import ApiError
+from .registry import Registry, resource_for
+from .replicaset import ReplicaSetController, pod_ready
+from .resources import RESOURCES
+from .runtime import FastKubelet, Scheduler
+from .selectors import labels_match, parse_label_selector
+
+NAMESPACES = resource_for('v1', 'Namespace')
+SERVICES = resource_for('v1', 'Service')
+ENDPOINTS = resource_for('v1', 'Endpoints')
+PODS = resource_for('v1', 'Pod')
+LOG = logging.getLogger('kubesim')
+
+
+class GarbageCollector:
+    """Deletes dependents whose owners are gone; finishes foreground deletions once dependents are gone."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    def reconcile(self) -> None:
+        live = {}
+        for resource in RESOURCES:
+            for obj in self.registry.objects[resource.key].values():
+                live[obj['metadata']['uid']] = (resource, obj)
+        for uid, (resource, obj) in list(live.items()):
+            metadata = obj['metadata']
+            owners = metadata.get('ownerReferences') or []
+            if owners and not any(ref.get('uid') in live for ref in owners):
+                self._delete(resource, obj)
+            if metadata.get('deletionTimestamp') and 'foregroundDeletion' in (metadata.get('finalizers') or []):
+                dependents = [(res, dep) for res, dep in live.values()
+                              if any(ref.get('uid') == uid for ref in dep['metadata'].get('ownerReferences') or [])]
+                for dep_resource, dependent in dependents:
+                    if not dependent['metadata'].get('deletionTimestamp'):
+                        self._delete(dep_resource, dependent, 'Foreground')
+                if not dependents:
+                    self.registry.remove_finalizer(resource, obj, 'foregroundDeletion')
+
+    def _delete(self, resource, obj: dict, policy: str = 'Background') -> None:
+        try:
+            self.registry.delete(resource, obj['metadata'].get('namespace'), obj['metadata']['name'], {'propagationPolicy': policy})
+        except ApiError:
+            pass  # already gone: another path deleted it in this pass
+
+
+class NamespaceController:
+    """Empties a terminating namespace, then removes it."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    def reconcile(self) -> None:
+        for namespace in self.registry.list(NAMESPACES):
+            if not namespace['metadata'].get('deletionTimestamp'):
+                continue
+            name = namespace['metadata']['name']
+            for resource in RESOURCES:
+                if resource.namespaced:
+                    for obj in self.registry.list(resource, name):
+                        self.registry.remove(resource, name, obj['metadata']['name'])
+            self.registry.remove(NAMESPACES, None, name)
+
+
+class EndpointsController:
+    """Keeps an Endpoints object per selector Service: ready pods in addresses, the others in notReadyAddresses."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    def reconcile(self) -> None:
+        for service in self.registry.list(SERVICES):
+            selector = service['spec'].get('selector')
+            if not selector:
+                continue
+            namespace, name = service['metadata']['namespace'], service['metadata']['name']
+            wanted = self._endpoints(service, selector)
+            current = self.registry.find(ENDPOINTS, namespace, name)
+            if current is None:
+                self.registry.create(ENDPOINTS, namespace, wanted)
+            elif current.get('subsets') != wanted.get('subsets') or current['metadata'].get('labels') != wanted['metadata'].get('labels'):
+                current['subsets'] = wanted.get('subsets')
+                if not current['subsets']:
+                    current.pop('subsets')
+                current['metadata']['labels'] = wanted['metadata'].get('labels')
+                self.registry.update(ENDPOINTS, namespace, name, current)
+
+    def _endpoints(self, service: dict, selector: dict) -> dict:
+        namespace = service['metadata']['namespace']
+        requirements = parse_label_selector(','.join('%s=%s' % item for item in sorted(selector.items())))
+        ready, not_ready = [], []
+        for pod in self.registry.list(PODS, namespace):
+            ip = (pod.get('status') or {}).get('podIP')
+            if not ip or pod['metadata'].get('deletionTimestamp') or not labels_match(requirements, pod['metadata'].get('labels')):
+                continue
+            address = {'ip': ip, 'nodeName': pod['spec'].get('nodeName'),
+                       'targetRef': {'kind': 'Pod', 'namespace': namespace, 'name': pod['metadata']['name'], 'uid': pod['metadata']['uid']}}
+            (ready if pod_ready(pod) else not_ready).append(address)
+        ports = [{key: value for key, value in (('name', port.get('name')), ('port', port.get('targetPort')),
+                                                ('protocol', port.get('protocol'))) if value is not None}
+                 for port in service['spec'].get('ports') or []]
+        endpoints = {'metadata': {'name': service['metadata']['name'], 'labels': service['metadata'].get('labels') or {}}}
+        if not endpoints['metadata']['labels']:
+            del endpoints['metadata']['labels']
+        if ready or not_ready:
+            subset = {'ports': ports}
+            if ready:
+                subset['addresses'] = sorted(ready, key=lambda item: item['ip'])
+            if not_ready:
+                subset['notReadyAddresses'] = sorted(not_ready, key=lambda item: item['ip'])
+            endpoints['subsets'] = [subset]
+        return endpoints
+
+
+class ControllerManager:
+    """Runs every controller in passes: at once after any write, and on a short tick for timers."""
+
+    def __init__(self, registry: Registry, tick: float = 0.02):
+        self.registry = registry
+        self.tick = tick
+        self.controllers = [Scheduler(registry), FastKubelet(registry), ReplicaSetController(registry),
+                            DeploymentController(registry), GarbageCollector(registry), NamespaceController(registry),
+                            EndpointsController(registry)]
+        self._wake: asyncio.Event | None = None
+        self.paused = False
+        self.errors: list[str] = []
+        registry.listeners.append(self._changed)
+
+    def _changed(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def run_once(self) -> None:
+        for controller in self.controllers:
+            try:
+                controller.reconcile()
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # A controller bug must not stop the others; tests assert that ``errors`` stays empty.
+                LOG.exception('%s failed', type(controller).__name__)
+                self.errors.append('%s: %r' % (type(controller).__name__, exc))
+
+    async def run(self) -> None:
+        self._wake = asyncio.Event()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.tick)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            if not self.paused:
+                self.run_once()
+            # Let API requests in between passes, as controllers and clients interleave on a real cluster.
+            await asyncio.sleep(self.tick / 2)

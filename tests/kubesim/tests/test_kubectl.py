@@ -1,0 +1,171 @@
+"""kubectl 1.32 as an independent client of the simulator, through a kubeconfig.
+
+The messages asserted here are the ones kubectl itself prints (rollout_status.go, rollback.go,
+history.go, objectrestarter.go), so they only appear when the simulator answers as a cluster would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from .helpers import deployment, wait_for
+
+KUBECTL = shutil.which('kubectl')
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason='kubectl is not installed')
+
+
+@pytest.fixture()
+def kubectl(kubesim, tmp_path):
+    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([KUBECTL, '--kubeconfig', kubesim.kubeconfig, *args], input=stdin, capture_output=True,
+                                text=True, timeout=60, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError('kubectl %s failed (%d): %s%s' % (' '.join(args), result.returncode, result.stdout, result.stderr))
+        return result
+
+    run.tmp_path = tmp_path
+    return run
+
+
+def apply(kubectl, body: dict) -> subprocess.CompletedProcess:
+    return kubectl('apply', '-f', '-', stdin=json.dumps(body))
+
+
+def get_json(kubectl, *args: str) -> dict:
+    return json.loads(kubectl('get', *args, '-o', 'json').stdout)
+
+
+def replica_sets(kubectl, app: str = 'web') -> dict[str, dict]:
+    return {item['metadata']['name']: item for item in get_json(kubectl, 'rs', '-l', 'app=%s' % app)['items']}
+
+
+def image_of(obj: dict) -> str:
+    return obj['spec']['template']['spec']['containers'][0]['image']
+
+
+def test_apply_get_and_rollout_status(kubectl):
+    assert apply(kubectl, deployment()).stdout == 'deployment.apps/web created\n'
+    status = kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    assert status.stdout.endswith('deployment "web" successfully rolled out\n')
+    current = get_json(kubectl, 'deployment', 'web')
+    assert current['metadata']['generation'] == 1
+    assert current['metadata']['annotations']['deployment.kubernetes.io/revision'] == '1'
+    assert current['status']['observedGeneration'] == 1
+    assert (current['status']['replicas'], current['status']['updatedReplicas'], current['status']['availableReplicas']) == (3, 3, 3)
+    assert 'unavailableReplicas' not in current['status']
+    assert {c['type']: c['reason'] for c in current['status']['conditions']} == {
+        'Available': 'MinimumReplicasAvailable', 'Progressing': 'NewReplicaSetAvailable'}
+    assert current['spec']['strategy'] == {'type': 'RollingUpdate', 'rollingUpdate': {'maxSurge': '25%', 'maxUnavailable': '25%'}}
+    (rs,) = replica_sets(kubectl).values()
+    pod_hash = rs['metadata']['labels']['pod-template-hash']
+    assert rs['metadata']['name'] == 'web-' + pod_hash
+    assert rs['spec']['selector']['matchLabels'] == {'app': 'web', 'pod-template-hash': pod_hash}
+    assert rs['metadata']['ownerReferences'][0]['uid'] == current['metadata']['uid']
+    assert rs['metadata']['annotations']['deployment.kubernetes.io/max-replicas'] == '4'
+    pods = get_json(kubectl, 'pods', '-l', 'app=web')['items']
+    assert len(pods) == 3 and all(pod['metadata']['name'].startswith(rs['metadata']['name'] + '-') for pod in pods)
+    assert all(len(pod['metadata']['name']) == len(rs['metadata']['name']) + 6 for pod in pods)
+    # Applying the same file again changes nothing: no new generation.
+    assert apply(kubectl, deployment()).stdout == 'deployment.apps/web unchanged\n'
+
+
+def test_set_image_history_and_change_cause(kubectl):
+    apply(kubectl, deployment())
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    assert kubectl('set', 'image', 'deployment/web', 'web=nginx:1.26').stdout == 'deployment.apps/web image updated\n'
+    kubectl('annotate', 'deployment/web', 'kubernetes.io/change-cause=upgrade to 1.26')
+    status = kubectl('rollout', 'status', 'deployment/web', '--timeout=30s').stdout
+    assert status.endswith('deployment "web" successfully rolled out\n')
+    history = kubectl('rollout', 'history', 'deployment/web').stdout
+    assert history.splitlines()[1:4] == ['REVISION  CHANGE-CAUSE', '1         <none>', '2         upgrade to 1.26']
+    detail = kubectl('rollout', 'history', 'deployment/web', '--revision=2').stdout
+    assert 'nginx:1.26' in detail and 'deployment.apps/web with revision #2' in detail
+    sets = replica_sets(kubectl)
+    assert sorted((rs['metadata']['annotations']['deployment.kubernetes.io/revision'], image_of(rs), rs['spec']['replicas'])
+                  for rs in sets.values()) == [('1', 'nginx:1.25', 0), ('2', 'nginx:1.26', 3)]
+
+
+def test_rollout_status_reports_an_exceeded_progress_deadline(kubectl):
+    apply(kubectl, deployment(progressDeadlineSeconds=10))
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    kubectl('set', 'image', 'deployment/web', 'web=registry.invalid/app:pullfail')
+    result = kubectl('rollout', 'status', 'deployment/web', '--timeout=60s', check=False)
+    assert result.returncode == 1
+    assert result.stderr == 'error: deployment "web" exceeded its progress deadline\n'
+    progressing = next(c for c in get_json(kubectl, 'deployment', 'web')['status']['conditions'] if c['type'] == 'Progressing')
+    assert (progressing['status'], progressing['reason']) == ('False', 'ProgressDeadlineExceeded')
+    assert progressing['message'].endswith('has timed out progressing.')
+    pods = get_json(kubectl, 'pods', '-l', 'app=web')['items']
+    waiting = {pod['status']['containerStatuses'][0]['state'].get('waiting', {}).get('reason') for pod in pods
+               if 'pullfail' in pod['spec']['containers'][0]['image']}
+    assert waiting <= {'ErrImagePull', 'ImagePullBackOff'} and waiting
+
+
+def test_rollout_undo_readopts_the_old_replica_set(kubectl):
+    apply(kubectl, deployment())
+    for image in ('nginx:1.26', 'nginx:1.27'):
+        kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+        kubectl('set', 'image', 'deployment/web', 'web=%s' % image)
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    names = {image_of(rs): name for name, rs in replica_sets(kubectl).items()}
+
+    assert kubectl('rollout', 'undo', 'deployment/web').stdout == 'deployment.apps/web rolled back\n'
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    sets = replica_sets(kubectl)
+    assert len(sets) == 3, 'undo must re-adopt the old ReplicaSet, not create one'
+    readopted = sets[names['nginx:1.26']]
+    assert readopted['metadata']['annotations']['deployment.kubernetes.io/revision'] == '4'
+    assert readopted['metadata']['annotations']['deployment.kubernetes.io/revision-history'] == '2'
+    assert readopted['spec']['replicas'] == 3
+    current = get_json(kubectl, 'deployment', 'web')
+    assert image_of(current) == 'nginx:1.26'
+    assert current['metadata']['annotations']['deployment.kubernetes.io/revision'] == '4'
+
+    kubectl('rollout', 'undo', 'deployment/web', '--to-revision=1')
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    first = replica_sets(kubectl)[names['nginx:1.25']]
+    assert first['metadata']['annotations']['deployment.kubernetes.io/revision'] == '5'
+    assert first['metadata']['annotations']['deployment.kubernetes.io/revision-history'] == '1'
+    history = kubectl('rollout', 'history', 'deployment/web').stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ['3', '4', '5']
+
+    skipped = kubectl('rollout', 'undo', 'deployment/web', '--to-revision=5')
+    assert skipped.stdout == 'deployment.apps/web skipped rollback (current template already matches revision 5)\n'
+    missing = kubectl('rollout', 'undo', 'deployment/web', '--to-revision=42', check=False)
+    assert missing.returncode == 1 and 'unable to find specified revision 42 in history' in missing.stderr
+
+
+def test_rollout_restart_and_pause(kubectl):
+    apply(kubectl, deployment())
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    assert kubectl('rollout', 'restart', 'deployment/web').stdout == 'deployment.apps/web restarted\n'
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    current = get_json(kubectl, 'deployment', 'web')
+    assert 'kubectl.kubernetes.io/restartedAt' in current['spec']['template']['metadata']['annotations']
+    assert current['metadata']['annotations']['deployment.kubernetes.io/revision'] == '2'
+    assert kubectl('rollout', 'pause', 'deployment/web').stdout == 'deployment.apps/web paused\n'
+    refused = kubectl('rollout', 'restart', 'deployment/web', check=False)
+    assert refused.returncode == 1
+    assert "can't restart paused deployment (run rollout resume first)" in refused.stderr
+    progressing = next(c for c in get_json(kubectl, 'deployment', 'web')['status']['conditions'] if c['type'] == 'Progressing')
+    wait_for(lambda: next(c for c in get_json(kubectl, 'deployment', 'web')['status']['conditions']
+                          if c['type'] == 'Progressing')['reason'] == 'DeploymentPaused', message='DeploymentPaused')
+    assert progressing['type'] == 'Progressing'
+    assert kubectl('rollout', 'resume', 'deployment/web').stdout == 'deployment.apps/web resumed\n'
+
+
+def test_scale_and_cascading_delete(kubectl):
+    apply(kubectl, deployment())
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    assert kubectl('scale', 'deployment/web', '--replicas=5').stdout == 'deployment.apps/web scaled\n'
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    assert len(get_json(kubectl, 'pods', '-l', 'app=web')['items']) == 5
+    events = get_json(kubectl, 'events', '--field-selector', 'involvedObject.kind=Deployment,involvedObject.name=web')['items']
+    messages = [event['message'] for event in events if event['reason'] == 'ScalingReplicaSet']
+    assert any(message.startswith('Scaled up replica set web-') and message.endswith(' from 3 to 5') for message in messages)
+    assert kubectl('delete', 'deployment', 'web').stdout == 'deployment.apps "web" deleted\n'
+    wait_for(lambda: not get_json(kubectl, 'rs,pods', '-l', 'app=web')['items'], message='ReplicaSets and pods to be deleted')
