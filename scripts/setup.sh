@@ -118,6 +118,6 @@ timed make_venv venv "$(python312)" "$ROOT/tests/requirements-dev.txt"
 timed install_compose_plugin
 timed install_test_collections
 timed install_pip_bootstrap_standin
-timed "$ROOT/tests/images/build.sh"
+timed "$ROOT/examples/images/build.sh"
 step "setup complete"
 printf '%s\n' "${timings[@]}"

@@ -10,7 +10,7 @@ import docker
 from docker.errors import DockerException, NotFound
 
 LABEL = 'org.artisan.test-session'
-BASE_IMAGE = 'artisan-upgrade/debian-systemd:bookworm'
+BASE_IMAGE = 'artisan-upgrade/systemd-host:bookworm'
 # What a container needs to run systemd as PID 1 here (--privileged is not available).
 SYSTEMD_RUN_OPTIONS = dict(
     cap_add=['SYS_ADMIN'],
@@ -52,6 +52,10 @@ class DockerSession:
 
     def run(self, image: str, **kwargs: t.Any) -> t.Any:
         """Start a detached container; publish ports on 127.0.0.1 only (loopback rule)."""
+        try:
+            self.client.images.get(image)
+        except NotFound:  # containers.run() would try a registry pull instead
+            raise DockerUnavailable('image %s is not built: run examples/images/build.sh (make test does)' % image) from None
         kwargs.setdefault('name', self.name('ctr'))
         return self.client.containers.run(image, detach=True, **self._labelled(kwargs))
 
@@ -67,6 +71,23 @@ class DockerSession:
             time.sleep(0.2)
         raise RuntimeError('systemd in %s did not finish booting in %ss (state: %s); logs:\n%s'
                            % (container.name, boot_timeout, state, container.logs(tail=30).decode()))
+
+    def wait_healthy(self, container: t.Any, timeout: float = 60) -> t.Any:
+        """Wait until the image's HEALTHCHECK reports healthy; fail with its last probe output otherwise."""
+        deadline = time.monotonic() + timeout
+        health: dict[str, t.Any] = {}
+        while time.monotonic() < deadline:
+            container.reload()
+            health = container.attrs['State'].get('Health') or {}
+            if health.get('Status') == 'healthy':
+                return container
+            if container.status == 'exited':
+                break
+            time.sleep(0.3)
+        probes = [entry.get('Output', '').strip() for entry in health.get('Log', [])[-3:]]
+        raise RuntimeError('%s is %s, not healthy, after %ss; last probes: %s; logs:\n%s'
+                           % (container.name, health.get('Status', container.status), timeout, probes,
+                              container.logs(tail=30).decode(errors='replace')))
 
     def network(self, **kwargs: t.Any) -> t.Any:
         kwargs.setdefault('name', self.name('net'))

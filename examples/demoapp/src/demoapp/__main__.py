@@ -1,0 +1,7 @@
+"""python -m demoapp: the same as the demoapp command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,77 @@
+"""The compose example (examples/compose) comes up healthy, serves v1 through nginx, and an instance
+stopped with SIGTERM under a steady stream of requests loses none of them."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+
+import pytest
+import requests
+
+from .helpers.compose import ComposeProject
+from .helpers.postgres import free_port
+
+COMPOSE_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'examples', 'compose')
+
+
+@pytest.fixture(scope='module')
+def stack(docker_session):
+    port = free_port()
+    project = ComposeProject(os.path.abspath(COMPOSE_DIR), env={'DEMO_HTTP_PORT': str(port), 'DEMOAPP_VERSION': '1.0.0'})
+    try:
+        project.run('up', '-d', '--wait', '--wait-timeout', '180', timeout=240)
+        yield project, 'http://127.0.0.1:%d' % port
+    finally:
+        project.down()
+        assert project.leftovers(docker_session.client) == []
+
+
+def test_stack_is_healthy_and_serves_v1_through_nginx(stack, docker_session):
+    project, base = stack
+    for service in ('postgres', 'app1', 'app2', 'nginx'):
+        container = docker_session.client.containers.get(project.container_id(service))
+        assert container.attrs['State']['Health']['Status'] == 'healthy', service
+    migrate = docker_session.client.containers.list(all=True, filters={
+        'label': ['com.docker.compose.project=%s' % project.name, 'com.docker.compose.service=migrate']})
+    assert [c.attrs['State']['ExitCode'] for c in migrate] == [0]
+    assert requests.get(base + '/version', timeout=5).json()['version'] == '1.0.0'
+    assert requests.get(base + '/api/system/health', timeout=5).status_code == 200
+
+
+def steady_stream(url, stop_at, max_requests):
+    """GET url until stop_at or max_requests; return (count, failures as descriptions)."""
+    count, failures = 0, []
+    with requests.Session() as session:
+        while time.monotonic() < stop_at and count < max_requests:
+            count += 1
+            try:
+                response = session.get(url, timeout=10)
+                if response.status_code != 200:
+                    failures.append('status %d' % response.status_code)
+            except requests.RequestException as exc:
+                failures.append(type(exc).__name__)
+    return count, failures
+
+
+def test_sigterm_to_one_instance_loses_no_request(stack, docker_session):
+    project, base = stack
+    app1 = docker_session.client.containers.get(project.container_id('app1'))
+    stop_at = time.monotonic() + 8
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        streams = [pool.submit(steady_stream, base + '/api', stop_at, 3000) for _worker in range(4)]
+        time.sleep(2)
+        app1.kill(signal='SIGTERM')
+        results = [stream.result() for stream in streams]
+    total = sum(count for count, _fails in results)
+    failures = [failure for _count, fails in results for failure in fails]
+    app1.reload()
+    # The instance really went down, gracefully, while the traffic flowed (docker kill is a manual
+    # stop: the restart policy leaves it down).
+    assert (app1.status, app1.attrs['State']['ExitCode']) == ('exited', 0)
+    assert 'SIGTERM received' in app1.logs(tail=20).decode()
+    assert total > 100, 'too few requests to say anything: %d' % total
+    assert failures == [], '%d of %d requests failed: %s' % (len(failures), total, failures[:10])
+    app1.start()
+    docker_session.wait_healthy(app1)
