@@ -27,11 +27,38 @@ class RunningSimulator:
     def call(self, function, *args, **kwargs):
         return self.simulator.call(function, *args, **kwargs)
 
+    def service_address(self, name: str, namespace: str = 'default', port: int | None = None):
+        return self.simulator.service_address(name, namespace, port)
+
 
 @pytest.fixture()
 def kubesim(tmp_path):
     """A fresh simulator at 20x speed on a free 127.0.0.1 port; fails the test if a controller raised."""
     simulator = Simulator(speed=float(os.environ.get('KUBESIM_SPEED', '20'))).start()
+    running = RunningSimulator(simulator, simulator.write_kubeconfig(str(tmp_path / 'kubeconfig')))
+    yield running
+    simulator.stop()
+    assert not simulator.manager.errors, simulator.manager.errors
+
+
+def docker_available() -> bool:
+    try:
+        import docker  # pylint: disable=import-outside-toplevel
+        return bool(docker.APIClient(timeout=5).ping())
+    except Exception:  # pylint: disable=broad-exception-caught
+        return False
+
+
+@pytest.fixture()
+def kubesim_docker(tmp_path):
+    """A simulator whose pods are real containers (docker runtime) at 5x speed; skipped without a Docker engine.
+
+    ``simulator.service_address(name)`` is a Service's proxy, ``simulator.network`` the pods' network.
+    Every container and network it made is removed when the test ends.
+    """
+    if not docker_available():
+        pytest.skip('no Docker engine')
+    simulator = Simulator(speed=float(os.environ.get('KUBESIM_DOCKER_SPEED', '5')), runtime='docker').start()
     running = RunningSimulator(simulator, simulator.write_kubeconfig(str(tmp_path / 'kubeconfig')))
     yield running
     simulator.stop()

@@ -1,9 +1,10 @@
-"""`python -m kubesim --port N --kubeconfig PATH [--speed F] [--runtime fast]`: serve until interrupted."""
+"""`python -m kubesim --port N --kubeconfig PATH [--speed F] [--runtime fast|docker]`: serve until interrupted (or SIGTERM)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 
 from .simulator import RUNTIMES, Simulator
@@ -25,8 +26,11 @@ async def serve(args: argparse.Namespace) -> None:
         simulator.write_kubeconfig(args.kubeconfig)
     where = ', kubeconfig %s' % args.kubeconfig if args.kubeconfig else ''
     print('kubesim serving %s (speed %gx, runtime %s)%s' % (simulator.url, args.speed, args.runtime, where), flush=True)
+    stop = asyncio.Event()
+    # SIGTERM ends the simulator as Ctrl-C does, so the docker runtime removes its containers and network.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await simulator.shutdown()
 

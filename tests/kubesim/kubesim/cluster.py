@@ -7,6 +7,7 @@ import logging
 
 from .deployment import DeploymentController
 from .errors import ApiError
+from .job import JobController
 from .registry import Registry, resource_for
 from .replicaset import ReplicaSetController, pod_ready
 from .resources import RESOURCES
@@ -123,12 +124,13 @@ class EndpointsController:
 class ControllerManager:
     """Runs every controller in passes: at once after any write, and on a short tick for timers."""
 
-    def __init__(self, registry: Registry, tick: float = 0.02):
+    def __init__(self, registry: Registry, tick: float = 0.02, kubelet=None, extra: tuple = ()):
         self.registry = registry
         self.tick = tick
-        self.controllers = [Scheduler(registry), FastKubelet(registry), ReplicaSetController(registry),
-                            DeploymentController(registry), GarbageCollector(registry), NamespaceController(registry),
-                            EndpointsController(registry)]
+        self.kubelet = kubelet if kubelet is not None else FastKubelet(registry)
+        self.controllers = [Scheduler(registry), self.kubelet, ReplicaSetController(registry),
+                            DeploymentController(registry), JobController(registry), GarbageCollector(registry), NamespaceController(registry),
+                            EndpointsController(registry), *extra]
         self._wake: asyncio.Event | None = None
         self.paused = False
         self.errors: list[str] = []

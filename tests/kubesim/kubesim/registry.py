@@ -16,7 +16,7 @@ import uuid
 from . import errors
 from .clock import Clock
 from .patch import PATCH_TYPES
-from .resources import BY_KIND, RESOURCES, Resource, apply_defaults, validate
+from .resources import BY_KIND, RESOURCES, Resource, apply_defaults, default_job_selector, validate
 from .selectors import fields_match, format_label_selector, labels_match, parse_field_selector, parse_label_selector
 
 RANDOM_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'  # k8s.io/apimachinery/pkg/util/rand: no vowels, no look-alikes
@@ -197,6 +197,8 @@ class Registry:
             raise errors.already_exists(resource.plural, resource.group, metadata['name'])
         metadata['uid'] = str(uuid.uuid4())
         metadata['creationTimestamp'] = self.clock.timestamp()
+        if resource.kind == 'Job':
+            default_job_selector(obj)
         if resource.generation:
             metadata['generation'] = 1
         self._initial_status(resource, obj)

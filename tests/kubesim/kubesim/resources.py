@@ -52,7 +52,7 @@ _POD_FIELDS = ('metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.res
 RESOURCES = (
     Resource('', 'v1', 'namespaces', 'Namespace', namespaced=False, short_names=('ns',), subresources=('status',)),
     Resource('', 'v1', 'nodes', 'Node', namespaced=False, short_names=('no',), subresources=('status',)),
-    Resource('', 'v1', 'pods', 'Pod', short_names=('po',), categories=('all',), subresources=('status', 'log'),
+    Resource('', 'v1', 'pods', 'Pod', short_names=('po',), categories=('all',), subresources=('status', 'log', 'exec'),
              field_selectors=_POD_FIELDS),
     Resource('', 'v1', 'services', 'Service', short_names=('svc',), categories=('all',), subresources=('status',)),
     Resource('', 'v1', 'endpoints', 'Endpoints', short_names=('ep',)),
@@ -195,6 +195,20 @@ def apply_defaults(resource: Resource, obj: dict) -> None:
         obj.setdefault('spec', {}).setdefault('finalizers', ['kubernetes'])
         obj.setdefault('status', {}).setdefault('phase', 'Active')
         obj['metadata'].setdefault('labels', {})['kubernetes.io/metadata.name'] = obj['metadata'].get('name', '')
+
+
+JOB_LABELS = ('batch.kubernetes.io/controller-uid', 'batch.kubernetes.io/job-name', 'controller-uid', 'job-name')
+
+
+def default_job_selector(job: dict) -> None:
+    """What the API server does on create (unless manualSelector): a selector on the uid, labels on the template."""
+    spec = job['spec']
+    if spec.get('manualSelector'):
+        return
+    uid, name = job['metadata']['uid'], job['metadata']['name']
+    labels = spec['template'].setdefault('metadata', {}).setdefault('labels', {})
+    labels.update({JOB_LABELS[0]: uid, JOB_LABELS[1]: name, JOB_LABELS[2]: uid, JOB_LABELS[3]: name})
+    spec['selector'] = {'matchLabels': {JOB_LABELS[0]: uid}}
 
 
 def _go_map(labels: dict) -> str:

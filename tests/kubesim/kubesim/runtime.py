@@ -1,7 +1,8 @@
 """The fast pod runtime: a scheduler and a kubelet stand-in driven by timers, not containers.
 
 The image name (or the pod annotation ``kubesim.io/behaviour``) selects what a container does:
-``pullfail``/``does-not-exist`` never pull, ``crashloop`` exits 1 after a second and backs off,
+``pullfail``/``does-not-exist`` never pull, ``crashloop`` (and ``fail`` in the image or command) exits 1
+after a second and backs off,
 ``neverready`` runs but fails its readiness probe, ``slowstart[-N]`` becomes ready after N (20)
 seconds; anything else pulls in a second and is ready as soon as it runs (or after the readiness
 probe's initialDelaySeconds). Pod status and Events follow what the kubelet reports.
@@ -27,13 +28,15 @@ TERMINATION_SECONDS = 1.0
 MAX_BACKOFF = 300.0
 
 
-def behaviour_of(image: str, annotation: str | None) -> tuple[str, float]:
-    """(behaviour, parameter) from the pod annotation, else from the image reference."""
+def behaviour_of(image: str, annotation: str | None, command: str = '') -> tuple[str, float]:
+    """(behaviour, parameter) from the pod annotation, else from the image reference and the command line."""
     text = (annotation or image or '').lower()
     if 'pullfail' in text or 'does-not-exist' in text:
         return 'pullfail', 0.0
     if 'crashloop' in text:
         return 'crashloop', 0.0
+    if 'fail' in text or (not annotation and 'fail' in command.lower()):
+        return 'fail', 0.0
     if 'neverready' in text:
         return 'neverready', 0.0
     match = re.search(r'slowstart(?:-(\d+))?', text)
@@ -79,11 +82,16 @@ class Timeline:
     restarts: int = 0
     events: list = field(default_factory=list)  # (offset seconds, type, reason, message)
     container_id: str = ''
+    image_id: str = ''  # the docker runtime's real image id; synthetic when empty
 
 
 def container_timeline(container: dict, behaviour: tuple[str, float], elapsed: float, pod_ref: str,
-                       image_present: bool, at) -> Timeline:
+                       image_present: bool, at, restart_policy: str = 'Always') -> Timeline:
     """Pure: the container's state, readiness and kubelet events after ``elapsed`` seconds.
+
+    With restartPolicy Never/OnFailure (Jobs) a container runs to its end: ``fail``/``crashloop`` exit 1
+    after a second (restarted with back-off under OnFailure), ``slowstart-N`` exits 0 after N seconds,
+    anything else exits 0 after a second.
 
     ``at(offset)`` turns an offset into an RFC3339 time; ``pod_ref`` is `<name>_<namespace>(<uid>)`.
     """
@@ -131,14 +139,22 @@ def container_timeline(container: dict, behaviour: tuple[str, float], elapsed: f
         timeline.ran = timeline.started = True
         timeline.state = {'running': {'startedAt': at(start)}}
         timeline.container_id = container_id
-        if kind != 'crashloop':
+        fails = kind in ('crashloop', 'fail')
+        if not fails and restart_policy == 'Always':
             _readiness(container, kind, parameter, start, elapsed, timeline)
             return timeline
-        exited = start + CRASH_AFTER_SECONDS
+        exited = start + (parameter if kind == 'slowstart' else CRASH_AFTER_SECONDS)
         if exited > elapsed:
+            if not fails:
+                _readiness(container, kind, parameter, start, elapsed, timeline)
             return timeline
-        timeline.last_state = {'terminated': {'exitCode': 1, 'reason': 'Error', 'startedAt': at(start),
-                                              'finishedAt': at(exited), 'containerID': container_id}}
+        terminated = {'exitCode': 1 if fails else 0, 'reason': 'Error' if fails else 'Completed', 'startedAt': at(start),
+                      'finishedAt': at(exited), 'containerID': container_id}
+        if restart_policy == 'Never' or not fails:
+            timeline.state = {'terminated': terminated}
+            timeline.ready = timeline.started = False
+            return timeline
+        timeline.last_state = {'terminated': terminated}
         timeline.restarts += 1
         timeline.started = False
         delay = next(backoff)
@@ -187,7 +203,7 @@ def pod_status(pod: dict, timelines: list[Timeline], started_at: str, pod_ip: st
                  'image': normalise_image(container.get('image', '')), 'imageID': '', 'started': timeline.started}
         if timeline.ran:
             repository = normalise_image(container.get('image', '')).rsplit(':', 1)[0]
-            entry['imageID'] = '%s@sha256:%s' % (repository, _digest(container.get('image', '')))
+            entry['imageID'] = timeline.image_id or '%s@sha256:%s' % (repository, _digest(container.get('image', '')))
             entry['containerID'] = timeline.container_id
         statuses.append(entry)
     unready = [container['name'] for container, timeline in zip(containers, timelines) if not timeline.ready]
@@ -202,9 +218,22 @@ def pod_status(pod: dict, timelines: list[Timeline], started_at: str, pod_ip: st
         _condition('ContainersReady', all_ready, previous, now, 'ContainersNotReady', message),
         _condition('PodScheduled', True, previous, now),
     ]
-    return {'phase': 'Running' if any(timeline.ran for timeline in timelines) else 'Pending',
-            'conditions': conditions, 'hostIP': NODE_IP, 'hostIPs': [{'ip': NODE_IP}], 'podIP': pod_ip,
-            'podIPs': [{'ip': pod_ip}], 'startTime': started_at, 'containerStatuses': statuses, 'qosClass': 'BestEffort'}
+    status = {'phase': pod_phase(pod['spec'].get('restartPolicy', 'Always'), timelines),
+              'conditions': conditions, 'hostIP': NODE_IP, 'hostIPs': [{'ip': NODE_IP}], 'podIP': pod_ip,
+              'podIPs': [{'ip': pod_ip}], 'startTime': started_at, 'containerStatuses': statuses, 'qosClass': 'BestEffort'}
+    if not pod_ip:
+        del status['podIP'], status['podIPs']
+    return status
+
+
+def pod_phase(restart_policy: str, timelines: list[Timeline]) -> str:
+    """Pending until a container ran; Succeeded/Failed once every container terminated for good."""
+    if not any(timeline.ran for timeline in timelines):
+        return 'Pending'
+    ended = [timeline.state.get('terminated') for timeline in timelines]
+    if restart_policy == 'Always' or not all(ended):
+        return 'Running'
+    return 'Succeeded' if all(item.get('exitCode') == 0 for item in ended) else 'Failed'
 
 
 class Scheduler:
@@ -264,8 +293,9 @@ class FastKubelet:
         logs = []
         for index, container in enumerate(pod['spec']['containers']):
             present = container.get('image') in self.images
-            timeline = container_timeline(container, behaviour_of(container.get('image', ''), annotation), elapsed, pod_ref,
-                                          present, lambda offset: rfc3339(first + offset))
+            command = ' '.join(container.get('command', []) + container.get('args', []))
+            timeline = container_timeline(container, behaviour_of(container.get('image', ''), annotation, command), elapsed, pod_ref,
+                                          present, lambda offset: rfc3339(first + offset), pod['spec'].get('restartPolicy', 'Always'))
             if timeline.ran:
                 self.images.add(container.get('image'))
             timelines.append(timeline)

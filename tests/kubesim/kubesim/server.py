@@ -9,7 +9,7 @@ import time
 
 from aiohttp import web
 
-from . import errors
+from . import errors, podexec
 from .registry import Registry
 from .resources import BY_PATH, GROUP_VERSIONS, RESOURCES, Resource
 
@@ -48,6 +48,9 @@ def api_resource_list(group: str, version: str) -> dict:
             elif sub == 'log':
                 entries.append({'name': '%s/log' % resource.plural, 'singularName': '', 'namespaced': True, 'kind': 'Pod',
                                 'verbs': ['get']})
+            elif sub == 'exec':
+                entries.append({'name': '%s/exec' % resource.plural, 'singularName': '', 'namespaced': True,
+                                'kind': 'PodExecOptions', 'verbs': ['create', 'get']})
             else:
                 entries.append({'name': '%s/%s' % (resource.plural, sub), 'singularName': '', 'namespaced': resource.namespaced,
                                 'kind': resource.kind, 'verbs': ['get', 'patch', 'update']})
@@ -115,8 +118,9 @@ def parse_path(path: str) -> tuple[Resource, str | None, str | None, str | None]
 class ApiServer:
     """Routes HTTP requests to the registry; one instance per simulator."""
 
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, kubelet=None):
         self.registry = registry
+        self.kubelet = kubelet  # the docker runtime's kubelet: exec and real logs; None for the fast runtime
         self.watch_tasks: set[asyncio.Task] = set()
         self.app = web.Application(client_max_size=16 * 1024 * 1024)
         self.app.router.add_route('*', '/{tail:.*}', self.handle)
@@ -185,6 +189,8 @@ class ApiServer:
         registry = self.registry
         if resource.namespaced and namespace is None and name is not None:
             return web.Response(status=404, text='404 page not found\n', content_type='text/plain')
+        if subresource == 'exec' and method in ('GET', 'POST'):
+            return await podexec.handle_exec(request, registry.get(resource, namespace, name), self.kubelet)
         if method == 'GET' and name is None:
             if query.get('watch') in ('true', 'True', '1'):
                 return await self._watch(request, resource, namespace)
@@ -194,7 +200,7 @@ class ApiServer:
             if subresource == 'scale':
                 return _json(registry.scale_of(resource, obj))
             if subresource == 'log':
-                return self._log(obj, query)
+                return await podexec.pod_logs(obj, query, self.kubelet) or self._log(obj, query)
             return _json(obj)
         if method == 'POST' and name is None:
             self._check_content_type(request, patch=False)

@@ -13,7 +13,7 @@ from .cluster import ControllerManager
 from .registry import Registry
 from .server import ApiServer
 
-RUNTIMES = ('fast',)
+RUNTIMES = ('fast', 'docker')
 
 
 def kubeconfig_text(url: str, name: str = 'kubesim') -> str:
@@ -35,8 +35,17 @@ class Simulator:
         self.port = port
         self.clock = Clock(speed)
         self.registry = Registry(self.clock)
-        self.manager = ControllerManager(self.registry)
-        self.api = ApiServer(self.registry)
+        self.runtime = runtime
+        self.kubelet = self.proxies = None
+        if runtime == 'docker':
+            # Imported here: the fast runtime needs neither the docker SDK nor an engine.
+            from .docker_engine import DockerEngine  # pylint: disable=import-outside-toplevel
+            from .docker_runtime import DockerKubelet  # pylint: disable=import-outside-toplevel
+            from .proxy import ServiceProxies  # pylint: disable=import-outside-toplevel
+            self.kubelet = DockerKubelet(self.registry, DockerEngine())
+            self.proxies = ServiceProxies(self.registry, self.kubelet)
+        self.manager = ControllerManager(self.registry, kubelet=self.kubelet, extra=(self.proxies,) if self.proxies else ())
+        self.api = ApiServer(self.registry, self.kubelet)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -61,8 +70,27 @@ class Simulator:
     async def shutdown(self) -> None:
         for task in self._tasks + list(self.api.watch_tasks):
             task.cancel()
+        if self.proxies is not None:
+            self.proxies.close()
+        if self.kubelet is not None:
+            await self.kubelet.shutdown()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @property
+    def network(self) -> str | None:
+        """The docker runtime's network: containers on it reach pods by pod name."""
+        return self.kubelet.engine.network if self.kubelet is not None else None
+
+    def service_address(self, name: str, namespace: str = 'default', port: int | None = None) -> tuple[str, int] | None:
+        """(host, port) of a Service's proxy on 127.0.0.1 (docker runtime), None until it listens."""
+        if self.proxies is None:
+            return None
+        address = self.call(self.proxies.address, namespace, name, port)
+        if address is None:
+            return None
+        host, _colon, number = address.rpartition(':')
+        return host, int(number)
 
     def start(self) -> 'Simulator':
         ready: concurrent.futures.Future = concurrent.futures.Future()

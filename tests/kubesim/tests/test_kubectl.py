@@ -169,3 +169,11 @@ def test_scale_and_cascading_delete(kubectl):
     assert any(message.startswith('Scaled up replica set web-') and message.endswith(' from 3 to 5') for message in messages)
     assert kubectl('delete', 'deployment', 'web').stdout == 'deployment.apps "web" deleted\n'
     wait_for(lambda: not get_json(kubectl, 'rs,pods', '-l', 'app=web')['items'], message='ReplicaSets and pods to be deleted')
+
+
+def test_exec_is_refused_clearly_by_the_fast_runtime(kubectl):
+    kubectl('apply', '-f', '-', stdin=json.dumps({'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'p'},
+                                                  'spec': {'containers': [{'name': 'c', 'image': 'nginx:1.25'}]}}))
+    result = kubectl('exec', 'p', '--', 'true', check=False)
+    assert result.returncode == 1
+    assert result.stderr == 'Error from server (BadRequest): exec is not supported by the fast runtime: start the simulator with runtime docker\n'
