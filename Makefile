@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GATES_ALL := sanity units integration lint importer molecule
 
-.PHONY: test check setup demo clean $(GATES_ALL)
+.PHONY: test check setup bench demo clean $(GATES_ALL)
 
 test: setup  ## install everything from nothing, then run every gate
 	scripts/gates.sh $(GATES_ALL)
@@ -15,6 +15,9 @@ setup:
 
 $(GATES_ALL): setup
 	scripts/gates.sh $@
+
+bench: setup  ## benchmarks (bench/): print side-by-side numbers for docs/benchmarks.md
+	scripts/gates.sh bench
 
 demo:
 	@echo "make demo arrives with the demo issue: it will upgrade a demo stack from v1 to v2."

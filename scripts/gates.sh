@@ -13,7 +13,7 @@ export PATH="$CACHE/venv/bin:$PATH"
 # The copy of this collection the gates test (see sync_collection); ARTISAN_WORKDIR lets two runs coexist.
 WORKDIR=${ARTISAN_WORKDIR:-$CACHE/work}
 COLLECTION="$WORKDIR/ansible_collections/artisan/upgrade"
-export ANSIBLE_COLLECTIONS_PATH="$WORKDIR:$CACHE/collections"
+export ANSIBLE_COLLECTIONS_PATH="$WORKDIR:$CACHE/collections" ARTISAN_CACHE="$CACHE"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 PYTHON_VERSION=3.12
 # Modules also run on managed hosts; Debian 12's python3 is 3.11, so compile and import them there too.
@@ -87,8 +87,18 @@ gate_molecule() {
 }
 
 sync_collection
+# Not a gate of make test: benchmarks print numbers (docs/benchmarks.md records them), they assert nothing.
+gate_bench() {
+  local bench
+  for bench in "$ROOT"/bench/*.py; do
+    step "bench: $(basename "$bench")"
+    (cd "$ROOT" && python "$bench") || return 1
+  done
+}
+
 run_gate() {
   case "$1" in
+    bench) gate_bench ;;
     sanity) gate_sanity ;;
     units) gate_units ;;
     integration) gate_integration ;;
@@ -100,8 +110,8 @@ run_gate() {
 
 for gate in "$@"; do
   case "$gate" in
-    sanity | units | integration | lint | importer | molecule) ;;
-    *) die "unknown gate '$gate' (sanity units integration lint importer molecule)" ;;
+    sanity | units | integration | lint | importer | molecule | bench) ;;
+    *) die "unknown gate '$gate' (sanity units integration lint importer molecule bench)" ;;
   esac
 done
 

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import socket
+import ssl
 import time
 import typing as t
 
@@ -14,30 +17,53 @@ try:
 except ImportError:
     requests = None  # the module reports missing_required_lib()
 
+try:
+    from websockets.sync.client import connect as websocket_connect
+except ImportError:
+    websocket_connect = None  # only WebSocket checks need it (websockets >= 11)
 
-def new_session(validate_certs: bool, ca_path: str | None) -> t.Any:
+# websockets 15 added proxy support (on by default); older releases have no such argument.
+_CONNECT_TAKES_PROXY = websocket_connect is not None and 'proxy' in inspect.signature(websocket_connect).parameters
+
+
+def new_session(validate_certs: bool, ca_path: str | None, client_cert: str | None = None,
+                client_key: str | None = None) -> t.Any:
     session = requests.Session()
     # Smoke tests talk to the service directly: proxies from the environment would test the proxy instead.
     session.trust_env = False
     session.verify = ca_path if (validate_certs and ca_path) else validate_certs
+    if client_cert:
+        session.cert = (client_cert, client_key) if client_key else client_cert
     return session
 
 
-def http_probe(session: t.Any, check: dict[str, t.Any], request_timeout: float) -> tuple[int | None, str, float, str | None]:
-    """Send the check's request; return (status, body, latency_ms, transport error or None)."""
+class Response(t.NamedTuple):
+    status: int | None
+    body: str
+    headers: dict[str, str]
+    latency_ms: float
+    error: str | None
+
+
+def http_probe(session: t.Any, check: dict[str, t.Any], request_timeout: float) -> Response:
+    """Send the check's request and measure it; ``error`` says why no response came."""
+    body_format = check.get('body_format') or 'json'
+    body = check.get('body')
     started = time.monotonic()
     try:
         response = session.request(
             check.get('method') or 'GET',
             check['url'],
+            params=check.get('query') or None,
             headers=check.get('headers') or None,
-            json=check.get('body'),
+            json=body if body_format == 'json' else None,
+            data=body if body_format != 'json' else None,
             timeout=request_timeout,
             allow_redirects=check.get('follow_redirects', True),
         )
     except requests.RequestException as exc:
-        return None, '', (time.monotonic() - started) * 1000, describe_request_error(exc, request_timeout)
-    return response.status_code, response.text, (time.monotonic() - started) * 1000, None
+        return Response(None, '', {}, (time.monotonic() - started) * 1000, describe_request_error(exc, request_timeout))
+    return Response(response.status_code, response.text, dict(response.headers), (time.monotonic() - started) * 1000, None)
 
 
 def describe_request_error(exc: Exception, request_timeout: float) -> str:
@@ -67,6 +93,53 @@ def root_cause(exc: BaseException) -> str:
             nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
         current = nested or current.__cause__ or current.__context__
     return reason
+
+
+def ssl_context(validate_certs: bool, ca_path: str | None, client_cert: str | None, client_key: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_path if validate_certs else None)
+    if not validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if client_cert:
+        context.load_cert_chain(client_cert, client_key)
+    return context
+
+
+def websocket_exchange(check: dict[str, t.Any], budget: float, context: ssl.SSLContext | None,
+                       matches: t.Callable[[t.Any, str], bool], describe: t.Callable[[t.Any], str]) -> tuple[float, str | None]:
+    """Connect, send each message, then wait for a reply meeting each expectation in turn, all within
+    ``budget`` seconds. Return (latency_ms, failure or None)."""
+    started = time.monotonic()
+    deadline = started + budget
+    options: dict[str, t.Any] = {'additional_headers': check.get('headers') or None, 'open_timeout': budget, 'close_timeout': 1}
+    if check['url'].lower().startswith('wss:'):
+        options['ssl'] = context
+    if _CONNECT_TAKES_PROXY:
+        options['proxy'] = None  # as for HTTP: test the service, not a proxy from the environment
+    try:
+        with websocket_connect(check['url'], **options) as socket_:
+            for message in check.get('send') or []:
+                socket_.send(message if isinstance(message, str) else json.dumps(message))
+            for expected in check.get('expect') or []:
+                seen = []
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return ((time.monotonic() - started) * 1000,
+                                'no reply matching %s within %ss (got %s)' % (describe(expected), budget, seen[-3:] or 'nothing'))
+                    try:
+                        reply = socket_.recv(timeout=remaining)
+                    except TimeoutError:
+                        continue
+                    text = reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else reply
+                    if matches(expected, text):
+                        break
+                    seen.append(text[:80])
+    except (OSError, TimeoutError) as exc:
+        return (time.monotonic() - started) * 1000, 'cannot connect: %s' % root_cause(exc)
+    except Exception as exc:  # pylint: disable=broad-except  # websockets raises its own family (handshake, closed)
+        return (time.monotonic() - started) * 1000, '%s: %s' % (type(exc).__name__, exc)
+    return (time.monotonic() - started) * 1000, None
 
 
 def tcp_probe(host: str, port: int, request_timeout: float) -> tuple[float, str | None]:

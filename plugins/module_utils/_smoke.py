@@ -5,10 +5,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import typing as t
+import xml.etree.ElementTree as ET
 
 DEFAULT_STATUS = '200-299'
+PLACEHOLDER = re.compile(r'\{([A-Za-z_][A-Za-z0-9_]*)\}')
+MISSING = object()
 
 
 class CheckSpecError(ValueError):
@@ -41,39 +45,154 @@ def status_matches(status: int, ranges: list[tuple[int, int]]) -> bool:
     return any(low <= status <= high for low, high in ranges)
 
 
-def join_url(base_url: str, path: str) -> str:
-    """A check's ``url`` wins; otherwise its ``path`` is appended to ``base_url`` with exactly one slash."""
+def join_url(base_url: str, path: str, websocket: bool = False) -> str:
+    """A check's ``url`` wins; otherwise its ``path`` is appended to ``base_url`` with exactly one slash.
+
+    WebSocket checks take the scheme from ``base_url`` too: http becomes ws, https becomes wss.
+    """
     if re.match(r'^[a-z][a-z0-9+.-]*://', path, re.IGNORECASE):
         return path
     if not base_url:
         return path
-    return base_url.rstrip('/') + '/' + path.lstrip('/')
+    url = base_url.rstrip('/') + '/' + path.lstrip('/')
+    if websocket:
+        url = re.sub(r'^http', 'ws', url, flags=re.IGNORECASE)
+    return url
+
+
+_PATH_STEP = re.compile(r'\.?([^.\[\]]+)|\[(\d+)\]|\[[\'"]([^\'"]+)[\'"]\]')
+
+
+def parse_json_path(path: str) -> list[str | int]:
+    """``$.items[0].name`` (or ``items.0.name``) -> ['items', 0, 'name']."""
+    text = path.strip()
+    text = text[1:] if text.startswith('$') else text
+    steps: list[str | int] = []
+    position = 0
+    while position < len(text):
+        match = _PATH_STEP.match(text, position)
+        if not match:
+            raise ValueError('JSON path %r is not of the form $.a.b[0].c' % path)
+        key, index, quoted = match.groups()
+        if index is not None:
+            steps.append(int(index))
+        elif quoted is not None:
+            steps.append(quoted)
+        else:
+            steps.append(int(key) if key.isdigit() else key)
+        position = match.end()
+    return steps
+
+
+def lookup(document: t.Any, path: str) -> t.Any:
+    """The value at a JSON path, or MISSING."""
+    current = document
+    for step in parse_json_path(path):
+        if isinstance(step, int) and isinstance(current, list) and -len(current) <= step < len(current):
+            current = current[step]
+        elif isinstance(current, dict) and str(step) in current:
+            current = current[str(step)]
+        else:
+            return MISSING
+    return current
+
+
+def substitute(value: t.Any, captures: dict[str, t.Any]) -> t.Any:
+    """Replace ``{name}`` with captured values in strings, recursively; unknown names stay as they are."""
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda m: str(captures[m.group(1)]) if m.group(1) in captures else m.group(0), value)
+    if isinstance(value, list):
+        return [substitute(item, captures) for item in value]
+    if isinstance(value, dict):
+        return {key: substitute(item, captures) for key, item in value.items()}
+    return value
+
+
+def _check_regex(where: str, field: str, pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise CheckSpecError('%s: %s does not compile: %s' % (where, field, exc)) from None
+
+
+def _check_paths(where: str, field: str, paths: t.Iterable[str]) -> None:
+    for path in paths:
+        try:
+            parse_json_path(path)
+        except ValueError as exc:
+            raise CheckSpecError('%s: %s: %s' % (where, field, exc)) from None
+
+
+def _normalize_http(where: str, check: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+    status = check.get('status') or DEFAULT_STATUS
+    result['status_text'] = ', '.join(str(s) for s in status) if isinstance(status, list) else str(status)
+    try:
+        result['status_ranges'] = parse_status_spec(status)
+    except ValueError as exc:
+        raise CheckSpecError('%s: %s' % (where, exc)) from None
+    if check.get('body_regex'):
+        _check_regex(where, 'body_regex', check['body_regex'])
+    for assertion in check.get('assert_json') or []:
+        kinds = [kind for kind in ('equals', 'contains', 'matches', 'exists') if assertion.get(kind) is not None]
+        if len(kinds) != 1:
+            raise CheckSpecError('%s: assert_json on %s needs exactly one of equals, contains, matches, exists'
+                                 % (where, assertion.get('path')))
+        if assertion.get('matches') is not None:
+            _check_regex(where, 'assert_json matches', assertion['matches'])
+    _check_paths(where, 'assert_json', [a['path'] for a in check.get('assert_json') or []])
+    for name, pattern in (check.get('assert_headers') or {}).items():
+        _check_regex(where, 'assert_headers[%s]' % name, str(pattern))
+    _check_paths(where, 'capture', (check.get('capture') or {}).values())
+
+
+def _normalize_websocket(where: str, check: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+    for expected in check.get('expect') or []:
+        if not isinstance(expected, dict) or len(set(expected) & {'json', 'regex'}) != 1:
+            raise CheckSpecError('%s: each expect item needs exactly one of json (a subset to find) or regex' % where)
+        if 'regex' in expected:
+            _check_regex(where, 'expect regex', str(expected['regex']))
+    if not check.get('send') and not check.get('expect'):
+        result['expect'] = []  # a bare connect is a valid WebSocket check
+
+
+def _normalize_metrics(where: str, check: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+    for side in ('numerator', 'denominator'):
+        selector = check.get(side)
+        if not isinstance(selector, dict) or not selector.get('name'):
+            raise CheckSpecError('%s: a metrics check needs %s: {name: <counter>, labels: {label: regex}}' % (where, side))
+        for label, pattern in (selector.get('labels') or {}).items():
+            _check_regex(where, '%s label %s' % (side, label), str(pattern))
+    if check.get('max_ratio') is None:
+        raise CheckSpecError('%s: a metrics check needs max_ratio (e.g. 0.01 for 1 %%)' % where)
+    if not 0 <= check['max_ratio'] <= 1:
+        raise CheckSpecError('%s: max_ratio %s is outside 0-1' % (where, check['max_ratio']))
+    result['window'] = check.get('window') if check.get('window') is not None else 5.0
+    if result['window'] <= 0:
+        raise CheckSpecError('%s: window must be a positive number of seconds' % where)
 
 
 def normalize_check(index: int, check: dict[str, t.Any], base_url: str | None) -> dict[str, t.Any]:
     """Validate one check up front and fill in its defaults, so no request is sent for a broken suite."""
-    name = check.get('name') or '%s %s' % (check['type'], check.get('path') or check.get('url') or check.get('port') or index)
+    kind = check['type']
+    name = check.get('name') or '%s %s' % (kind, check.get('path') or check.get('url') or check.get('port') or index)
     where = 'check %d (%s)' % (index + 1, name)
     result = dict(check, name=name)
-    if check['type'] == 'http':
+    if kind in ('http', 'websocket', 'metrics'):
         target = check.get('url') or check.get('path')
         if not target:
-            raise CheckSpecError('%s: an http check needs path or url' % where)
-        result['url'] = join_url(base_url or '', target)
-        if not re.match(r'^https?://', result['url'], re.IGNORECASE):
-            raise CheckSpecError('%s: %r is not an http(s) URL; set base_url or give a full url' % (where, result['url']))
-        status = check.get('status') or DEFAULT_STATUS
-        result['status_text'] = ', '.join(str(s) for s in status) if isinstance(status, list) else str(status)
-        try:
-            result['status_ranges'] = parse_status_spec(status)
-        except ValueError as exc:
-            raise CheckSpecError('%s: %s' % (where, exc)) from None
-        if check.get('body_regex'):
-            try:
-                re.compile(check['body_regex'])
-            except re.error as exc:
-                raise CheckSpecError('%s: body_regex does not compile: %s' % (where, exc)) from None
-    elif check['type'] == 'tcp':
+            raise CheckSpecError('%s: %s %s check needs path or url' % (where, 'an' if kind == 'http' else 'a', kind))
+        result['url'] = join_url(base_url or '', target, websocket=kind == 'websocket')
+        scheme = r'^wss?://' if kind == 'websocket' else r'^https?://'
+        if not re.match(scheme, result['url'], re.IGNORECASE):
+            raise CheckSpecError('%s: %r is not %s URL; set base_url or give a full url'
+                                 % (where, result['url'], 'a ws(s)' if kind == 'websocket' else 'an http(s)'))
+    if kind == 'http':
+        _normalize_http(where, check, result)
+    elif kind == 'websocket':
+        _normalize_websocket(where, check, result)
+    elif kind == 'metrics':
+        _normalize_metrics(where, check, result)
+    elif kind == 'tcp':
         if not check.get('port'):
             raise CheckSpecError('%s: a tcp check needs port' % where)
         if not 0 < check['port'] < 65536:
@@ -81,14 +200,115 @@ def normalize_check(index: int, check: dict[str, t.Any], base_url: str | None) -
     return result
 
 
-def evaluate_http(check: dict[str, t.Any], status: int, body: str, latency_ms: float) -> str | None:
-    """Return why an HTTP response fails the check, or None when it passes."""
+def normalize_suite(checks: list[dict[str, t.Any]], base_url: str | None) -> list[dict[str, t.Any]]:
+    normalized = [normalize_check(i, c, base_url) for i, c in enumerate(checks)]
+    names = [c['name'] for c in normalized]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise CheckSpecError('check names must be unique; repeated: %s' % ', '.join(duplicates))
+    return normalized
+
+
+def version_check(expect_version: str, version_path: str, version_field: str) -> dict[str, t.Any]:
+    """The implicit check behind ``expect_version``: the running version is the deployed one."""
+    return {'name': 'version is %s' % expect_version, 'type': 'http', 'path': version_path,
+            'assert_json': [{'path': version_field, 'equals': expect_version}], 'required': True}
+
+
+def _json_assertion_failure(document: t.Any, assertion: dict[str, t.Any]) -> str | None:
+    path = assertion['path']
+    value = lookup(document, path)
+    if assertion.get('exists') is not None:
+        if (value is not MISSING) != bool(assertion['exists']):
+            return '%s %s' % (path, 'is missing' if assertion['exists'] else 'exists but should not')
+        return None
+    if value is MISSING:
+        return '%s is missing' % path
+    if assertion.get('equals') is not None:
+        expected = assertion['equals']
+        # Options arrive as strings from templates; compare 2 with "2" as a person would.
+        if value != expected and str(value) != str(expected):
+            return '%s is %s, expected %s' % (path, json.dumps(value), json.dumps(expected))
+    elif assertion.get('contains') is not None:
+        needle = str(assertion['contains'])
+        if isinstance(value, list):
+            found = needle in [str(item) for item in value]
+        else:
+            found = needle in (value if isinstance(value, dict) else str(value))
+        if not found:
+            return '%s (%s) does not contain %s' % (path, json.dumps(value)[:80], json.dumps(assertion['contains']))
+    elif assertion.get('matches') is not None:
+        if not re.search(assertion['matches'], str(value)):
+            return '%s (%s) does not match %r' % (path, json.dumps(value)[:80], assertion['matches'])
+    return None
+
+
+def parse_json_body(body: str) -> t.Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return MISSING
+
+
+def evaluate_http(check: dict[str, t.Any], status: int, body: str, latency_ms: float,
+                  headers: dict[str, str] | None = None) -> tuple[str | None, dict[str, t.Any]]:
+    """Return (why the response fails the check or None, values captured from it)."""
     if not status_matches(status, check['status_ranges']):
-        return 'status %d, expected %s' % (status, check['status_text'])
+        return 'status %d, expected %s' % (status, check['status_text']), {}
     if check.get('body_regex') and not re.search(check['body_regex'], body):
-        return 'body does not match %r' % check['body_regex']
+        return 'body does not match %r' % check['body_regex'], {}
+    lowered = {key.lower(): value for key, value in (headers or {}).items()}
+    for name, pattern in (check.get('assert_headers') or {}).items():
+        actual = lowered.get(name.lower())
+        if actual is None:
+            return 'header %s is missing' % name, {}
+        if not re.search(str(pattern), actual):
+            return 'header %s is %r, expected to match %r' % (name, actual, str(pattern)), {}
+    document = MISSING
+    if check.get('assert_json') or check.get('capture'):
+        document = parse_json_body(body)
+        if document is MISSING:
+            return 'body is not JSON: %r' % body[:80], {}
+    for assertion in check.get('assert_json') or []:
+        failure = _json_assertion_failure(document, assertion)
+        if failure:
+            return failure, {}
+    captured = {}
+    for var, path in (check.get('capture') or {}).items():
+        value = lookup(document, path)
+        if value is MISSING:
+            return 'cannot capture %s: %s is missing from the response' % (var, path), {}
+        captured[var] = value
     if check.get('max_ms') is not None and latency_ms > check['max_ms']:
-        return 'took %d ms, budget %d ms' % (latency_ms, check['max_ms'])
+        return 'took %d ms, budget %d ms' % (latency_ms, check['max_ms']), {}
+    return None, captured
+
+
+def message_matches(expected: dict[str, t.Any], message: str) -> bool:
+    """A WebSocket reply meets an expectation: a regex search, or a JSON object holding the given subset."""
+    if 'regex' in expected:
+        return re.search(str(expected['regex']), message) is not None
+    document = parse_json_body(message)
+    return _contains_subset(document, expected['json'])
+
+
+def _contains_subset(document: t.Any, subset: t.Any) -> bool:
+    if isinstance(subset, dict):
+        return isinstance(document, dict) and all(
+            key in document and _contains_subset(document[key], value) for key, value in subset.items())
+    return document == subset or (not isinstance(document, (dict, list)) and str(document) == str(subset))
+
+
+def describe_expectation(expected: dict[str, t.Any]) -> str:
+    return 'regex %r' % expected['regex'] if 'regex' in expected else json.dumps(expected['json'], sort_keys=True)
+
+
+def evaluate_ratio(check: dict[str, t.Any], ratio: float | None, numerator: float, denominator: float) -> str | None:
+    if ratio is None:
+        return ('no samples: %s did not increase over %ss (is the service getting traffic, and is the metric name right?)'
+                % (check['denominator']['name'], check['window']))
+    if ratio > check['max_ratio']:
+        return 'ratio %.4f (%g of %g) is above max_ratio %g' % (ratio, numerator, denominator, check['max_ratio'])
     return None
 
 
@@ -117,6 +337,31 @@ def failure_message(results: list[dict[str, t.Any]], rounds: int, elapsed: float
         rounds, elapsed, len(lines), '\n'.join(lines))
 
 
+def run_round(checks: list[dict[str, t.Any]], probe: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
+              attempts: dict[str, int]) -> tuple[list[dict[str, t.Any]], dict[str, t.Any]]:
+    """Run every check once, in order; values captured by one check fill ``{name}`` in later ones.
+
+    A check that needs a value an earlier check failed to capture is not sent (it would only fail
+    for a confusing reason, such as a 401) and says which value is missing.
+    """
+    declared = {var for check in checks for var in (check.get('capture') or {})}
+    captures: dict[str, t.Any] = {}
+    results = []
+    for check in checks:
+        attempts[check['name']] += 1
+        wanted = set(PLACEHOLDER.findall(json.dumps(check, default=str))) & declared
+        missing = sorted(wanted - set(captures))
+        if missing:
+            outcome = dict(ok=False, status=None, latency_ms=0.0,
+                           message='not run: %s not captured by an earlier check' % ', '.join(missing))
+        else:
+            outcome = probe(substitute(check, captures))
+        captures.update(outcome.pop('captured', None) or {})
+        results.append(dict(outcome, name=check['name'], type=check['type'],
+                            required=check.get('required', True), attempts=attempts[check['name']]))
+    return results, captures
+
+
 def run_suite(
     checks: list[dict[str, t.Any]],
     probe: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
@@ -126,12 +371,12 @@ def run_suite(
     consecutive_successes: int,
     clock: t.Callable[[], float],
     sleep: t.Callable[[float], None],
-) -> tuple[list[dict[str, t.Any]], int, float]:
+) -> tuple[list[dict[str, t.Any]], int, float, dict[str, t.Any]]:
     """Run every check in rounds until the required ones pass ``consecutive_successes`` rounds in a row
-    or ``timeout`` seconds pass. ``probe(check)`` returns ``{ok, status, latency_ms, message}``.
+    or ``timeout`` seconds pass. ``probe(check)`` returns ``{ok, status, latency_ms, message[, captured]}``.
 
-    Returns the results of the last round (with per-check attempt counts), the number of rounds and
-    the elapsed seconds.
+    Returns the results of the last round (with per-check attempt counts), the number of rounds, the
+    elapsed seconds and the values captured in the last round.
     """
     start = clock()
     attempts = {c['name']: 0 for c in checks}
@@ -140,15 +385,30 @@ def run_suite(
     delay = interval
     while True:
         rounds += 1
-        results = []
-        for check in checks:
-            attempts[check['name']] += 1
-            outcome = probe(check)
-            results.append(dict(outcome, name=check['name'], type=check['type'],
-                                required=check.get('required', True), attempts=attempts[check['name']]))
+        results, captures = run_round(checks, probe, attempts)
         streak = 0 if required_failures(results) else streak + 1
         elapsed = clock() - start
         if streak >= consecutive_successes or elapsed + delay > timeout:
-            return results, rounds, elapsed
+            return results, rounds, elapsed, captures
         sleep(delay if streak == 0 else interval)
         delay = next_delay(delay, max_interval) if streak == 0 else interval
+
+
+def junit_report(results: list[dict[str, t.Any]], elapsed: float, suite_name: str = 'smoke_test') -> str:
+    """A JUnit XML report (one testcase per check; advisory failures are reported as skipped)."""
+    totals = summarize(results)
+    suite = ET.Element('testsuite', name=suite_name, tests=str(totals['total']),
+                       failures=str(totals['failed_required']), errors='0',
+                       skipped=str(totals['failed'] - totals['failed_required']), time='%.3f' % elapsed)
+    for result in results:
+        case = ET.SubElement(suite, 'testcase', classname='%s.%s' % (suite_name, result['type']), name=result['name'],
+                             time='%.3f' % ((result.get('latency_ms') or 0) / 1000))
+        if not result['ok']:
+            tag = 'failure' if result['required'] else 'skipped'
+            ET.SubElement(case, tag, message=result['message'])
+    return ET.tostring(suite, encoding='unicode')
+
+
+def json_report(results: list[dict[str, t.Any]], rounds: int, elapsed: float) -> str:
+    return json.dumps({'checks': results, 'totals': summarize(results), 'rounds': rounds,
+                       'duration_ms': round(elapsed * 1000, 1)}, indent=2, sort_keys=True)

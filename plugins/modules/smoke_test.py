@@ -7,41 +7,50 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: smoke_test
-short_description: Run a suite of HTTP and TCP checks against a service until it passes or a deadline expires
+short_description: Verify a service with many HTTP, WebSocket, TCP and metrics checks in one task
 version_added: 0.1.0
 description:
   - Runs every check of O(checks) in rounds. The task passes once every required check passed in
     O(consecutive_successes) rounds in a row, and fails at the O(timeout) deadline with one line per
     failing check.
   - Built for the verification step of an upgrade, where the new version needs time to become
-    ready and a flapping service must not pass.
+    ready and a flapping service must not pass. Values captured from one check (a login token) are
+    used by later ones, so a login, token, authenticated call sequence is one task.
   - The module only reads; it never reports a change and runs unchanged in check mode.
 author:
   - artisan.upgrade maintainers (@artisan-upgrade)
 requirements:
   - requests
+  - websockets >= 11 (only for O(checks[].type=websocket))
 options:
   base_url:
     description:
-      - URL that the O(checks[].path) of HTTP checks are relative to, for example V(http://127.0.0.1:8000).
+      - URL that the O(checks[].path) of checks are relative to, for example V(http://127.0.0.1:8000).
+      - WebSocket checks use it with V(ws://) or V(wss://) instead of V(http://) or V(https://).
       - Also the default host of TCP checks.
     type: str
   checks:
     description:
       - The checks to run, in order, each round.
+      - In every string of a check, V({name}) is replaced with the value captured as V(name) by an earlier
+        check of the same round (see O(checks[].capture)). A check whose value was not captured is not sent.
     type: list
     elements: dict
     required: true
     suboptions:
       name:
         description:
-          - Name shown in the results and failure message. Defaults to the type and the path or port.
+          - Name shown in the results and failure message; unique in the suite. Defaults to the type and the path or port.
         type: str
       type:
         description:
-          - V(http) sends one request and checks the response; V(tcp) only opens a connection.
+          - V(http) sends one request and checks the response.
+          - V(websocket) connects, sends O(checks[].send) and waits for replies meeting O(checks[].expect).
+          - V(tcp) only opens a connection.
+          - V(metrics) reads a Prometheus text endpoint twice, O(checks[].window) seconds apart, and
+            checks the ratio of two counters' increases, for example 5xx responses over all responses.
         type: str
-        choices: [http, tcp]
+        choices: [http, websocket, tcp, metrics]
         default: http
       path:
         description:
@@ -56,14 +65,24 @@ options:
           - HTTP method.
         type: str
         default: GET
+      query:
+        description:
+          - Query string parameters.
+        type: dict
       headers:
         description:
-          - Request headers. They are never returned.
+          - Request headers (also sent with the WebSocket handshake). They are never returned.
         type: dict
       body:
         description:
-          - Request body, sent as JSON.
+          - Request body, encoded as O(checks[].body_format) says.
         type: raw
+      body_format:
+        description:
+          - V(json) sends O(checks[].body) as JSON, V(form) as form fields, V(raw) as it is.
+        type: str
+        choices: [json, form, raw]
+        default: json
       status:
         description:
           - Accepted status codes, each a code (V(200)), a class (V(2xx)) or a range (V(200-299)).
@@ -74,9 +93,55 @@ options:
         description:
           - Regular expression the response body must contain a match for.
         type: str
+      assert_json:
+        description:
+          - Assertions on the JSON response, each on one path (V($.a.b[0].c)) with exactly one of
+            O(checks[].assert_json[].equals), O(checks[].assert_json[].contains),
+            O(checks[].assert_json[].matches) or O(checks[].assert_json[].exists).
+        type: list
+        elements: dict
+        suboptions:
+          path:
+            description: JSON path of the value.
+            type: str
+            required: true
+          equals:
+            description: The value must equal this (a number also equals its string form).
+            type: raw
+          contains:
+            description: The string must contain this, or the list this item, or the object this key.
+            type: raw
+          matches:
+            description: Regular expression the value (as a string) must contain a match for.
+            type: str
+          exists:
+            description: Whether the path must exist.
+            type: bool
+      assert_headers:
+        description:
+          - Response headers that must be present, each with a regular expression its value must match.
+        type: dict
+      capture:
+        description:
+          - Values to capture from the JSON response, as V(name) to JSON path, for use as V({name}) in
+            later checks. Captured values are treated as secrets and never shown.
+        type: dict
+      send:
+        description:
+          - Messages a WebSocket check sends after connecting; objects are sent as JSON text.
+        type: list
+        elements: raw
+      expect:
+        description:
+          - Replies a WebSocket check waits for, in order. Each item has a C(json) key (the reply is a JSON
+            object holding this subset) or a C(regex) key (the reply contains a match). Other messages in
+            between are ignored.
+        type: list
+        elements: dict
       max_ms:
         description:
-          - Latency budget of one request in milliseconds; a slower response fails the check.
+          - Latency budget in milliseconds; a slower response fails the check. For WebSocket checks,
+            the budget of the whole exchange (defaults to O(request_timeout)).
         type: int
       follow_redirects:
         description:
@@ -91,11 +156,45 @@ options:
         description:
           - Port of a TCP check.
         type: int
+      numerator:
+        description:
+          - Metrics check - the counter whose increase is divided, as a C(name) and optional C(labels), a
+            dictionary of label to regular expression; the samples whose labels fully match are summed.
+        type: dict
+      denominator:
+        description:
+          - Metrics check - the counter whose increase divides, in the same form. No increase at all over
+            the window fails the check as "no samples".
+        type: dict
+      max_ratio:
+        description:
+          - Metrics check - the highest acceptable ratio, between 0 and 1 (V(0.01) is 1 %).
+        type: float
+      window:
+        description:
+          - Metrics check - seconds between the two reads of the endpoint.
+        type: float
+        default: 5
       required:
         description:
           - When V(false), a failure of this check is reported but does not fail the task.
         type: bool
         default: true
+  expect_version:
+    description:
+      - The version that should be running. Adds a check that O(version_path) answers JSON whose
+        O(version_field) equals it, so a rollout that left the old version serving does not pass.
+    type: str
+  version_path:
+    description:
+      - Path of the version endpoint for O(expect_version).
+    type: str
+    default: /version
+  version_field:
+    description:
+      - JSON path of the version in the answer of O(version_path).
+    type: str
+    default: $.version
   timeout:
     description:
       - Deadline in seconds for the whole suite to pass.
@@ -123,13 +222,31 @@ options:
     default: 5
   validate_certs:
     description:
-      - Verify TLS certificates of HTTPS URLs.
+      - Verify TLS certificates of HTTPS and WSS URLs.
     type: bool
     default: true
   ca_path:
     description:
       - CA bundle to verify TLS certificates with, instead of the system store.
     type: path
+  client_cert:
+    description:
+      - Client certificate (PEM) for services that require mutual TLS.
+    type: path
+  client_key:
+    description:
+      - Private key (PEM) of O(client_cert), when the certificate file does not hold it.
+    type: path
+  report_path:
+    description:
+      - Also write the results to this file, for CI systems. It is written in check mode too, as it is
+        output, not managed state.
+    type: path
+  report_format:
+    description:
+      - Format of O(report_path). Defaults to V(junit) for a V(.xml) file, else V(json).
+    type: str
+    choices: [junit, json]
 extends_documentation_fragment:
   - artisan.upgrade.attributes
   - artisan.upgrade.attributes.actiongroup_http
@@ -149,25 +266,51 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Verify the new version is up and serving
+- name: Verify the new version is up, serving, and the one deployed
   artisan.upgrade.smoke_test:
     base_url: http://127.0.0.1:8000
+    expect_version: "{{ app_version }}"
     timeout: 120
     consecutive_successes: 3
+    report_path: /var/tmp/smoke-report.xml
     checks:
       - name: liveness
         path: /health
       - name: readiness
         path: /api/system/health
-        body_regex: '"status":\s*"ok"'
+        assert_json:
+          - {path: $.status, equals: ok}
       - name: API root
         path: /api
         max_ms: 500
-      - name: database port
-        type: tcp
-        host: 127.0.0.1
-        port: 5432
+      - name: login
+        method: POST
+        path: /api/auth/login
+        body: {username: test@example.com, password: "{{ smoke_password }}"}
+        capture:
+          token: $.access_token
+      - name: who am I
+        path: /api/users/me
+        headers:
+          Authorization: Bearer {token}
+        assert_json:
+          - {path: $.email, equals: test@example.com}
+      - name: protected without a token
+        path: /api/users/me
+        status: ["401"]
+      - name: websocket ping
+        type: websocket
+        path: /ws
+        send: [{type: ping}]
+        expect: [{json: {type: pong}}]
         required: false
+      - name: error ratio under 1 %
+        type: metrics
+        path: /metrics
+        window: 10
+        numerator: {name: http_requests_total, labels: {status: "5.."}}
+        denominator: {name: http_requests_total}
+        max_ratio: 0.01
   delegate_to: localhost
 """
 
@@ -195,11 +338,11 @@ checks:
       type: bool
       sample: true
     status:
-      description: HTTP status code, or null for TCP checks and requests that got no response.
+      description: HTTP status code, or null for other types and requests that got no response.
       type: int
       sample: 200
     latency_ms:
-      description: Time the request or connection took, in milliseconds.
+      description: Time the request, exchange or connection took, in milliseconds.
       type: float
       sample: 12.5
     attempts:
@@ -210,11 +353,22 @@ checks:
       description: Why the check failed, or V(ok).
       type: str
       sample: status 503, expected 200-299
+    ratio:
+      description: Metrics checks - the measured ratio, or null when there were no samples.
+      type: float
+      sample: 0.002
+      returned: for metrics checks
 totals:
   description: Counts over the last round.
   returned: always
   type: dict
   sample: {total: 4, passed: 4, failed: 0, failed_required: 0}
+captured:
+  description: Names of the values captured in the last round (the values are secret and not returned).
+  returned: always
+  type: list
+  elements: str
+  sample: [token]
 rounds:
   description: Number of rounds run.
   returned: always
@@ -225,47 +379,125 @@ duration_ms:
   returned: always
   type: float
   sample: 1534.2
+report_path:
+  description: Where the report was written.
+  returned: when O(report_path) is set
+  type: str
+  sample: /var/tmp/smoke-report.xml
 """
 
+import os
+import tempfile
 import time
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.artisan.upgrade.plugins.module_utils import _http, _smoke
+from ansible_collections.artisan.upgrade.plugins.module_utils import _http, _prometheus, _smoke
 
 CHECK_OPTIONS = dict(
     name=dict(type='str'),
-    type=dict(type='str', choices=['http', 'tcp'], default='http'),
+    type=dict(type='str', choices=['http', 'websocket', 'tcp', 'metrics'], default='http'),
     path=dict(type='str'),
     url=dict(type='str'),
     method=dict(type='str', default='GET'),
-    headers=dict(type='dict'),
+    query=dict(type='dict'),
+    headers=dict(type='dict', no_log=True),
     body=dict(type='raw'),
+    body_format=dict(type='str', choices=['json', 'form', 'raw'], default='json'),
     status=dict(type='list', elements='str'),
     body_regex=dict(type='str'),
+    assert_json=dict(type='list', elements='dict', options=dict(
+        path=dict(type='str', required=True),
+        equals=dict(type='raw'),
+        contains=dict(type='raw'),
+        matches=dict(type='str'),
+        exists=dict(type='bool'),
+    )),
+    assert_headers=dict(type='dict'),
+    capture=dict(type='dict'),
+    send=dict(type='list', elements='raw'),
+    expect=dict(type='list', elements='dict'),
     max_ms=dict(type='int'),
     follow_redirects=dict(type='bool', default=True),
     host=dict(type='str'),
     port=dict(type='int'),
+    numerator=dict(type='dict'),
+    denominator=dict(type='dict'),
+    max_ratio=dict(type='float'),
+    window=dict(type='float', default=5),
     required=dict(type='bool', default=True),
 )
 
 
-def make_probe(module, session):
-    request_timeout = module.params['request_timeout']
-    default_host = urlsplit(module.params['base_url'] or '').hostname or '127.0.0.1'
+class Prober:
+    """Runs one check against the service; the decisions are _smoke's, the I/O is _http's."""
 
-    def probe(check):
-        if check['type'] == 'tcp':
-            latency, error = _http.tcp_probe(check.get('host') or default_host, check['port'], request_timeout)
-            return dict(ok=error is None, status=None, latency_ms=round(latency, 1), message=error or 'ok')
-        status, body, latency, error = _http.http_probe(session, check, request_timeout)
+    def __init__(self, module, session):
+        self.module = module
+        self.session = session
+        self.request_timeout = module.params['request_timeout']
+        self.default_host = urlsplit(module.params['base_url'] or '').hostname or '127.0.0.1'
+        self.tls = None
+
+    def __call__(self, check):
+        return getattr(self, check['type'])(check)
+
+    def http(self, check):
+        response = _http.http_probe(self.session, check, self.request_timeout)
+        captured = {}
+        error = response.error
         if error is None:
-            error = _smoke.evaluate_http(check, status, body, latency)
-        return dict(ok=error is None, status=status, latency_ms=round(latency, 1), message=error or 'ok')
+            error, captured = _smoke.evaluate_http(check, response.status, response.body, response.latency_ms, response.headers)
+        # Captured values are usually tokens: keep them out of every output, including -vvv.
+        self.module.no_log_values.update(str(value) for value in captured.values())
+        return dict(ok=error is None, status=response.status, latency_ms=round(response.latency_ms, 1),
+                    message=error or 'ok', captured=captured)
 
-    return probe
+    def websocket(self, check):
+        if _http.websocket_connect is None:
+            self.module.fail_json(msg=missing_required_lib('websockets >= 11', reason='for websocket checks'))
+        if self.tls is None:
+            params = self.module.params
+            self.tls = _http.ssl_context(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
+        budget = check['max_ms'] / 1000 if check.get('max_ms') else self.request_timeout
+        latency, error = _http.websocket_exchange(check, budget, self.tls, _smoke.message_matches, _smoke.describe_expectation)
+        return dict(ok=error is None, status=None, latency_ms=round(latency, 1), message=error or 'ok')
+
+    def tcp(self, check):
+        latency, error = _http.tcp_probe(check.get('host') or self.default_host, check['port'], self.request_timeout)
+        return dict(ok=error is None, status=None, latency_ms=round(latency, 1), message=error or 'ok')
+
+    def metrics(self, check):
+        scrapes = []
+        for scrape in range(2):
+            if scrape:
+                time.sleep(check['window'])
+            response = _http.http_probe(self.session, dict(check, method='GET', body=None), self.request_timeout)
+            if response.error or response.status != 200:
+                error = response.error or 'status %d from the metrics endpoint' % response.status
+                return dict(ok=False, status=response.status, latency_ms=round(response.latency_ms, 1), message=error, ratio=None)
+            try:
+                scrapes.append(_prometheus.parse(response.body))
+            except _prometheus.ExpositionError as exc:
+                return dict(ok=False, status=response.status, latency_ms=round(response.latency_ms, 1), message=str(exc), ratio=None)
+        ratio, numerator, denominator = _prometheus.counter_ratio(scrapes[0], scrapes[1], check['numerator'], check['denominator'])
+        error = _smoke.evaluate_ratio(check, ratio, numerator, denominator)
+        return dict(ok=error is None, status=200, latency_ms=round(response.latency_ms, 1), message=error or 'ok',
+                    ratio=None if ratio is None else round(ratio, 6))
+
+
+def write_report(path, report_format, results, rounds, elapsed):
+    """Write atomically, so a CI system never reads half a report."""
+    report_format = report_format or ('junit' if path.endswith('.xml') else 'json')
+    content = (_smoke.junit_report(results, elapsed) if report_format == 'junit'
+               else _smoke.json_report(results, rounds, elapsed))
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix='.smoke-report-')
+    with os.fdopen(handle, 'w') as stream:
+        stream.write(content)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
 
 
 def main():
@@ -274,6 +506,9 @@ def main():
             base_url=dict(type='str'),
             checks=dict(type='list', elements='dict', required=True, options=CHECK_OPTIONS,
                         mutually_exclusive=[('path', 'url')]),
+            expect_version=dict(type='str'),
+            version_path=dict(type='str', default='/version'),
+            version_field=dict(type='str', default='$.version'),
             timeout=dict(type='float', default=60),
             interval=dict(type='float', default=1),
             max_interval=dict(type='float', default=10),
@@ -281,7 +516,12 @@ def main():
             request_timeout=dict(type='float', default=5),
             validate_certs=dict(type='bool', default=True),
             ca_path=dict(type='path'),
+            client_cert=dict(type='path'),
+            client_key=dict(type='path', no_log=False),
+            report_path=dict(type='path'),
+            report_format=dict(type='str', choices=['junit', 'json']),
         ),
+        required_by={'client_key': 'client_cert'},
         supports_check_mode=True,
     )
     if _http.requests is None:
@@ -293,17 +533,26 @@ def main():
         module.fail_json(msg='consecutive_successes must be 1 or more, got %d' % params['consecutive_successes'])
     if params['timeout'] <= 0 or params['request_timeout'] <= 0:
         module.fail_json(msg='timeout and request_timeout must be positive numbers of seconds')
+    checks = list(params['checks'])
+    if params['expect_version']:
+        checks.append(_smoke.version_check(params['expect_version'], params['version_path'], params['version_field']))
     try:
-        checks = [_smoke.normalize_check(i, c, params['base_url']) for i, c in enumerate(params['checks'])]
+        checks = _smoke.normalize_suite(checks, params['base_url'])
     except _smoke.CheckSpecError as exc:
         module.fail_json(msg=str(exc))
 
-    session = _http.new_session(params['validate_certs'], params['ca_path'])
-    results, rounds, elapsed = _smoke.run_suite(
-        checks, make_probe(module, session), params['timeout'], params['interval'], params['max_interval'],
+    session = _http.new_session(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
+    results, rounds, elapsed, captures = _smoke.run_suite(
+        checks, Prober(module, session), params['timeout'], params['interval'], params['max_interval'],
         params['consecutive_successes'], time.monotonic, time.sleep)
     report = dict(changed=False, checks=results, totals=_smoke.summarize(results), rounds=rounds,
-                  duration_ms=round(elapsed * 1000, 1))
+                  duration_ms=round(elapsed * 1000, 1), captured=sorted(captures))
+    if params['report_path']:
+        try:
+            write_report(params['report_path'], params['report_format'], results, rounds, elapsed)
+        except OSError as exc:
+            module.fail_json(msg='cannot write the report to %s: %s' % (params['report_path'], exc), **report)
+        report['report_path'] = params['report_path']
     if _smoke.required_failures(results):
         module.fail_json(msg=_smoke.failure_message(results, rounds, elapsed), **report)
     module.exit_json(msg='%d check(s) passed' % len(results), **report)

@@ -20,8 +20,8 @@ def closed_port():
 
 def test_refused_connection_is_described_in_a_few_words():
     url = 'http://127.0.0.1:%d/health' % closed_port()
-    status, body, _latency, error = _http.http_probe(_http.new_session(True, None), {'url': url}, 2)
-    assert (status, body, error) == (None, '', 'cannot connect: Connection refused')
+    response = _http.http_probe(_http.new_session(True, None), {'url': url}, 2)
+    assert (response.status, response.body, response.error) == (None, '', 'cannot connect: Connection refused')
 
 
 def test_refused_tcp_connect_names_the_address():
@@ -43,3 +43,4 @@ def test_session_ignores_proxies_from_the_environment_and_honours_tls_options():
     assert _http.new_session(True, None).trust_env is False
     assert _http.new_session(True, '/etc/ca.pem').verify == '/etc/ca.pem'
     assert _http.new_session(False, '/etc/ca.pem').verify is False
+    assert _http.new_session(True, None, '/etc/client.pem', '/etc/client.key').cert == ('/etc/client.pem', '/etc/client.key')

@@ -68,7 +68,7 @@ def test_normalize_check_rejects_bad_definitions(check, base, message):
 ])
 def test_evaluate_http(fields, status, body, latency, reason):
     check = _smoke.normalize_check(0, http_check(**fields), 'http://h')
-    assert _smoke.evaluate_http(check, status, body, latency) == reason
+    assert _smoke.evaluate_http(check, status, body, latency) == (reason, {})
 
 
 class FakeTime:
@@ -103,8 +103,8 @@ def scripted_probe(outcomes):
 def run(outcomes, checks=None, timeout=60.0, consecutive=1):
     fake = FakeTime()
     checks = checks or [dict(name=name, type='http') for name in outcomes]
-    results, rounds, elapsed = _smoke.run_suite(checks, scripted_probe(outcomes), timeout, 1.0, 4.0, consecutive,
-                                                fake.clock, fake.sleep)
+    results, rounds, elapsed, _captures = _smoke.run_suite(checks, scripted_probe(outcomes), timeout, 1.0, 4.0, consecutive,
+                                                           fake.clock, fake.sleep)
     return results, rounds, elapsed, fake.sleeps
 
 
@@ -155,3 +155,152 @@ def test_failure_message_lists_each_failed_required_check_on_its_own_line():
         'health: status 503, expected 200-299',
         'api: body does not match',
     ]
+
+
+@pytest.mark.parametrize('path, steps', [
+    ('$.status', ['status']),
+    ('$.items[0].name', ['items', 0, 'name']),
+    ('items.0.name', ['items', 0, 'name']),
+    ("$['odd.key'][2]", ['odd.key', 2]),
+    ('$', []),
+])
+def test_parse_json_path(path, steps):
+    assert _smoke.parse_json_path(path) == steps
+
+
+def test_lookup_tells_a_missing_value_from_a_null_one():
+    document = {'a': {'b': [None, {'c': 0}]}}
+    assert _smoke.lookup(document, '$.a.b[1].c') == 0
+    assert _smoke.lookup(document, '$.a.b[0]') is None
+    assert _smoke.lookup(document, '$.a.b[5]') is _smoke.MISSING
+    assert _smoke.lookup(document, '$.a.x') is _smoke.MISSING
+
+
+BODY = '{"status": "ok", "version": "2.0.0", "links": ["health", "users"], "count": 3, "user": {"id": 7}}'
+
+
+@pytest.mark.parametrize('assertion, reason', [
+    ({'path': '$.status', 'equals': 'ok'}, None),
+    ({'path': '$.count', 'equals': '3'}, None),
+    ({'path': '$.status', 'equals': 'degraded'}, '$.status is "ok", expected "degraded"'),
+    ({'path': '$.links', 'contains': 'users'}, None),
+    ({'path': '$.links', 'contains': 'admin'}, '$.links (["health", "users"]) does not contain "admin"'),
+    ({'path': '$.user', 'contains': 'id'}, None),
+    ({'path': '$.version', 'matches': r'^2\.'}, None),
+    ({'path': '$.version', 'matches': r'^3\.'}, "$.version (\"2.0.0\") does not match '^3\\\\.'"),
+    ({'path': '$.user.id', 'exists': True}, None),
+    ({'path': '$.token', 'exists': True}, '$.token is missing'),
+    ({'path': '$.token', 'exists': False}, None),
+    ({'path': '$.status', 'exists': False}, '$.status exists but should not'),
+    ({'path': '$.nope', 'equals': 1}, '$.nope is missing'),
+])
+def test_json_assertions(assertion, reason):
+    check = _smoke.normalize_check(0, http_check(assert_json=[assertion]), 'http://h')
+    assert _smoke.evaluate_http(check, 200, BODY, 1)[0] == reason
+
+
+def test_header_assertions_are_case_insensitive_regexes():
+    check = _smoke.normalize_check(0, http_check(assert_headers={'content-type': '^application/json'}), 'http://h')
+    assert _smoke.evaluate_http(check, 200, '{}', 1, {'Content-Type': 'application/json; charset=utf-8'}) == (None, {})
+    failure, _captured = _smoke.evaluate_http(check, 200, 'x', 1, {'Content-Type': 'text/plain'})
+    assert failure == "header content-type is 'text/plain', expected to match '^application/json'"
+    assert _smoke.evaluate_http(check, 200, 'x', 1, {})[0] == 'header content-type is missing'
+
+
+def test_capture_returns_values_and_fails_when_the_path_is_missing():
+    check = _smoke.normalize_check(0, http_check(capture={'token': '$.access_token'}), 'http://h')
+    assert _smoke.evaluate_http(check, 200, '{"access_token": "abc"}', 1) == (None, {'token': 'abc'})
+    assert _smoke.evaluate_http(check, 200, '{"error": "x"}', 1)[0] == 'cannot capture token: $.access_token is missing from the response'
+    assert _smoke.evaluate_http(check, 200, 'not json', 1)[0] == "body is not JSON: 'not json'"
+
+
+def test_substitute_fills_known_placeholders_only():
+    value = {'headers': {'Authorization': 'Bearer {token}'}, 'path': '/users/{user_id}', 'body': ['{other}', 3]}
+    assert _smoke.substitute(value, {'token': 't0k', 'user_id': 7}) == {
+        'headers': {'Authorization': 'Bearer t0k'}, 'path': '/users/7', 'body': ['{other}', 3]}
+
+
+def test_a_check_needing_a_value_that_was_not_captured_is_not_sent():
+    checks = [dict(name='login', type='http', capture={'token': '$.access_token'}),
+              dict(name='me', type='http', headers={'Authorization': 'Bearer {token}'})]
+    sent = []
+
+    def probe(check):
+        sent.append(check['name'])
+        return dict(ok=False, status=401, latency_ms=1.0, message='status 401')
+
+    results, _captures = _smoke.run_round(checks, probe, {'login': 0, 'me': 0})
+    assert sent == ['login']
+    assert results[1]['message'] == 'not run: token not captured by an earlier check'
+
+
+def test_captured_values_reach_later_checks_in_the_same_round():
+    checks = [dict(name='login', type='http', capture={'token': '$.access_token'}),
+              dict(name='me', type='http', headers={'Authorization': 'Bearer {token}'})]
+    seen = []
+
+    def probe(check):
+        seen.append(check.get('headers'))
+        return dict(ok=True, status=200, latency_ms=1.0, message='ok', captured={'token': 's3cret'} if check['name'] == 'login' else {})
+
+    results, captures = _smoke.run_round(checks, probe, {'login': 0, 'me': 0})
+    assert seen == [None, {'Authorization': 'Bearer s3cret'}]
+    assert captures == {'token': 's3cret'}
+    assert 'captured' not in results[0]
+
+
+@pytest.mark.parametrize('expected, message, ok', [
+    ({'json': {'type': 'pong'}}, '{"type": "pong", "ts": 1}', True),
+    ({'json': {'type': 'pong'}}, '{"type": "error"}', False),
+    ({'json': {'type': 'pong'}}, 'pong', False),
+    ({'regex': 'po+ng'}, 'pooong', True),
+])
+def test_websocket_message_matching(expected, message, ok):
+    assert _smoke.message_matches(expected, message) is ok
+
+
+@pytest.mark.parametrize('check, message', [
+    (dict(type='websocket', path='/ws', expect=[{'json': {}, 'regex': 'x'}]), 'exactly one of json'),
+    (dict(type='metrics', path='/metrics', denominator={'name': 'x'}, max_ratio=0.1), 'needs numerator'),
+    (dict(type='metrics', path='/metrics', numerator={'name': 'x'}, denominator={'name': 'x'}), 'needs max_ratio'),
+    (dict(type='metrics', path='/metrics', numerator={'name': 'x'}, denominator={'name': 'x'}, max_ratio=2), 'outside 0-1'),
+    (http_check(assert_json=[{'path': '$.a', 'equals': 1, 'exists': True}]), 'exactly one of equals, contains'),
+    (http_check(assert_json=[{'path': '$.a[', 'exists': True}]), 'is not of the form'),
+    (http_check(capture={'token': 'a..b'}), 'capture'),
+])
+def test_new_check_types_reject_bad_definitions(check, message):
+    with pytest.raises(_smoke.CheckSpecError, match=message):
+        _smoke.normalize_check(0, check, 'http://h')
+
+
+def test_websocket_urls_take_the_scheme_of_base_url():
+    assert _smoke.normalize_check(0, dict(type='websocket', path='/ws'), 'https://h:8443')['url'] == 'wss://h:8443/ws'
+    assert _smoke.normalize_check(0, dict(type='websocket', path='/ws'), 'http://h')['url'] == 'ws://h/ws'
+
+
+def test_duplicate_names_are_refused():
+    with pytest.raises(_smoke.CheckSpecError, match='repeated: health'):
+        _smoke.normalize_suite([http_check(name='health'), http_check(name='health', path='/x')], 'http://h')
+
+
+def test_expect_version_is_an_ordinary_json_check():
+    check = _smoke.normalize_check(0, _smoke.version_check('2.0.0', '/version', '$.version'), 'http://h')
+    assert _smoke.evaluate_http(check, 200, '{"version": "2.0.0"}', 1) == (None, {})
+    assert _smoke.evaluate_http(check, 200, '{"version": "1.0.0"}', 1)[0] == '$.version is "1.0.0", expected "2.0.0"'
+
+
+def test_ratio_evaluation_treats_no_samples_as_a_failure_of_its_own():
+    check = dict(denominator={'name': 'http_requests_total'}, max_ratio=0.01, window=5)
+    assert _smoke.evaluate_ratio(check, None, 0, 0).startswith('no samples: http_requests_total did not increase over 5s')
+    assert _smoke.evaluate_ratio(check, 0.005, 1, 200) is None
+    assert _smoke.evaluate_ratio(check, 0.3, 3, 10) == 'ratio 0.3000 (3 of 10) is above max_ratio 0.01'
+
+
+def test_junit_report_marks_required_failures_and_skips_advisory_ones():
+    results = [dict(name='a', type='http', ok=True, required=True, latency_ms=5, message='ok'),
+               dict(name='b', type='http', ok=False, required=True, latency_ms=5, message='status 500'),
+               dict(name='c', type='websocket', ok=False, required=False, latency_ms=5, message='timeout')]
+    xml = _smoke.junit_report(results, 1.5)
+    assert xml.startswith('<testsuite name="smoke_test" tests="3" failures="1" errors="0" skipped="1" time="1.500">')
+    assert '<failure message="status 500" />' in xml
+    assert '<skipped message="timeout" />' in xml

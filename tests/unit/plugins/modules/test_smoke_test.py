@@ -28,7 +28,7 @@ def run_module(capsys, args):
     (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x')], timeout=0), 'timeout and request_timeout must be positive'),
     (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', url='http://127.0.0.1:1/y')]),
      'parameters are mutually exclusive: path|url'),
-    (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', type='udp')]), 'value of type must be one of: http, tcp'),
+    (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', type='udp')]), 'value of type must be one of: http, websocket, tcp, metrics, got: udp'),
 ])
 def test_bad_input_fails_with_a_clear_message(capsys, args, message):
     rc, result = run_module(capsys, args)
