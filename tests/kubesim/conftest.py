@@ -31,10 +31,19 @@ class RunningSimulator:
         return self.simulator.service_address(name, namespace, port)
 
 
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'kubesim_nodes(count): number of simulated nodes for the kubesim fixture (default 1)')
+
+
 @pytest.fixture()
-def kubesim(tmp_path):
-    """A fresh simulator at 20x speed on a free 127.0.0.1 port; fails the test if a controller raised."""
-    simulator = Simulator(speed=float(os.environ.get('KUBESIM_SPEED', '20'))).start()
+def kubesim(tmp_path, request):
+    """A fresh simulator at 20x speed on a free 127.0.0.1 port; fails the test if a controller raised.
+
+    ``@pytest.mark.kubesim_nodes(3)`` gives the cluster three nodes (kubesim-node, kubesim-node2, kubesim-node3).
+    """
+    marker = request.node.get_closest_marker('kubesim_nodes')
+    nodes = marker.args[0] if marker else 1
+    simulator = Simulator(speed=float(os.environ.get('KUBESIM_SPEED', '20')), nodes=nodes).start()
     running = RunningSimulator(simulator, simulator.write_kubeconfig(str(tmp_path / 'kubeconfig')))
     yield running
     simulator.stop()

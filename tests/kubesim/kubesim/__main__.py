@@ -1,4 +1,4 @@
-"""`python -m kubesim --port N --kubeconfig PATH [--speed F] [--runtime fast|docker]`: serve until interrupted (or SIGTERM)."""
+"""`python -m kubesim --port N --kubeconfig PATH [--speed F] [--nodes N] [--runtime fast|docker]`: serve until interrupted (or SIGTERM)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument('--port', type=int, default=0, help='port on 127.0.0.1 (0 picks a free one)')
     parser.add_argument('--kubeconfig', help='write a kubeconfig for the simulator to this path')
     parser.add_argument('--speed', type=float, default=1.0, help='simulated seconds per real second (default 1)')
+    parser.add_argument('--nodes', type=int, default=1, help='number of simulated nodes (default 1)')
     parser.add_argument('--runtime', choices=RUNTIMES, default='fast', help='pod runtime (default fast)')
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    simulator = Simulator(port=args.port, speed=args.speed, runtime=args.runtime)
+    simulator = Simulator(port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes)
     await simulator.serve()
     if args.kubeconfig:
         simulator.write_kubeconfig(args.kubeconfig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .errors import ApiError
 from .job import JobController
@@ -13,6 +14,7 @@ from .replicaset import ReplicaSetController, pod_ready
 from .resources import RESOURCES
 from .runtime import FastKubelet, Scheduler
 from .selectors import labels_match, parse_label_selector
+from .statefulset import StatefulSetController
 
 NAMESPACES = resource_for('v1', 'Namespace')
 SERVICES = resource_for('v1', 'Service')
@@ -129,7 +131,8 @@ class ControllerManager:
         self.tick = tick
         self.kubelet = kubelet if kubelet is not None else FastKubelet(registry)
         self.controllers = [Scheduler(registry), self.kubelet, ReplicaSetController(registry),
-                            DeploymentController(registry), JobController(registry), GarbageCollector(registry), NamespaceController(registry),
+                            DeploymentController(registry), StatefulSetController(registry), DaemonSetController(registry),
+                            JobController(registry), GarbageCollector(registry), NamespaceController(registry),
                             EndpointsController(registry), *extra]
         self._wake: asyncio.Event | None = None
         self.paused = False

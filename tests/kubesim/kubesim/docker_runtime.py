@@ -22,7 +22,7 @@ import aiohttp
 from . import events
 from .clock import rfc3339
 from .docker_engine import POD_UID_LABEL, ContainerSpec, DockerEngine, Started
-from .registry import Registry, resource_for
+from .registry import Registry, node_ip, resource_for
 from .runtime import MAX_BACKOFF, NODE_NAME, Timeline, pod_status
 
 LOG = logging.getLogger('kubesim.docker')
@@ -103,7 +103,7 @@ def _field_value(path: str, pod: dict) -> str:
     metadata = pod['metadata']
     simple = {'metadata.name': metadata.get('name'), 'metadata.namespace': metadata.get('namespace'),
               'metadata.uid': metadata.get('uid'), 'spec.nodeName': pod['spec'].get('nodeName'),
-              'spec.serviceAccountName': pod['spec'].get('serviceAccountName'), 'status.hostIP': '10.0.0.10',
+              'spec.serviceAccountName': pod['spec'].get('serviceAccountName'), 'status.hostIP': node_ip(pod['spec'].get('nodeName') or NODE_NAME),
               'status.podIP': (pod.get('status') or {}).get('podIP', '')}
     if path in simple:
         return simple[path] or ''
@@ -171,7 +171,7 @@ class DockerKubelet:
             self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
         live = set()
         for pod in self.registry.list(PODS):
-            if pod['spec'].get('nodeName') != NODE_NAME:
+            if not pod['spec'].get('nodeName'):
                 continue
             uid = pod['metadata']['uid']
             live.add(uid)
@@ -253,7 +253,8 @@ class PodWorker:
     def _event(self, index: int, kind: str, reason: str, message: str) -> None:
         pod = self.registry.find(PODS, self.namespace, self.name) or self.pod
         events.record(self.registry, pod, kind, reason, message, 'kubelet',
-                      field_path='spec.containers{%s}' % self.pod['spec']['containers'][index]['name'], host=NODE_NAME)
+                      field_path='spec.containers{%s}' % self.pod['spec']['containers'][index]['name'],
+                      host=self.pod['spec'].get('nodeName') or NODE_NAME)
 
     def publish(self) -> None:
         """Write the pod status the kubelet would report now (only when it changed)."""

@@ -16,7 +16,7 @@ import uuid
 from . import errors
 from .clock import Clock
 from .patch import PATCH_TYPES
-from .resources import BY_KIND, RESOURCES, Resource, apply_defaults, default_job_selector, validate
+from .resources import BY_KIND, RESOURCES, Resource, apply_defaults, default_job_selector, prepare_daemonset, validate
 from .selectors import fields_match, format_label_selector, labels_match, parse_field_selector, parse_label_selector
 
 RANDOM_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'  # k8s.io/apimachinery/pkg/util/rand: no vowels, no look-alikes
@@ -27,6 +27,33 @@ _SERVER_METADATA = ('uid', 'resourceVersion', 'creationTimestamp', 'generation',
 
 def random_suffix(length: int = 5) -> str:
     return ''.join(random.choice(RANDOM_ALPHABET) for _position in range(length))
+
+
+def node_name(index: int) -> str:
+    """Node names as kind numbers its workers: kubesim-node, kubesim-node2, kubesim-node3, ..."""
+    return 'kubesim-node' if index == 0 else 'kubesim-node%d' % (index + 1)
+
+
+def node_ip(name: str) -> str:
+    """The InternalIP of a simulated node: 10.0.0.10 for the first, then .11, .12, ..."""
+    suffix = name[len('kubesim-node'):]
+    return '10.0.0.%d' % (9 + (int(suffix) if suffix.isdigit() else 1))
+
+
+def node_object(index: int) -> dict:
+    name = node_name(index)
+    return {
+        'metadata': {'name': name, 'labels': {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64'}},
+        'status': {'conditions': [{'type': 'Ready', 'status': 'True', 'reason': 'KubeletReady', 'message': 'kubelet is posting ready status'}],
+                   'addresses': [{'type': 'InternalIP', 'address': node_ip(name)}, {'type': 'Hostname', 'address': name}],
+                   'capacity': {'cpu': '2', 'memory': '8Gi', 'pods': '110'},
+                   'allocatable': {'cpu': '2', 'memory': '8Gi', 'pods': '110'},
+                   'daemonEndpoints': {'kubeletEndpoint': {'Port': 10250}},
+                   'nodeInfo': {'kubeletVersion': 'v1.32.0', 'kubeProxyVersion': 'v1.32.0',
+                                'containerRuntimeVersion': 'containerd://1.7.24', 'operatingSystem': 'linux',
+                                'architecture': 'amd64', 'osImage': 'Debian GNU/Linux 12 (bookworm)',
+                                'kernelVersion': '6.1.0-kubesim', 'bootID': str(uuid.uuid4()), 'machineID': uuid.uuid4().hex,
+                                'systemUUID': str(uuid.uuid4())}}}
 
 
 def resource_for(api_version: str, kind: str) -> Resource:
@@ -73,8 +100,9 @@ class Watcher:
 class Registry:
     """All objects, keyed by resource then (namespace, name)."""
 
-    def __init__(self, clock: Clock, history_size: int = 10000):
+    def __init__(self, clock: Clock, history_size: int = 10000, nodes: int = 1):
         self.clock = clock
+        self.node_count = nodes
         self.objects: dict[tuple[str, str], dict[tuple[str, str], dict]] = {resource.key: {} for resource in RESOURCES}
         self.revision = 0
         self.history: collections.deque = collections.deque()
@@ -89,19 +117,8 @@ class Registry:
     def _bootstrap(self) -> None:
         for name in ('default', 'kube-system', 'kube-public', 'kube-node-lease'):
             self.create(resource_for('v1', 'Namespace'), None, {'metadata': {'name': name}})
-        self.create(resource_for('v1', 'Node'), None, {
-            'metadata': {'name': 'kubesim-node', 'labels': {'kubernetes.io/hostname': 'kubesim-node', 'kubernetes.io/os': 'linux'}},
-            'status': {'conditions': [{'type': 'Ready', 'status': 'True', 'reason': 'KubeletReady',
-                                       'message': 'kubelet is posting ready status'}],
-                       'addresses': [{'type': 'InternalIP', 'address': '10.0.0.10'}, {'type': 'Hostname', 'address': 'kubesim-node'}],
-                       'capacity': {'cpu': '2', 'memory': '8Gi', 'pods': '110'},
-                       'allocatable': {'cpu': '2', 'memory': '8Gi', 'pods': '110'},
-                       'daemonEndpoints': {'kubeletEndpoint': {'Port': 10250}},
-                       'nodeInfo': {'kubeletVersion': 'v1.32.0', 'kubeProxyVersion': 'v1.32.0',
-                                    'containerRuntimeVersion': 'containerd://1.7.24', 'operatingSystem': 'linux',
-                                    'architecture': 'amd64', 'osImage': 'Debian GNU/Linux 12 (bookworm)',
-                                    'kernelVersion': '6.1.0-kubesim', 'bootID': str(uuid.uuid4()), 'machineID': uuid.uuid4().hex,
-                                    'systemUUID': str(uuid.uuid4())}}})
+        for index in range(self.node_count):
+            self.create(resource_for('v1', 'Node'), None, node_object(index))
         for namespace in ('default', 'kube-system', 'kube-public', 'kube-node-lease'):
             self.create(resource_for('v1', 'ServiceAccount'), namespace, {'metadata': {'name': 'default'}})
         self.create(resource_for('v1', 'Service'), 'default', {
@@ -199,6 +216,8 @@ class Registry:
         metadata['creationTimestamp'] = self.clock.timestamp()
         if resource.kind == 'Job':
             default_job_selector(obj)
+        elif resource.kind == 'DaemonSet':
+            prepare_daemonset(obj, None)
         if resource.generation:
             metadata['generation'] = 1
         self._initial_status(resource, obj)
@@ -220,8 +239,11 @@ class Registry:
     def _initial_status(self, resource: Resource, obj: dict) -> None:
         """What create does with a client's status: reset for workloads, seeded for pods and services."""
         kind = resource.kind
-        if kind in ('Deployment', 'ReplicaSet', 'Job'):
-            obj['status'] = {'replicas': 0} if kind == 'ReplicaSet' else {}
+        if kind in ('Deployment', 'ReplicaSet', 'Job', 'StatefulSet', 'DaemonSet'):
+            # The fields without omitempty are on the wire from the start.
+            obj['status'] = {'ReplicaSet': {'replicas': 0}, 'StatefulSet': {'replicas': 0, 'availableReplicas': 0},
+                             'DaemonSet': {'currentNumberScheduled': 0, 'numberMisscheduled': 0, 'desiredNumberScheduled': 0,
+                                           'numberReady': 0}}.get(kind, {})
         elif kind == 'Pod':
             obj['status'] = {'phase': 'Pending', 'qosClass': 'BestEffort'}
         elif kind == 'Service':
@@ -275,6 +297,8 @@ class Registry:
             obj['spec'].setdefault('clusterIPs', current['spec'].get('clusterIPs'))
         apply_defaults(resource, obj)
         validate(resource, obj, current)
+        if resource.kind == 'DaemonSet':
+            prepare_daemonset(obj, current)
         if resource.generation:
             changed = obj.get('spec') != current.get('spec')
             if resource.annotations_bump_generation:

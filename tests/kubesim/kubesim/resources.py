@@ -64,6 +64,10 @@ RESOURCES = (
              subresources=('status', 'scale'), generation=True, annotations_bump_generation=True),
     Resource('apps', 'v1', 'replicasets', 'ReplicaSet', short_names=('rs',), categories=('all',),
              subresources=('status', 'scale'), generation=True),
+    Resource('apps', 'v1', 'statefulsets', 'StatefulSet', short_names=('sts',), categories=('all',),
+             subresources=('status', 'scale'), generation=True),
+    Resource('apps', 'v1', 'daemonsets', 'DaemonSet', short_names=('ds',), categories=('all',),
+             subresources=('status',), generation=True),
     Resource('apps', 'v1', 'controllerrevisions', 'ControllerRevision'),
     Resource('batch', 'v1', 'jobs', 'Job', categories=('all',), subresources=('status',), generation=True),
 )
@@ -163,6 +167,27 @@ def apply_defaults(resource: Resource, obj: dict) -> None:
     elif kind == 'ReplicaSet':
         obj.setdefault('spec', {}).setdefault('replicas', 1)
         _default_template(obj)
+    elif kind == 'StatefulSet':
+        spec = obj.setdefault('spec', {})
+        spec.setdefault('replicas', 1)
+        spec.setdefault('podManagementPolicy', 'OrderedReady')
+        strategy = spec.setdefault('updateStrategy', {})
+        strategy.setdefault('type', 'RollingUpdate')
+        if strategy['type'] == 'RollingUpdate':
+            strategy.setdefault('rollingUpdate', {}).setdefault('partition', 0)
+        spec.setdefault('revisionHistoryLimit', 10)
+        spec.setdefault('persistentVolumeClaimRetentionPolicy', {'whenDeleted': 'Retain', 'whenScaled': 'Retain'})
+        _default_template(obj)
+    elif kind == 'DaemonSet':
+        spec = obj.setdefault('spec', {})
+        strategy = spec.setdefault('updateStrategy', {})
+        strategy.setdefault('type', 'RollingUpdate')
+        if strategy['type'] == 'RollingUpdate':
+            rolling = strategy.setdefault('rollingUpdate', {})
+            rolling.setdefault('maxUnavailable', 1)
+            rolling.setdefault('maxSurge', 0)
+        spec.setdefault('revisionHistoryLimit', 10)
+        _default_template(obj)
     elif kind == 'Job':
         spec = obj.setdefault('spec', {})
         spec.setdefault('completions', 1)
@@ -259,7 +284,7 @@ def _validate_pod_spec(spec: dict, path: str, causes: list, template_of: str | N
         seen.add(name)
         if not container.get('image') and template_of != 'Pod':
             causes.append(('%s.image' % where, 'FieldValueRequired', 'Required value'))
-    if template_of in ('Deployment', 'ReplicaSet') and spec.get('restartPolicy', 'Always') != 'Always':
+    if template_of in ('Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet') and spec.get('restartPolicy', 'Always') != 'Always':
         causes.append(('%s.restartPolicy' % path, 'FieldValueNotSupported',
                        'Unsupported value: "%s": supported values: "Always"' % spec['restartPolicy']))
     if template_of == 'Job' and spec.get('restartPolicy') not in ('Never', 'OnFailure'):
@@ -281,7 +306,7 @@ def _validate_workload(resource: Resource, obj: dict, old: dict | None, causes: 
         elif not labels_match(selector_from_label_selector(selector), template_labels):
             causes.append(('spec.template.metadata.labels', 'FieldValueInvalid',
                            'Invalid value: %s: `selector` does not match template `labels`' % _go_map(template_labels)))
-    if old is not None and resource.kind in ('Deployment', 'ReplicaSet'):
+    if old is not None and resource.kind in ('Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet'):
         if (old.get('spec') or {}).get('selector') != selector:
             causes.append(('spec.selector', 'FieldValueInvalid', 'Invalid value: %s: field is immutable'
                            % _go_selector(selector or {})))
@@ -292,6 +317,8 @@ def _validate_workload(resource: Resource, obj: dict, old: dict | None, causes: 
                            'Invalid value: %s: must be greater than or equal to 0' % json.dumps(value)))
     if resource.kind == 'Deployment':
         _validate_strategy(spec, causes)
+    elif resource.kind in ('StatefulSet', 'DaemonSet'):
+        _validate_update_strategy(resource.kind, spec, causes)
     _validate_pod_spec(template.get('spec') or {}, 'spec.template.spec', causes, resource.kind)
 
 
@@ -322,11 +349,50 @@ def _validate_strategy(spec: dict, causes: list) -> None:
                        'Invalid value: %s: may not be 0 when `maxSurge` is 0' % json.dumps(values['maxUnavailable'])))
 
 
+def _validate_update_strategy(kind: str, spec: dict, causes: list) -> None:
+    """updateStrategy of StatefulSets (RollingUpdate with a partition >= 0, or OnDelete) and DaemonSets."""
+    strategy = spec.get('updateStrategy') or {}
+    if strategy.get('type') not in ('RollingUpdate', 'OnDelete'):
+        causes.append(('spec.updateStrategy.type', 'FieldValueNotSupported', 'Unsupported value: "%s": supported values: '
+                       '"OnDelete", "RollingUpdate"' % strategy.get('type')))
+        return
+    rolling = strategy.get('rollingUpdate')
+    if strategy['type'] == 'OnDelete':
+        if rolling is not None:
+            causes.append(('spec.updateStrategy.rollingUpdate', 'FieldValueForbidden',
+                           "Forbidden: only allowed for updateStrategy 'RollingUpdate'"))
+        return
+    if kind == 'StatefulSet':
+        partition = (rolling or {}).get('partition', 0)
+        if not isinstance(partition, int) or partition < 0:
+            causes.append(('spec.updateStrategy.rollingUpdate.partition', 'FieldValueInvalid',
+                           'Invalid value: %s: must be greater than or equal to 0' % json.dumps(partition)))
+        return
+    values = [(rolling or {}).get(key) for key in ('maxUnavailable', 'maxSurge')]
+    if all(value in (0, '0%', None) for value in values):
+        causes.append(('spec.updateStrategy.rollingUpdate.maxUnavailable', 'FieldValueInvalid',
+                       'Invalid value: %s: may not be 0 when `maxSurge` is 0' % json.dumps(values[0])))
+
+
+DAEMONSET_TEMPLATE_GENERATION = 'deprecated.daemonset.template.generation'
+
+
+def prepare_daemonset(obj: dict, old: dict | None) -> None:
+    """The DaemonSet strategy's templateGeneration, kept in v1 as an annotation: 1 on create, +1 per template change."""
+    annotations = obj['metadata'].setdefault('annotations', {})
+    if old is None:
+        annotations[DAEMONSET_TEMPLATE_GENERATION] = '1'
+        return
+    current = int((old['metadata'].get('annotations') or {}).get(DAEMONSET_TEMPLATE_GENERATION, '1'))
+    changed = obj['spec'].get('template') != old['spec'].get('template')
+    annotations[DAEMONSET_TEMPLATE_GENERATION] = str(current + 1 if changed else current)
+
+
 def validate(resource: Resource, obj: dict, old: dict | None) -> None:
     """Raise a 422 Invalid listing every problem, as the API server's validation does."""
     causes: list = []
     _validate_metadata(resource, obj, causes)
-    if resource.kind in ('Deployment', 'ReplicaSet', 'Job'):
+    if resource.kind in ('Deployment', 'ReplicaSet', 'Job', 'StatefulSet', 'DaemonSet'):
         _validate_workload(resource, obj, old, causes)
     elif resource.kind == 'Pod':
         _validate_pod_spec(obj.get('spec') or {}, 'spec', causes, 'Pod')

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 from . import events
 from .clock import parse_rfc3339, rfc3339
-from .registry import Registry, resource_for
+from .registry import Registry, node_ip, resource_for
 
 PODS = resource_for('v1', 'Pod')
+NODES = resource_for('v1', 'Node')
 NODE_NAME = 'kubesim-node'
 NODE_IP = '10.0.0.10'
 BEHAVIOUR_ANNOTATION = 'kubesim.io/behaviour'
@@ -218,8 +219,9 @@ def pod_status(pod: dict, timelines: list[Timeline], started_at: str, pod_ip: st
         _condition('ContainersReady', all_ready, previous, now, 'ContainersNotReady', message),
         _condition('PodScheduled', True, previous, now),
     ]
+    host_ip = node_ip(pod['spec'].get('nodeName') or NODE_NAME)
     status = {'phase': pod_phase(pod['spec'].get('restartPolicy', 'Always'), timelines),
-              'conditions': conditions, 'hostIP': NODE_IP, 'hostIPs': [{'ip': NODE_IP}], 'podIP': pod_ip,
+              'conditions': conditions, 'hostIP': host_ip, 'hostIPs': [{'ip': host_ip}], 'podIP': pod_ip,
               'podIPs': [{'ip': pod_ip}], 'startTime': started_at, 'containerStatuses': statuses, 'qosClass': 'BestEffort'}
     if not pod_ip:
         del status['podIP'], status['podIPs']
@@ -236,24 +238,56 @@ def pod_phase(restart_policy: str, timelines: list[Timeline]) -> str:
     return 'Succeeded' if all(item.get('exitCode') == 0 for item in ended) else 'Failed'
 
 
+def pinned_node(pod: dict) -> str | None:
+    """The node a pod's required node affinity names with a single `metadata.name In [node]` term, if any."""
+    required = (((pod['spec'].get('affinity') or {}).get('nodeAffinity') or {})
+                .get('requiredDuringSchedulingIgnoredDuringExecution') or {})
+    for term in required.get('nodeSelectorTerms') or []:
+        for field in term.get('matchFields') or []:
+            if field.get('key') == 'metadata.name' and field.get('operator') == 'In' and len(field.get('values') or []) == 1:
+                return field['values'][0]
+    return None
+
+
+def pick_node(pod: dict, nodes: list[str], load: dict[str, int]) -> str | None:
+    """The node for a pod: the one its `metadata.name In [node]` node affinity names (daemon pods), else
+    the node running the fewest pods (ties by name); None when the named node does not exist."""
+    pinned = pinned_node(pod)
+    if pinned is not None:
+        return pinned if pinned in nodes else None
+    return min(nodes, key=lambda node: (load.get(node, 0), node)) if nodes else None
+
+
 class Scheduler:
-    """Binds every unscheduled pod to the single simulated node."""
+    """Binds every unscheduled pod to a simulated node."""
 
     def __init__(self, registry: Registry):
         self.registry = registry
 
     def reconcile(self) -> None:
-        for pod in self.registry.list(PODS):
+        pods = self.registry.list(PODS)
+        if all(pod['spec'].get('nodeName') for pod in pods):
+            return
+        nodes = sorted(node['metadata']['name'] for node in self.registry.list(NODES))
+        load: dict[str, int] = {}
+        for pod in pods:
+            if pod['spec'].get('nodeName') and (pod.get('status') or {}).get('phase') not in ('Succeeded', 'Failed'):
+                load[pod['spec']['nodeName']] = load.get(pod['spec']['nodeName'], 0) + 1
+        for pod in pods:
             if pod['spec'].get('nodeName') or pod['metadata'].get('deletionTimestamp'):
                 continue
+            node = pick_node(pod, nodes, load)
+            if node is None:
+                continue
+            load[node] = load.get(node, 0) + 1
             namespace, name = pod['metadata']['namespace'], pod['metadata']['name']
-            pod['spec']['nodeName'] = NODE_NAME
+            pod['spec']['nodeName'] = node
             pod = self.registry.update(PODS, namespace, name, pod)
             pod['status']['conditions'] = [{'type': 'PodScheduled', 'status': 'True', 'lastProbeTime': None,
                                             'lastTransitionTime': self.registry.clock.timestamp()}]
             pod = self.registry.update(PODS, namespace, name, pod, subresource='status')
             events.record(self.registry, pod, 'Normal', 'Scheduled', 'Successfully assigned %s/%s to %s'
-                          % (namespace, name, NODE_NAME), 'default-scheduler')
+                          % (namespace, name, node), 'default-scheduler')
 
 
 class FastKubelet:
@@ -270,7 +304,7 @@ class FastKubelet:
     def reconcile(self) -> None:
         now = self.registry.clock.now()
         for pod in self.registry.list(PODS):
-            if pod['spec'].get('nodeName') != NODE_NAME:
+            if not pod['spec'].get('nodeName'):
                 continue
             if pod['metadata'].get('deletionTimestamp'):
                 self._terminate(pod, now)
@@ -311,7 +345,7 @@ class FastKubelet:
         for _offset, index, kind, reason, message in logs[done:]:
             container = pod['spec']['containers'][index]['name']
             events.record(self.registry, pod, kind, reason, message, 'kubelet',
-                          field_path='spec.containers{%s}' % container, host=NODE_NAME)
+                          field_path='spec.containers{%s}' % container, host=pod['spec']['nodeName'])
         self.emitted[uid] = max(done, len(logs))
 
     def _terminate(self, pod: dict, now: float) -> None:
@@ -321,7 +355,7 @@ class FastKubelet:
             self.emitted[uid + '/killed'] = 1
             for container in pod['spec']['containers']:
                 events.record(self.registry, pod, 'Normal', 'Killing', 'Stopping container %s' % container['name'], 'kubelet',
-                              field_path='spec.containers{%s}' % container['name'], host=NODE_NAME)
+                              field_path='spec.containers{%s}' % container['name'], host=pod['spec']['nodeName'])
         deadline = parse_rfc3339(pod['metadata']['deletionTimestamp'])
         grace = pod['metadata'].get('deletionGracePeriodSeconds', 0)
         if now >= min(deadline, deadline - grace + TERMINATION_SECONDS):

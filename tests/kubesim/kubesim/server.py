@@ -20,8 +20,13 @@ DEFAULT_WATCH_TIMEOUT = 1800
 PATCH_MEDIA_TYPES = 'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json'
 
 
+def _dumps(body) -> str:
+    """Compact JSON as the Go encoder writes it: a ControllerRevision's ``data`` reaches clients byte for byte."""
+    return json.dumps(body, separators=(',', ':'))
+
+
 def _json(body, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type='application/json')
+    return web.Response(status=status, text=_dumps(body), content_type='application/json')
 
 
 def _error(exc: errors.ApiError) -> web.Response:
@@ -313,7 +318,7 @@ class ApiServer:
                 raise
             # An expired resourceVersion is reported inside a 200 stream, as an ERROR event.
             await response.prepare(request)
-            await response.write(json.dumps({'type': 'ERROR', 'object': exc.status()}).encode() + b'\n')
+            await response.write(_dumps({'type': 'ERROR', 'object': exc.status()}).encode() + b'\n')
             await response.write_eof()
             return response
         task = asyncio.current_task()
@@ -321,7 +326,7 @@ class ApiServer:
         try:
             await response.prepare(request)
             for event_type, obj in initial:
-                await response.write(json.dumps({'type': event_type, 'object': obj}).encode() + b'\n')
+                await response.write(_dumps({'type': event_type, 'object': obj}).encode() + b'\n')
             deadline = time.monotonic() + timeout
             next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
             while True:
@@ -332,10 +337,10 @@ class ApiServer:
                     event_type, obj = await asyncio.wait_for(watcher.queue.get(), min(deadline, next_bookmark) - now)
                 except asyncio.TimeoutError:
                     if bookmarks and time.monotonic() >= next_bookmark:
-                        await response.write(json.dumps({'type': 'BOOKMARK', 'object': self.registry.bookmark(resource)}).encode() + b'\n')
+                        await response.write(_dumps({'type': 'BOOKMARK', 'object': self.registry.bookmark(resource)}).encode() + b'\n')
                         next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
                     continue
-                await response.write(json.dumps({'type': event_type, 'object': obj}).encode() + b'\n')
+                await response.write(_dumps({'type': event_type, 'object': obj}).encode() + b'\n')
             await response.write_eof()
         except ConnectionResetError:
             pass  # the client went away

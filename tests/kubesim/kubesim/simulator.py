@@ -28,13 +28,15 @@ def kubeconfig_text(url: str, name: str = 'kubesim') -> str:
 class Simulator:
     """A simulated cluster on 127.0.0.1; ``start()`` serves it from a background thread."""
 
-    def __init__(self, port: int = 0, speed: float = 10.0, runtime: str = 'fast', host: str = '127.0.0.1'):
+    def __init__(self, port: int = 0, speed: float = 10.0, runtime: str = 'fast', host: str = '127.0.0.1', nodes: int = 1):
         if runtime not in RUNTIMES:
             raise ValueError('unknown runtime %r (available: %s)' % (runtime, ', '.join(RUNTIMES)))
         self.host = host
         self.port = port
         self.clock = Clock(speed)
-        self.registry = Registry(self.clock)
+        if nodes < 1:
+            raise ValueError('a cluster needs at least one node')
+        self.registry = Registry(self.clock, nodes=nodes)
         self.runtime = runtime
         self.kubelet = self.proxies = None
         if runtime == 'docker':

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
 import time
 
 
@@ -48,3 +50,26 @@ def rolled_out(apps, name: str, namespace: str = 'default'):
     replicas = current.spec.replicas
     return ((status.updated_replicas or 0) >= replicas and (status.replicas or 0) <= (status.updated_replicas or 0)
             and (status.available_replicas or 0) >= (status.updated_replicas or 0)) and current
+
+
+def kubectl_runner(kubeconfig: str):
+    """``run(*args, stdin=None, check=True)``: kubectl against the simulator; raises on failure unless ``check`` is False."""
+    binary = shutil.which('kubectl')
+
+    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([binary, '--kubeconfig', kubeconfig, *args], input=stdin, capture_output=True,
+                                text=True, timeout=60, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError('kubectl %s failed (%d): %s%s' % (' '.join(args), result.returncode, result.stdout, result.stderr))
+        return result
+    return run
+
+
+def workload(kind: str, name: str, image: str = 'nginx:1.25', **spec) -> dict:
+    """A StatefulSet or DaemonSet body with one container; ``spec`` entries are added to its spec."""
+    body = {'apiVersion': 'apps/v1', 'kind': kind, 'metadata': {'name': name},
+            'spec': {'selector': {'matchLabels': {'app': name}},
+                     'template': {'metadata': {'labels': {'app': name}},
+                                  'spec': {'containers': [{'name': name, 'image': image}]}}}}
+    body['spec'].update(spec)
+    return body
