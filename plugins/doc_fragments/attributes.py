@@ -28,3 +28,13 @@ attributes:
     membership:
       - artisan.upgrade.http
 """
+
+    ACTIONGROUP_POSTGRES = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/artisan.upgrade.postgres) in C(module_defaults) to set the PostgreSQL connection once.
+    support: full
+    membership:
+      - artisan.upgrade.postgres
+"""

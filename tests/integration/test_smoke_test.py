@@ -45,10 +45,13 @@ def test_all_checks_pass_and_nothing_changes(service, postgres, run_module, chec
 
 
 def test_waits_for_a_service_that_becomes_ready(service, run_module):
-    # /ready answers 503 until the file appears, as a new version does while it starts. A separate
-    # process writes it (ansible-runner forks a pty: no threads in the test process).
+    # /ready answers 503 until the file appears, as a new version does while it starts. Another process
+    # (no threads beside ansible-runner's pty) writes it once nginx has logged the module's first probe,
+    # so the module surely sees the service not ready first, however slowly Ansible starts.
     ready = os.path.join(service.docroot, 'ready')
-    writer = subprocess.Popen(['sh', '-c', 'sleep 1.5 && echo ok > %s.tmp && mv %s.tmp %s' % (ready, ready, ready)])
+    access_log = os.path.join(service.root, 'access.log')
+    writer = subprocess.Popen(['timeout', '60', 'sh', '-c', 'until grep -q "GET /ready" %s; do sleep 0.05; done; '
+                               'sleep 0.5 && echo ok > %s.tmp && mv %s.tmp %s' % (access_log, ready, ready, ready)])
     try:
         result = run_module('artisan.upgrade.smoke_test',
                             suite(service, [{'name': 'readiness', 'path': '/ready'}], timeout=30, interval=0.25))

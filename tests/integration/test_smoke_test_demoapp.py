@@ -153,7 +153,8 @@ def test_metrics_without_traffic_is_no_samples_not_a_pass(app_v2, run_module):
 
 
 def test_the_deadline_waits_out_a_slow_start(demoapp, dsn_v3, run_module):
-    app = demoapp.start('3.0.0', dsn=dsn_v3, env={'DEMOAPP_FAULT': 'slow-start:3'}, wait=False)
+    # Six seconds: longer than Ansible takes to start the module on a loaded machine, so it sees 503s first.
+    app = demoapp.start('3.0.0', dsn=dsn_v3, env={'DEMOAPP_FAULT': 'slow-start:6'}, wait=False)
     result = run_module('artisan.upgrade.smoke_test', {
         'base_url': app.base_url, 'timeout': 30, 'interval': 0.5, 'max_interval': 1,
         'checks': [{'name': 'readiness', 'path': '/api/system/health'}]})

@@ -1,0 +1,415 @@
+# -*- coding: utf-8 -*-
+# Copyright: artisan.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pg_backup's three states as plain functions: take (present), restore (restored), remove (absent).
+
+Each returns the module result as a dict, or raises PgBackupError with a message and context. The
+decisions come from _pg_backup; commands go through an _exec transport; files through _backup_store.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+import typing as t
+import zlib
+
+from ansible_collections.artisan.upgrade.plugins.module_utils import _backup_store as store
+from ansible_collections.artisan.upgrade.plugins.module_utils import _pg_backup as decide
+from ansible_collections.artisan.upgrade.plugins.module_utils import _postgres as pg
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, describe_exit
+
+
+class PgBackupError(Exception):
+    def __init__(self, msg: str, **context: t.Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.context = context
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class Action:
+    """Shared plumbing: the transport, the catalog (queries), the commands and queries run so far."""
+
+    def __init__(self, params: dict[str, t.Any], transport: t.Any, check_mode: bool,
+                 warn: t.Callable[[str], None], now: t.Callable[[], datetime.datetime] = utcnow) -> None:
+        self.params = params
+        self.transport = transport
+        self.check_mode = check_mode
+        self.warn = warn
+        self.now = now
+        self.commands: list[str] = []
+        self.queries: list[str] = []
+        self.started = time.monotonic()
+        self._catalog: t.Any = None
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def tool(self, name: str) -> str:
+        return os.path.join(self.params['bin_dir'], name) if self.params.get('bin_dir') else name
+
+    def run(self, argv: list[str], dbname: str | None = None, stdin: t.Any = None, stdout: t.Any = None) -> t.Any:
+        result = self.transport.run(argv, pg.libpq_env(self.params, dbname), stdin=stdin, stdout=stdout)
+        self.commands.append(result.command)
+        return result
+
+    def catalog(self) -> t.Any:
+        if self._catalog is None:
+            if self.transport.kind == 'local':
+                if pg.psycopg is None:
+                    raise PgBackupError('psycopg (version 3) is needed on this host to query PostgreSQL: '
+                                        'pip install "psycopg[binary]"')
+                self._catalog = pg.PsycopgCatalog(self.params)
+            else:
+                self._catalog = pg.PsqlCatalog(self.params, self.transport, self.tool('psql'), self.commands.append)
+        return self._catalog
+
+    def admin(self, statement: str) -> None:
+        self.queries.append(statement)
+        self.catalog().execute(statement, self.params['maintenance_db'])
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+
+    def tool_version(self, name: str) -> tuple[int, int]:
+        result = self.run([self.tool(name), '--version'])
+        if result.rc != 0:
+            raise PgBackupError('cannot run %s where the commands run (%s): %s' % (
+                self.tool(name), self.transport.kind, result.stderr.strip() or describe_exit(result.rc)))
+        return decide.parse_tool_version(result.stdout_text())
+
+    def base_result(self, **fields: t.Any) -> dict[str, t.Any]:
+        return dict(fields, commands=self.commands, queries=self.queries,
+                    duration=round(time.monotonic() - self.started, 3))
+
+    # -- the backup folder -----------------------------------------------------------------------
+
+    def backups(self, dbname: str) -> list[dict[str, t.Any]]:
+        """Verified manifests of this database's backups in dest (others are skipped with a warning)."""
+        found = []
+        for path in store.manifest_paths(self.params['dest'], decide.MANIFEST_SUFFIX):
+            try:
+                manifest = store.read_json(path)
+            except (OSError, ValueError) as exc:
+                self.warn('ignoring unreadable manifest %s: %s' % (path, exc))
+                continue
+            problem = decide.manifest_problem(manifest)
+            if problem:
+                self.warn('ignoring manifest %s: %s' % (path, problem))
+                continue
+            if manifest['database'] == dbname:
+                found.append(manifest)
+        return found
+
+    def data_path(self, manifest: dict[str, t.Any]) -> str:
+        return os.path.join(self.params['dest'], manifest['file'])
+
+    def manifest_path(self, manifest: dict[str, t.Any]) -> str:
+        return os.path.join(self.params['dest'], decide.manifest_name(manifest['database'], manifest['label']))
+
+    def remove_backup(self, manifest: dict[str, t.Any]) -> str:
+        # Manifest first: a half-removed backup must never look verified.
+        store.remove_path(self.manifest_path(manifest))
+        store.remove_path(self.data_path(manifest))
+        return self.data_path(manifest)
+
+    def prune(self, dbname: str, protect: str | None) -> list[str]:
+        keep, max_age = self.params.get('keep'), self.params.get('max_age')
+        if keep is None and max_age is None:
+            return []
+        doomed = decide.select_prunable(self.backups(dbname), keep, decide.parse_age(max_age) if max_age else None,
+                                        self.now(), protect)
+        if self.check_mode:
+            return [self.data_path(m) for m in doomed]
+        return [self.remove_backup(m) for m in doomed]
+
+
+def existing_problem(action: Action, manifest: dict[str, t.Any]) -> str | None:
+    """Why a labelled backup cannot be reused as is (cheap checks; restore re-checks the sha256)."""
+    path = action.data_path(manifest)
+    if not os.path.exists(path):
+        return '%s is missing' % path
+    size = store.size_of(path)
+    if size != manifest['size']:
+        return '%s is %d bytes, the manifest says %d' % (path, size, manifest['size'])
+    return None
+
+
+# --- state: present ------------------------------------------------------------------------------
+
+def take_backup(action: Action) -> dict[str, t.Any]:
+    params = action.params
+    dbname, dest, fmt = params['db'], params['dest'], params['format']
+    label = decide.check_label(params['label']) if params.get('label') else decide.timestamp_label(action.now())
+    before = action.backups(dbname)
+    existing = next((m for m in before if m['label'] == label), None)
+    if existing and not params['force']:
+        problem = existing_problem(action, existing)
+        if problem is None:
+            if existing['format'] != fmt:
+                action.warn('backup %s exists in %s format; set force: true to take it again as %s'
+                            % (label, existing['format'], fmt))
+            pruned = action.prune(dbname, label)
+            after = action.backups(dbname) if not action.check_mode else [m for m in before if action.data_path(m) not in pruned]
+            return action.base_result(
+                changed=bool(pruned), path=action.data_path(existing), manifest_path=action.manifest_path(existing),
+                manifest=existing, pruned=pruned, diff=decide.backups_diff(dbname, before, after),
+                msg='verified backup %s of %s exists' % (label, dbname))
+        action.warn('backup %s of %s cannot be reused (%s): taking it again' % (label, dbname, problem))
+    collision = os.path.join(dest, decide.manifest_name(dbname, label))
+    if os.path.exists(collision) and existing is None:
+        other = store.read_json(collision) if os.path.isfile(collision) else {}
+        if isinstance(other, dict) and other.get('database') not in (None, dbname):
+            raise PgBackupError('%s already holds the backup %s of database "%s", whose file name is the same as '
+                                '"%s"\'s: use another dest or label' % (collision, label, other.get('database'), dbname))
+
+    try:
+        action.transport.check()
+    except ExecError as exc:
+        raise PgBackupError(str(exc)) from None
+    catalog = action.catalog()
+    server_num = pg.server_version_num(catalog, dbname)
+    pg_dump = action.tool_version('pg_dump')
+    version_error = decide.dump_version_error(pg_dump, server_num)
+    if version_error:
+        raise PgBackupError(version_error)
+    compression = decide.choose_compression(params['compression'], params.get('compression_level'), pg_dump[0])
+    if fmt == 'plain' and compression['method'] not in ('gzip', 'none'):
+        raise PgBackupError('plain dumps are verified by decompressing them here: use compression gzip or none '
+                            'with format plain, or format custom for %s' % compression['method'])
+    if fmt == 'directory' and action.transport.kind != 'local':
+        raise PgBackupError('format directory needs exec_via local (pg_dump writes the folder itself); '
+                            'use format custom through %s' % action.transport.kind)
+    db_size = pg.database_size(catalog, dbname)
+    revision = pg.alembic_revision(catalog, dbname)
+
+    final = os.path.join(dest, decide.backup_stem(dbname, label) + decide.file_extension(fmt, compression))
+    check_free_space(action, dest, db_size)
+    if action.check_mode:
+        planned = dict(database=dbname, label=label, file=os.path.basename(final), format=fmt, compression=compression,
+                       size=None, sha256='(not written)', finished_at=decide.iso(action.now()))
+        after = [m for m in before if m['label'] != label] + [planned]
+        pruned = action.prune(dbname, label)
+        after = [m for m in after if action.data_path(m) not in pruned]
+        return action.base_result(
+            changed=True, path=final, manifest_path=os.path.join(dest, decide.manifest_name(dbname, label)),
+            manifest=None, pruned=pruned, diff=decide.backups_diff(dbname, before, after),
+            msg='would write backup %s of %s (%s, %s) to %s' % (label, dbname, fmt, decide.human_size(db_size), final))
+
+    try:
+        store.ensure_dest(dest)
+    except store.StoreError as exc:
+        raise PgBackupError(str(exc)) from None
+    started = action.now()
+    temp = store.temp_path(dest, os.path.basename(final))
+    try:
+        toc_entries = dump_and_verify(action, dbname, fmt, compression, pg_dump, temp)
+        size, sha256 = store.size_of(temp), store.sha256_of(temp)
+        manifest = decide.build_manifest(
+            database=dbname, label=label, file=os.path.basename(final), fmt=fmt, compression=compression, size=size,
+            sha256=sha256, server_version=decide.version_text(server_num), pg_dump_version='%d.%d' % pg_dump,
+            started=started, finished=action.now(), toc_entries=toc_entries, alembic_revision=revision,
+            metadata=params.get('metadata'), exec_via=action.transport.kind)
+        store.make_private(temp)
+        store.fsync_tree(temp)
+        manifest_path = os.path.join(dest, decide.manifest_name(dbname, label))
+        if existing:
+            action.remove_backup(existing)
+        store.publish(temp, final)
+        store.write_json(manifest_path, manifest)
+    except BaseException:
+        store.remove_path(temp)
+        raise
+    pruned = action.prune(dbname, label)
+    return action.base_result(
+        changed=True, path=final, manifest_path=manifest_path, manifest=manifest, pruned=pruned,
+        diff=decide.backups_diff(dbname, before, action.backups(dbname)),
+        msg='wrote backup %s of %s to %s (%s, sha256 %s)' % (label, dbname, final, decide.human_size(size), sha256[:12]))
+
+
+def check_free_space(action: Action, dest: str, db_size: int) -> None:
+    existing = dest
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    error = decide.free_space_error(store.free_bytes(existing), db_size, action.params['free_space_ratio'],
+                                    decide.parse_size(action.params['min_free']))
+    if error:
+        raise PgBackupError(error)
+
+
+def dump_and_verify(action: Action, dbname: str, fmt: str, compression: dict[str, t.Any],
+                    pg_dump: tuple[int, int], temp: str) -> int | None:
+    """Run pg_dump into ``temp`` and prove the result restorable; the TOC entry count (None for plain)."""
+    local = action.transport.kind == 'local'
+    argv = decide.dump_argv(action.tool('pg_dump'), fmt, decide.compression_args(compression, pg_dump[0]), dbname,
+                            temp if local else None, action.params['jobs'], action.params.get('dump_args'))
+    if fmt == 'directory':
+        result = action.run(argv, dbname)
+    else:
+        # Created here (0600, exclusive) so that the dump is private from its first byte.
+        with store.create_private_file(temp) as handle:
+            result = action.run(argv, dbname, stdout=None if local else handle)
+    if result.rc != 0:
+        reason = pg.describe_connection_error(result.stderr)
+        raise PgBackupError('pg_dump of %s failed (%s)%s; no backup was written: %s' % (
+            dbname, describe_exit(result.rc), ': ' + reason if reason else '', result.stderr.strip()),
+            rc=result.rc, stderr=result.stderr)
+    if fmt == 'plain':
+        try:
+            tail = store.plain_dump_tail(temp, compression['method'] == 'gzip')
+        except (EOFError, OSError, zlib.error) as exc:
+            raise PgBackupError('the plain dump of %s does not decompress (%s); no backup was written' % (dbname, exc)) from None
+        if not decide.plain_dump_complete(tail):
+            raise PgBackupError('the plain dump of %s does not end with pg_dump\'s completion marker (%r): it is '
+                                'truncated; no backup was written' % (dbname, decide.PLAIN_DUMP_COMPLETE.decode()))
+        return None
+    if local:
+        listed = action.run([action.tool('pg_restore'), '--list', temp])
+    else:
+        with open(temp, 'rb') as archive:
+            listed = action.run([action.tool('pg_restore'), '--list'], stdin=archive)
+    listing = decide.parse_restore_list(listed.stdout_text())
+    problem = ('pg_restore --list failed (%s): %s' % (describe_exit(listed.rc), listed.stderr.strip())
+               if listed.rc != 0 else decide.listing_error(listing, fmt, dbname))
+    if problem:
+        raise PgBackupError('the dump of %s does not verify, no backup was written: %s' % (dbname, problem),
+                            rc=listed.rc, stderr=listed.stderr)
+    if not listing['entries']:
+        action.warn('the backup of %s lists no objects: is the database empty?' % dbname)
+    return len(listing['entries'])
+
+
+# --- state: restored -----------------------------------------------------------------------------
+
+def locate_backup(action: Action) -> tuple[dict[str, t.Any], str]:
+    """The manifest and data path of the backup to restore, from ``path`` or from ``label`` + ``db``."""
+    params = action.params
+    if params.get('path'):
+        path = params['path'].rstrip('/')
+        folder = os.path.dirname(path) or '.'
+        if path.endswith(decide.MANIFEST_SUFFIX):
+            candidates = [path]
+        else:
+            candidates = store.manifest_paths(folder, decide.MANIFEST_SUFFIX)
+        for candidate in candidates:
+            try:
+                manifest = store.read_json(candidate)
+            except (OSError, ValueError):
+                continue
+            if isinstance(manifest, dict) and (candidate == path or manifest.get('file') == os.path.basename(path)):
+                problem = decide.manifest_problem(manifest)
+                if problem:
+                    raise PgBackupError('manifest %s cannot vouch for %s: %s; refusing to restore' % (candidate, path, problem))
+                return manifest, os.path.join(folder, manifest['file'])
+        raise PgBackupError('no manifest beside %s names it: pg_backup restores only backups it verified '
+                            '(their sha256 is checked first)' % path)
+    source_db = params.get('source_db') or params['db']
+    manifest = next((m for m in action.backups(source_db) if m['label'] == params['label']), None)
+    if manifest is None:
+        raise PgBackupError('no verified backup labelled %s of database %s in %s' % (params['label'], source_db, params['dest']))
+    return manifest, action.data_path(manifest)
+
+
+def verify_checksum(manifest: dict[str, t.Any], path: str) -> None:
+    if not os.path.exists(path):
+        raise PgBackupError('backup %s is missing; refusing to restore' % path)
+    size = store.size_of(path)
+    sha256 = store.sha256_of(path)
+    if size != manifest['size'] or sha256 != manifest['sha256']:
+        raise PgBackupError('backup %s is corrupted: size %d, sha256 %s; its manifest says size %d, sha256 %s. '
+                            'Refusing to restore it' % (path, size, sha256, manifest['size'], manifest['sha256']))
+
+
+def restore_backup(action: Action) -> dict[str, t.Any]:
+    params = action.params
+    manifest, path = locate_backup(action)
+    verify_checksum(manifest, path)
+    target = params.get('target_db') or params.get('db') or manifest['database']
+    fmt, jobs, remote = manifest['format'], params['jobs'], action.transport.kind != 'local'
+    if remote and fmt == 'directory':
+        raise PgBackupError('a directory-format backup is restored with exec_via local only')
+    if remote and jobs > 1:
+        raise PgBackupError('parallel restore (jobs > 1) reads the archive from a file, but through %s it comes on '
+                            'stdin, which pg_restore cannot restore in parallel: use jobs 1' % action.transport.kind)
+    if fmt == 'plain' and jobs > 1:
+        raise PgBackupError('a plain backup is replayed by psql, which has no parallel jobs: use jobs 1')
+    single = decide.restore_single_transaction(params.get('single_transaction'), jobs)
+    try:
+        action.transport.check()
+    except ExecError as exc:
+        raise PgBackupError(str(exc)) from None
+    catalog = action.catalog()
+    maintenance = params['maintenance_db']
+    exists = pg.database_exists(catalog, target, maintenance)
+    wanted = decide.restored_marker(manifest)
+    marker = pg.database_setting(catalog, target, decide.RESTORED_SETTING, maintenance) if exists else None
+    summary = dict(path=path, manifest=manifest, target_db=target, pruned=[])
+    state = {'before': '%s: %s\n' % (target, marker or ('exists' if exists else 'absent')),
+             'after': '%s: %s\n' % (target, wanted), 'before_header': target, 'after_header': target}
+    if exists and marker == wanted and not params['force']:
+        return action.base_result(changed=False, steps=[], diff=dict(state, after=state['before']),
+                                  msg='backup %s is already restored into %s' % (manifest['label'], target), **summary)
+    try:
+        steps = decide.restore_steps(params['restore_mode'], exists, target)
+    except decide.BackupSpecError as exc:
+        raise PgBackupError(str(exc)) from None
+    if action.check_mode:
+        return action.base_result(changed=True, steps=steps, diff=state, msg='would restore %s into %s (%s)' % (
+            manifest['label'], target, ', '.join(steps)), **summary)
+
+    ident = pg.quote_ident(target)
+    if marker is not None and 'drop' not in steps:
+        action.admin('ALTER DATABASE %s RESET %s' % (ident, decide.RESTORED_SETTING))
+    if 'drop' in steps:
+        action.admin('DROP DATABASE %s WITH (FORCE)' % ident)
+    if 'create' in steps:
+        owner = ' OWNER %s' % pg.quote_ident(params['target_owner']) if params.get('target_owner') else ''
+        action.admin('CREATE DATABASE %s TEMPLATE template0%s' % (ident, owner))
+    result = replay(action, manifest, path, target, 'clean' in steps, single, jobs)
+    if result.rc != 0:
+        raise PgBackupError('restore of %s into %s failed (%s)%s: %s' % (
+            path, target, describe_exit(result.rc),
+            '; the single transaction was rolled back' if single else '; the database may be partly restored',
+            result.stderr.strip()), rc=result.rc, stderr=result.stderr, commands=action.commands, queries=action.queries)
+    action.admin('ALTER DATABASE %s SET %s = %s' % (ident, decide.RESTORED_SETTING, pg.quote_literal(wanted)))
+    return action.base_result(changed=True, steps=steps, diff=state, msg='restored %s into %s (%s)' % (
+        manifest['label'], target, ', '.join(steps)), **summary)
+
+
+def replay(action: Action, manifest: dict[str, t.Any], path: str, target: str, clean: bool, single: bool, jobs: int) -> t.Any:
+    extra = action.params.get('restore_args')
+    if manifest['format'] == 'plain':
+        argv = decide.psql_restore_argv(action.tool('psql'), target, single) + list(extra or [])
+        with store.open_plain_dump(path, manifest['compression']['method'] == 'gzip') as stream:
+            return action.run(argv, target, stdin=stream)
+    if action.transport.kind == 'local':
+        return action.run(decide.restore_argv(action.tool('pg_restore'), path, target, clean, single, jobs, extra), target)
+    with open(path, 'rb') as archive:
+        return action.run(decide.restore_argv(action.tool('pg_restore'), None, target, clean, single, 1, extra), target,
+                          stdin=archive)
+
+
+# --- state: absent -------------------------------------------------------------------------------
+
+def remove_backups(action: Action) -> dict[str, t.Any]:
+    dbname, label = action.params['db'], action.params.get('label')
+    before = action.backups(dbname)
+    removed = []
+    if label:
+        doomed = next((m for m in before if m['label'] == label), None)
+        if doomed:
+            removed.append(action.data_path(doomed) if action.check_mode else action.remove_backup(doomed))
+    pruned = action.prune(dbname, None)
+    gone = set(removed + pruned)
+    after = [m for m in before if action.data_path(m) not in gone]
+    what = ', '.join(os.path.basename(p) for p in removed + pruned)
+    verb = 'would remove' if action.check_mode else 'removed'
+    return action.base_result(
+        changed=bool(gone), path=removed[0] if removed else None, manifest=None, pruned=pruned,
+        diff=decide.backups_diff(dbname, before, after),
+        msg='%s %s' % (verb, what) if gone else 'nothing to remove for %s' % dbname)

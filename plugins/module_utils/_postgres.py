@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: artisan.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PostgreSQL connection options, shared by every module that talks to a server.
+
+One argument spec (documented by the ``artisan.upgrade.postgres`` doc fragment), turned either into
+the environment of libpq's command line tools (pg_dump, pg_restore, psql) or into a psycopg
+connection, with one readable message for the usual connection failures.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import psycopg
+except ImportError:
+    psycopg = None  # modules report missing_required_lib('psycopg') before connecting
+
+APPLICATION_NAME = 'artisan.upgrade'
+
+
+class PostgresError(Exception):
+    """A failure talking to PostgreSQL, with a message that says what to do."""
+
+
+def postgres_common_argument_spec() -> dict[str, dict[str, t.Any]]:
+    """The connection options of the ``artisan.upgrade.postgres`` doc fragment, with PG* fallbacks."""
+    return dict(
+        login_host=dict(type='str', aliases=['host'], fallback=(env_fallback, ['PGHOST'])),
+        port=dict(type='int', aliases=['login_port'], fallback=(env_fallback, ['PGPORT'])),
+        login_user=dict(type='str', aliases=['login'], fallback=(env_fallback, ['PGUSER'])),
+        login_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PGPASSWORD'])),
+        db=dict(type='str', aliases=['dbname', 'login_db'], fallback=(env_fallback, ['PGDATABASE'])),
+        login_unix_socket=dict(type='path', aliases=['unix_socket']),
+        ssl_mode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'],
+                      fallback=(env_fallback, ['PGSSLMODE'])),
+        ca_cert=dict(type='path', aliases=['ssl_rootcert'], fallback=(env_fallback, ['PGSSLROOTCERT'])),
+        connect_timeout=dict(type='int', default=10),
+    )
+
+
+def connection_target(params: dict[str, t.Any], dbname: str | None = None) -> str:
+    """Where we connect, for messages: ``db "app" on 127.0.0.1:5432`` (never the password)."""
+    host = params.get('login_unix_socket') or params.get('login_host') or 'the default socket'
+    port = params.get('port')
+    where = '%s:%s' % (host, port) if port else host
+    return 'database "%s" on %s' % (dbname or params.get('db') or '(default)', where)
+
+
+def libpq_env(params: dict[str, t.Any], dbname: str | None = None, application: str = APPLICATION_NAME) -> dict[str, str]:
+    """The PG* variables that make libpq tools connect as the options say.
+
+    The password travels in PGPASSWORD so that it never appears in an argument list (visible in ps,
+    in `docker inspect` of an exec, in Kubernetes audit logs).
+    """
+    env = {'PGAPPNAME': application, 'PGCONNECT_TIMEOUT': str(params.get('connect_timeout') or 10)}
+    host = params.get('login_unix_socket') or params.get('login_host')
+    pairs = (
+        ('PGHOST', host),
+        ('PGPORT', params.get('port')),
+        ('PGUSER', params.get('login_user')),
+        ('PGPASSWORD', params.get('login_password')),
+        ('PGDATABASE', dbname or params.get('db')),
+        ('PGSSLMODE', params.get('ssl_mode')),
+        ('PGSSLROOTCERT', params.get('ca_cert')),
+    )
+    env.update((name, str(value)) for name, value in pairs if value not in (None, ''))
+    return env
+
+
+def psycopg_kwargs(params: dict[str, t.Any], dbname: str | None = None, application: str = APPLICATION_NAME) -> dict[str, t.Any]:
+    """Keyword arguments of ``psycopg.connect()`` for the same options as libpq_env()."""
+    pairs = dict(
+        host=params.get('login_unix_socket') or params.get('login_host'),
+        port=params.get('port'),
+        user=params.get('login_user'),
+        password=params.get('login_password'),
+        dbname=dbname or params.get('db'),
+        sslmode=params.get('ssl_mode'),
+        sslrootcert=params.get('ca_cert'),
+        connect_timeout=params.get('connect_timeout') or 10,
+        application_name=application,
+    )
+    return {key: value for key, value in pairs.items() if value not in (None, '')}
+
+
+CONNECTION_ERRORS = (
+    (re.compile(r'password authentication failed for user "([^"]*)"'),
+     'wrong password for role "{0}": check login_password (or PGPASSWORD)'),
+    (re.compile(r'role "([^"]*)" does not exist'), 'role "{0}" does not exist: check login_user'),
+    (re.compile(r'database "([^"]*)" does not exist'), 'database "{0}" does not exist: check db, or create it first'),
+    (re.compile(r'no password supplied|fe_sendauth: no password'), 'the server asks for a password: set login_password'),
+    (re.compile(r'could not translate host name "([^"]*)"'), 'unknown host "{0}": check login_host'),
+    (re.compile(r'Connection refused'), 'connection refused: is the server running and listening on that host and port?'),
+    (re.compile(r'timeout expired|timed out'), 'no answer within connect_timeout: check login_host, port and firewalls'),
+    (re.compile(r'No such file or directory\s+Is the server running locally'),
+     'no server socket: is PostgreSQL running locally, or should login_host be set?'),
+    (re.compile(r'pg_hba\.conf'), 'the server refuses this host/role/database combination (pg_hba.conf)'),
+)
+
+
+def describe_connection_error(text: str) -> str | None:
+    """A short, actionable reason for a libpq connection failure (from psycopg or a tool's stderr), or None."""
+    for pattern, message in CONNECTION_ERRORS:
+        match = pattern.search(text)
+        if match:
+            return message.format(*match.groups())
+    return None
+
+
+def connect(params: dict[str, t.Any], dbname: str | None = None, autocommit: bool = True) -> t.Any:
+    """A psycopg connection, or PostgresError saying why there is none."""
+    try:
+        return psycopg.connect(autocommit=autocommit, **psycopg_kwargs(params, dbname))
+    except psycopg.OperationalError as exc:
+        text = str(exc).strip()
+        reason = describe_connection_error(text)
+        raise PostgresError('cannot connect to %s: %s' % (
+            connection_target(params, dbname), '%s (%s)' % (reason, first_line(text)) if reason else text)) from None
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ''
+
+
+class PsycopgCatalog:
+    """Queries sent from the module's host with psycopg (one connection per database, reused)."""
+
+    def __init__(self, params: dict[str, t.Any]) -> None:
+        self.params = params
+        self.connections: dict[str, t.Any] = {}
+
+    def _connection(self, dbname: str) -> t.Any:
+        if dbname not in self.connections:
+            self.connections[dbname] = connect(self.params, dbname)
+        return self.connections[dbname]
+
+    def scalar(self, query: str, dbname: str) -> str | None:
+        try:
+            row = self._connection(dbname).execute(query).fetchone()
+        except psycopg.Error as exc:
+            target = connection_target(self.params, dbname)
+            raise PostgresError('query failed on %s: %s' % (target, first_line(str(exc)))) from None
+        return None if row is None or row[0] is None else str(row[0])
+
+    def execute(self, statement: str, dbname: str) -> None:
+        try:
+            self._connection(dbname).execute(statement)
+        except psycopg.Error as exc:
+            raise PostgresError('%s failed on %s: %s' % (statement, connection_target(self.params, dbname),
+                                                         first_line(str(exc)))) from None
+
+    def close(self) -> None:
+        for conn in self.connections.values():
+            conn.close()
+        self.connections.clear()
+
+
+class PsqlCatalog:
+    """The same queries sent through psql where the commands run (``exec_via``): the server may be
+    reachable only from inside that container or pod."""
+
+    def __init__(self, params: dict[str, t.Any], transport: t.Any, psql: str, record: t.Callable[[str], None]) -> None:
+        self.params = params
+        self.transport = transport
+        self.psql = psql
+        self.record = record
+
+    def _run(self, query: str, dbname: str) -> str:
+        argv = [self.psql, '--no-psqlrc', '--no-password', '--tuples-only', '--no-align', '--quiet',
+                '--set=ON_ERROR_STOP=1', '--dbname=%s' % dbname, '--command=%s' % query]
+        result = self.transport.run(argv, libpq_env(self.params, dbname))
+        self.record(result.command)
+        if result.rc != 0:
+            reason = describe_connection_error(result.stderr)
+            if reason:
+                raise PostgresError('cannot connect to %s: %s (%s)' % (
+                    connection_target(self.params, dbname), reason, first_line(result.stderr)))
+            raise PostgresError('psql failed on %s (rc %d): %s' % (
+                connection_target(self.params, dbname), result.rc, result.stderr.strip() or query))
+        return result.stdout_text()
+
+    def scalar(self, query: str, dbname: str) -> str | None:
+        lines = self._run(query, dbname).splitlines()
+        return lines[0] if lines and lines[0] != '' else None
+
+    def execute(self, statement: str, dbname: str) -> None:
+        self._run(statement, dbname)
+
+    def close(self) -> None:
+        return None
+
+
+def server_version_num(catalog: t.Any, dbname: str) -> int:
+    """``server_version_num``, e.g. 150018 for 15.18."""
+    return int(catalog.scalar('SHOW server_version_num', dbname))
+
+
+def database_size(catalog: t.Any, dbname: str) -> int:
+    return int(catalog.scalar('SELECT pg_database_size(current_database())', dbname))
+
+
+def database_exists(catalog: t.Any, name: str, maintenance_db: str) -> bool:
+    return catalog.scalar('SELECT 1 FROM pg_database WHERE datname = %s' % quote_literal(name), maintenance_db) == '1'
+
+
+def alembic_revision(catalog: t.Any, dbname: str) -> str | None:
+    """The alembic head(s) recorded in the database (comma separated when branched), or None without alembic."""
+    if catalog.scalar("SELECT to_regclass('alembic_version') IS NOT NULL", dbname) not in ('t', 'True', 'true'):
+        return None
+    return catalog.scalar("SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version", dbname)
+
+
+def database_setting(catalog: t.Any, name: str, setting: str, maintenance_db: str) -> str | None:
+    """A database-level ``ALTER DATABASE ... SET`` value, or None."""
+    return catalog.scalar(
+        "SELECT substr(c, %d) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, "
+        "unnest(s.setconfig) AS c WHERE d.datname = %s AND s.setrole = 0 AND c LIKE %s"
+        % (len(setting) + 2, quote_literal(name), quote_literal(setting + '=%')), maintenance_db)
+
+
+def quote_ident(name: str) -> str:
+    """An SQL identifier, for statements also sent through psql (where no client-side binding exists)."""
+    return '"%s"' % name.replace('"', '""')
+
+
+def quote_literal(value: str) -> str:
+    """An SQL string literal (standard_conforming_strings is on by default since 9.1)."""
+    if '\0' in value:
+        raise ValueError('NUL byte in an SQL literal')
+    return "'%s'" % value.replace("'", "''")

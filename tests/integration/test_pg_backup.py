@@ -1,0 +1,404 @@
+"""pg_backup against a real PostgreSQL 15 (and one in a container), run through ansible-playbook.
+
+Every test checks the real outcome independently of the module's answer: files and their modes in
+the backup folder, manifests against the bytes on disk, and table contents (row counts and md5 of
+every row) before and after a restore.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import stat
+
+import psycopg
+import pytest
+
+from .helpers.postgres import SUPERUSER, SUPERUSER_PASSWORD, free_port
+
+MODULE = 'artisan.upgrade.pg_backup'
+SEED = """
+CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL UNIQUE, note text);
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2), made timestamptz);
+CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);
+INSERT INTO alembic_version VALUES ('ae1027a6acf');
+INSERT INTO customers (email, note) SELECT 'c' || g || '@example.com', repeat('x', g % 50) FROM generate_series(1, 500) g;
+INSERT INTO orders (customer_id, total, made)
+  SELECT 1 + g % 500, g * 1.25, '2024-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(1, 3000) g;
+"""
+
+
+def fingerprint(postgres, dbname):
+    """Row count and md5 of the sorted rows of every table in public: equal fingerprints, equal data."""
+    tables = [r[0] for r in postgres.query(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", dbname=dbname)]
+    return {table: postgres.query(
+        'SELECT count(*), md5(coalesce(string_agg(t::text, %s ORDER BY t::text), %s)) FROM "{}" t'.format(table),
+        ['|', ''], dbname=dbname)[0] for table in tables}
+
+
+def sha256(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+@pytest.fixture()
+def seeded(postgres, database):
+    postgres.load_sql(database, SEED)
+    return database
+
+
+@pytest.fixture()
+def conn(postgres):
+    """Connection options of the superuser (restores create and drop databases)."""
+    return dict(login_host='127.0.0.1', port=postgres.port, login_user=SUPERUSER, login_password=SUPERUSER_PASSWORD)
+
+
+@pytest.fixture()
+def scratch_dbs(postgres):
+    """Names of extra databases a test restores into; dropped afterwards."""
+    names = []
+    yield names
+    for name in names:
+        postgres.drop_database(name)
+
+
+def run_tasks(run_playbook, tasks, check=False):
+    """Run several pg_backup tasks in one play (one ansible start-up); return their results in order.
+
+    Each task is (args) or (args, {'check_mode': bool}); all run with diff on and ignore_errors.
+    """
+    entries = []
+    for index, task in enumerate(tasks):
+        args, extra = task if isinstance(task, tuple) else (task, {})
+        entries.append(dict({'name': 'step %d' % index, MODULE: args, 'ignore_errors': True, 'diff': True}, **extra))
+    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': entries}], check=check)
+    return [run.result('step %d' % index) for index in range(len(tasks))]
+
+
+def listing(dest):
+    return sorted(os.listdir(dest)) if os.path.isdir(dest) else []
+
+
+def read_manifest(path):
+    with open(path, encoding='utf-8') as handle:
+        return json.load(handle)
+
+
+def assert_ok(result):
+    assert not result.get('failed'), result.get('msg')
+
+
+# --- state present --------------------------------------------------------------------------------
+
+def test_present_check_real_check_real(postgres, seeded, conn, tmp_path, run_module, run_playbook):
+    dest = str(tmp_path / 'backups')
+    args = dict(conn, db=seeded, dest=dest, label='pre-upgrade-2.0.0', metadata={'app_version': '1.4.2'})
+
+    planned = run_module(MODULE, args, check=True, diff=True)
+    assert_ok(planned)
+    assert planned['changed'] is True
+    assert planned['path'] == os.path.join(dest, '%s--pre-upgrade-2.0.0.dump' % seeded)
+    assert 'would write backup pre-upgrade-2.0.0' in planned['msg']
+    assert 'pre-upgrade-2.0.0' in planned['diff']['after'] and planned['diff']['before'] == ''
+    assert not os.path.exists(dest), 'check mode created the backup folder'
+
+    real, check_again, real_again = run_tasks(run_playbook, [args, (args, {'check_mode': True}), args])
+    assert_ok(real)
+    assert real['changed'] is True
+    path, manifest_path = real['path'], real['manifest_path']
+    assert listing(dest) == sorted([os.path.basename(path), os.path.basename(manifest_path)])
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(manifest_path).st_mode) == 0o600
+    on_disk = read_manifest(manifest_path)
+    assert on_disk == real['manifest']
+    assert on_disk['sha256'] == sha256(path) and on_disk['size'] == os.path.getsize(path)
+    assert (on_disk['database'], on_disk['label'], on_disk['format']) == (seeded, 'pre-upgrade-2.0.0', 'custom')
+    assert on_disk['compression'] == {'method': 'gzip', 'level': 1}
+    assert on_disk['alembic_revision'] == 'ae1027a6acf'
+    assert on_disk['metadata'] == {'app_version': '1.4.2'}
+    assert on_disk['server_version'].startswith('15.') and on_disk['pg_dump_version'].startswith('15.')
+    assert on_disk['toc_entries'] >= 10  # 3 tables, their data, sequences, constraints
+    assert on_disk['started_at'] <= on_disk['finished_at']
+    assert any('--format=custom' in c and '--compress=1' in c for c in real['commands'])
+    assert not any(SUPERUSER_PASSWORD in c for c in real['commands'])
+    assert real['diff']['before'] == '' and 'pre-upgrade-2.0.0' in real['diff']['after']
+
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False, again['msg']
+        assert again['path'] == path
+    assert read_manifest(manifest_path) == on_disk and sha256(path) == on_disk['sha256']
+
+
+FORMATS = [  # (format, extra options, file suffix)
+    ('directory', {'jobs': 2}, '.dir'),
+    ('plain', {}, '.sql.gz'),
+]
+
+
+def test_other_formats_round_trip_into_a_new_database(postgres, seeded, conn, tmp_path, run_playbook, scratch_dbs):
+    dest = str(tmp_path / 'backups')
+    tasks = []
+    for index, (fmt, options, _suffix) in enumerate(FORMATS):
+        target = '%s_copy%d' % (seeded[:40], index)
+        scratch_dbs.append(target)
+        tasks += [dict(conn, db=seeded, dest=dest, label='v%d' % index, format=fmt, **options),
+                  dict(conn, state='restored', db=seeded, dest=dest, label='v%d' % index, target_db=target,
+                       restore_mode='create', jobs=options.get('jobs', 1))]
+    results = run_tasks(run_playbook, tasks)
+    original = fingerprint(postgres, seeded)
+    for index, (fmt, _options, suffix) in enumerate(FORMATS):
+        backup, restore = results[2 * index], results[2 * index + 1]
+        assert_ok(backup)
+        assert backup['path'].endswith(suffix)
+        assert backup['manifest']['sha256'] == read_manifest(backup['manifest_path'])['sha256']
+        if fmt == 'directory':
+            assert os.path.isdir(backup['path'])
+            assert all(stat.S_IMODE(os.stat(f).st_mode) == 0o600 for f in glob.glob(backup['path'] + '/*'))
+            assert backup['manifest']['toc_entries'] >= 10
+            assert any('--jobs=2' in c for c in backup['commands'] + restore['commands'])
+        else:
+            assert backup['manifest']['toc_entries'] is None
+        assert_ok(restore)
+        assert restore['steps'] == ['create', 'restore']
+        assert fingerprint(postgres, scratch_dbs[index]) == original, fmt
+
+
+# --- state restored -------------------------------------------------------------------------------
+
+def test_restored_check_real_check_real_brings_the_data_back(postgres, seeded, conn, tmp_path, run_playbook):
+    dest = str(tmp_path / 'backups')
+    original = fingerprint(postgres, seeded)
+    assert original['orders'][0] == 3000
+    [backup] = run_tasks(run_playbook, [dict(conn, db=seeded, dest=dest, label='pre-2.0.0')])
+    assert_ok(backup)
+    # What a failed upgrade does: a dropped table, lost rows, a changed row, a new table.
+    postgres.load_sql(seeded, "DROP TABLE orders; DELETE FROM customers WHERE id > 100;"
+                              "UPDATE customers SET note = 'changed' WHERE id = 1; CREATE TABLE v2_only (x int);")
+    damaged = fingerprint(postgres, seeded)
+    restore = dict(conn, state='restored', db=seeded, dest=dest, label='pre-2.0.0')
+
+    [planned] = run_tasks(run_playbook, [(restore, {'check_mode': True})])
+    assert_ok(planned)
+    assert planned['changed'] is True and planned['steps'] == ['clean', 'restore']
+    assert fingerprint(postgres, seeded) == damaged, 'check mode changed the database'
+
+    real, check_again, real_again = run_tasks(run_playbook, [restore, (restore, {'check_mode': True}), restore])
+    assert_ok(real)
+    assert real['changed'] is True
+    restored = fingerprint(postgres, seeded)
+    # clean restores the backup's objects; an object the backup does not know (v2_only) stays.
+    assert {k: v for k, v in restored.items() if k != 'v2_only'} == original
+    assert any('--single-transaction' in c and '--clean' in c for c in real['commands'])
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False, again['msg']
+    assert fingerprint(postgres, seeded) == restored
+
+
+def test_recreate_restores_exactly_and_a_corrupted_backup_is_refused(postgres, seeded, conn, tmp_path, run_playbook):
+    dest = str(tmp_path / 'backups')
+    original = fingerprint(postgres, seeded)
+    good, bad = run_tasks(run_playbook, [dict(conn, db=seeded, dest=dest, label=label) for label in ('good', 'bad')])
+    assert_ok(good) and assert_ok(bad)
+    with open(bad['path'], 'r+b') as handle:  # one flipped byte in the middle of the archive
+        handle.seek(os.path.getsize(bad['path']) // 2)
+        byte = handle.read(1)
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    postgres.load_sql(seeded, 'CREATE TABLE v2_only (x int); TRUNCATE orders;')
+    session = postgres.connect(seeded)  # an open session must not block the drop
+    try:
+        refused, restored = run_tasks(run_playbook, [
+            dict(conn, state='restored', db=seeded, dest=dest, label='bad', restore_mode='recreate'),
+            dict(conn, state='restored', path=good['path'], restore_mode='recreate', target_owner='artisan'),
+        ])
+    finally:
+        session.close()
+    assert refused['failed'] is True
+    assert 'is corrupted' in refused['msg'] and 'Refusing to restore' in refused['msg']
+    assert refused['commands'] == [] and refused['queries'] == []  # the database was not touched
+    assert_ok(restored)
+    assert restored['steps'] == ['drop', 'create', 'restore']
+    assert fingerprint(postgres, seeded) == original
+    assert postgres.query('SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s', [seeded]) == [('artisan',)]
+
+
+# --- state absent and retention -------------------------------------------------------------------
+
+def test_absent_check_real_check_real(seeded, conn, tmp_path, run_playbook):
+    dest = str(tmp_path / 'backups')
+    absent = dict(db=seeded, dest=dest, state='absent', label='a')
+    first, second, planned = run_tasks(run_playbook, [dict(conn, db=seeded, dest=dest, label='a'),
+                                                      dict(conn, db=seeded, dest=dest, label='b'),
+                                                      (absent, {'check_mode': True})])
+    assert_ok(first) and assert_ok(second)
+    assert planned['changed'] is True and planned['path'] == first['path']
+    assert os.path.exists(first['path']) and os.path.exists(first['manifest_path'])
+
+    real, check_again, real_again = run_tasks(run_playbook, [absent, (absent, {'check_mode': True}), absent])
+    assert_ok(real)
+    assert real['changed'] is True
+    assert listing(dest) == sorted(os.path.basename(p) for p in (second['path'], second['manifest_path']))
+    assert 'a ' in real['diff']['before'] and 'a ' not in real['diff']['after']
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False
+
+
+def test_keep_and_max_age_never_prune_the_backup_just_taken(seeded, conn, tmp_path, run_playbook):
+    dest = str(tmp_path / 'backups')
+    take = [dict(conn, db=seeded, dest=dest, label=label) for label in ('r1', 'r2')]
+    # keep: 2 counts the new one; max_age 0s would remove every older backup, never r4; re-running r4
+    # reuses it with nothing left to prune.
+    results = run_tasks(run_playbook, take + [dict(conn, db=seeded, dest=dest, label='r3', keep=2),
+                                              dict(conn, db=seeded, dest=dest, label='r4', max_age='0s'),
+                                              dict(conn, db=seeded, dest=dest, label='r4', max_age='0s')])
+    assert all(not r.get('failed') for r in results), [r.get('msg') for r in results]
+    r3, r4, again = results[2:]
+    name = '%s--%%s.dump' % seeded
+    assert [os.path.basename(p) for p in r3['pruned']] == [name % 'r1']
+    assert sorted(os.path.basename(p) for p in r4['pruned']) == [name % 'r2', name % 'r3']
+    assert listing(dest) == [name % 'r4', '%s--r4.manifest.json' % seeded]
+    assert again['changed'] is False and again['pruned'] == []
+
+
+def test_label_reuse_keeps_the_verified_backup_unless_forced(seeded, conn, tmp_path, run_playbook, postgres):
+    dest = str(tmp_path / 'backups')
+    args = dict(conn, db=seeded, dest=dest, label='pre')
+    first, other_format, forced = run_tasks(run_playbook, [
+        args, dict(args, format='plain'), dict(args, force=True, metadata={'take': 2})])
+    assert_ok(first)
+    assert other_format['changed'] is False
+    assert any('exists in custom format' in w for w in other_format.get('warnings', []))
+    assert_ok(forced)
+    assert forced['changed'] is True and forced['path'] == first['path']
+    assert read_manifest(forced['manifest_path'])['metadata'] == {'take': 2}
+    assert read_manifest(forced['manifest_path'])['sha256'] == sha256(forced['path'])
+    assert len(listing(dest)) == 2
+    # A backup whose file no longer matches its manifest is not reused: it is taken again.
+    with open(first['path'], 'ab') as handle:
+        handle.write(b'junk')
+    [retaken] = run_tasks(run_playbook, [args])
+    assert_ok(retaken)
+    assert retaken['changed'] is True and sha256(retaken['path']) == retaken['manifest']['sha256']
+
+
+# --- failures ---------------------------------------------------------------------------------------
+
+def test_bad_inputs_fail_early_with_a_clear_message(postgres, seeded, conn, tmp_path, run_playbook):
+    dest = str(tmp_path / 'backups')
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('not a folder')
+    old_pg_dump = tmp_path / 'bin-old'
+    old_pg_dump.mkdir()
+    (old_pg_dump / 'pg_dump').write_text('#!/bin/sh\necho "pg_dump (PostgreSQL) 14.9"\n')
+    (old_pg_dump / 'pg_dump').chmod(0o755)
+    results = run_tasks(run_playbook, [
+        dict(conn, db=seeded, dest=dest, login_password='wrong-password'),
+        dict(conn, db='no_such_db', dest=dest),
+        dict(conn, db=seeded, dest=str(blocker / 'backups')),
+        dict(conn, db=seeded, dest=dest, min_free='1000T'),
+        dict(conn, db=seeded, dest=dest, bin_dir=str(old_pg_dump)),
+        dict(conn, state='restored', db=seeded, dest=dest, label='never-taken'),
+    ])
+    messages = [r['msg'] for r in results]
+    assert all(r['failed'] for r in results), messages
+    assert 'wrong password for role "postgres"' in messages[0]
+    assert 'database "no_such_db" does not exist' in messages[1]
+    assert 'is not writable: Not a directory' in messages[2]
+    assert 'not enough free space at the destination' in messages[3]
+    assert 'pg_dump 14.9 is older than the server (15.' in messages[4]
+    assert 'no verified backup labelled never-taken' in messages[5]
+    assert not any(SUPERUSER_PASSWORD in json.dumps(r) for r in results)
+    assert listing(dest) == []
+
+
+KILLERS = {
+    # killed while writing: a partial archive on disk
+    'mid-dump': 'out=; for a; do case "$a" in --file=*) out=${a#--file=};; esac; done\n'
+                'printf "PGDMP partial" > "$out"\nkill -KILL $$\n',
+    # pg_dump itself succeeded but the process after it died: still a failure
+    'after-dump': '/usr/bin/pg_dump "$@" || exit $?\nkill -KILL $$\n',
+}
+
+
+def killer_bin_dir(tmp_path, name):
+    """A bin_dir whose pg_dump gets killed (pg_restore and psql are the real ones)."""
+    bin_dir = tmp_path / ('bin-' + name)
+    bin_dir.mkdir()
+    (bin_dir / 'pg_dump').write_text('#!/bin/sh\n[ "$1" = --version ] && exec /usr/bin/pg_dump --version\n' + KILLERS[name])
+    (bin_dir / 'pg_dump').chmod(0o755)
+    for tool in ('pg_restore', 'psql'):
+        os.symlink('/usr/bin/' + tool, str(bin_dir / tool))
+    return str(bin_dir)
+
+
+def test_killed_pg_dump_leaves_the_previous_backup_intact(seeded, conn, tmp_path, run_playbook):
+    dest = str(tmp_path / 'backups')
+    first, mid, after, reused = run_tasks(run_playbook, [
+        dict(conn, db=seeded, dest=dest, label='pre'),
+        dict(conn, db=seeded, dest=dest, label='pre', force=True, bin_dir=killer_bin_dir(tmp_path, 'mid-dump')),
+        dict(conn, db=seeded, dest=dest, label='pre', force=True, bin_dir=killer_bin_dir(tmp_path, 'after-dump')),
+        dict(conn, db=seeded, dest=dest, label='pre'),
+    ])
+    assert_ok(first)
+    for killed in (mid, after):
+        assert killed['failed'] is True
+        assert 'pg_dump of %s failed (killed by SIGKILL)' % seeded in killed['msg']
+        assert 'no backup was written' in killed['msg']
+    assert listing(dest) == sorted(os.path.basename(p) for p in (first['path'], first['manifest_path']))
+    assert sha256(first['path']) == read_manifest(first['manifest_path'])['sha256'] == first['manifest']['sha256']
+    assert reused['changed'] is False
+
+
+# --- in a container -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def pg_container(docker_session):
+    port = free_port()
+    container = docker_session.run(
+        'artisan-upgrade/postgres:15',
+        environment={'POSTGRES_USER': 'owner', 'POSTGRES_PASSWORD': 'container-pw', 'POSTGRES_DB': 'shop'},
+        ports={'5432/tcp': ('127.0.0.1', port)})
+    docker_session.wait_healthy(container)
+    with psycopg.connect(host='127.0.0.1', port=port, user='owner', password='container-pw', dbname='shop',
+                         autocommit=True) as db:
+        db.execute(SEED)
+    return {'container': container, 'port': port}
+
+
+def container_fingerprint(pg_container, dbname):
+    with psycopg.connect(host='127.0.0.1', port=pg_container['port'], user='owner', password='container-pw',
+                         dbname=dbname, autocommit=True) as db:
+        tables = [r[0] for r in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+        return {t: db.execute('SELECT count(*), md5(string_agg(x::text, %s ORDER BY x::text)) FROM "{}" x'.format(t),
+                              ['|']).fetchone() for t in tables}
+
+
+def test_backup_and_restore_through_docker_exec(pg_container, tmp_path, run_playbook):
+    dest = str(tmp_path / 'backups')
+    container = pg_container['container']
+    # The server is reached from inside the container; the password travels in the exec environment.
+    where = dict(exec_via={'type': 'docker', 'container': container.name}, login_host='127.0.0.1',
+                 login_user='owner', login_password='container-pw')
+    backup, again, restore = run_tasks(run_playbook, [
+        dict(where, db='shop', dest=dest, label='pre-2.0.0'),
+        dict(where, db='shop', dest=dest, label='pre-2.0.0'),
+        dict(where, state='restored', db='shop', dest=dest, label='pre-2.0.0', target_db='shop_copy',
+             restore_mode='create'),
+    ])
+    assert_ok(backup)
+    manifest = read_manifest(backup['manifest_path'])
+    assert manifest['exec_via'] == 'docker' and manifest['alembic_revision'] == 'ae1027a6acf'
+    assert manifest['sha256'] == sha256(backup['path']) and manifest['toc_entries'] >= 10
+    assert stat.S_IMODE(os.stat(backup['path']).st_mode) == 0o600
+    dump_command = next(c for c in backup['commands'] if '--format=custom' in c)
+    assert ' exec --env PGAPPNAME' in dump_command and '--env PGPASSWORD' in dump_command
+    assert not any('container-pw' in c for c in backup['commands'] + restore['commands'])
+    assert again['changed'] is False
+    assert_ok(restore)
+    assert container_fingerprint(pg_container, 'shop_copy') == container_fingerprint(pg_container, 'shop')

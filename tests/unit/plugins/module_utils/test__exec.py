@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The exec transports: argument lists, environment by name, streaming to files, exit codes."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import pytest
+
+from ansible_collections.artisan.upgrade.plugins.module_utils import _exec
+
+
+def test_local_run_streams_stdout_into_a_file_and_passes_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv('PGHOST', 'stray-host')  # the module's own PG* settings must not leak into tools
+    out = tmp_path / 'out'
+    with open(out, 'wb') as handle:
+        result = _exec.LocalTransport().run(['sh', '-c', 'echo "$SECRET:${PGHOST:-unset}"; echo oops >&2; exit 3'],
+                                            {'SECRET': 'hidden'}, stdout=handle)
+    assert result.rc == 3 and not result.ok
+    assert result.stderr == 'oops\n'
+    assert out.read_bytes() == b'hidden:unset\n'
+    assert result.stdout is None
+    assert result.command == "sh -c 'echo \"$SECRET:${PGHOST:-unset}\"; echo oops >&2; exit 3'"
+
+
+def test_local_run_captures_small_outputs_and_feeds_stdin_from_any_reader(tmp_path):
+    transport = _exec.LocalTransport()
+    assert transport.run(['echo', 'hello'], {}).stdout_text() == 'hello\n'
+    packed = tmp_path / 'data.gz'
+    with gzip.open(packed, 'wb') as handle:
+        handle.write(b'line\n' * 1000)
+    with gzip.open(packed, 'rb') as stream:  # a reader without a usable descriptor: pumped through a pipe
+        assert transport.run(['wc', '-l'], {}, stdin=stream).stdout_text().strip() == '1000'
+    assert transport.run(['cat'], {}, stdin=io.BytesIO(b'x' * 3_000_000)).stdout == b'x' * 3_000_000
+
+
+def test_local_run_reports_a_missing_program():
+    result = _exec.LocalTransport().run(['/nonexistent/pg_dump', '--version'], {})
+    assert result.rc == 127 and 'cannot run /nonexistent/pg_dump' in result.stderr
+
+
+@pytest.mark.parametrize('rc, text', [(0, 'rc 0'), (2, 'rc 2'), (-9, 'killed by SIGKILL'), (-15, 'killed by SIGTERM')])
+def test_describe_exit(rc, text):
+    assert _exec.describe_exit(rc) == text
+
+
+def test_docker_command_line_names_variables_without_values():
+    transport = _exec.DockerTransport('db-1', user='postgres', docker_bin='/usr/bin/docker')
+    line = transport.command_line(['pg_dump', '--dbname=shop'], {'PGPASSWORD': 's3cret', 'PGHOST': 'x'}, stdin=True)
+    assert line == ['/usr/bin/docker', 'exec', '--interactive', '--user', 'postgres', '--env', 'PGHOST',
+                    '--env', 'PGPASSWORD', 'db-1', 'pg_dump', '--dbname=shop']
+    assert '--interactive' not in transport.command_line(['true'], {})
+
+
+def test_docker_run_hands_the_values_to_the_cli_through_its_environment(tmp_path):
+    fake_docker = tmp_path / 'docker'
+    fake_docker.write_text('#!/bin/sh\necho "$@|$PGPASSWORD"\n')
+    fake_docker.chmod(0o755)
+    result = _exec.DockerTransport('db-1', docker_bin=str(fake_docker)).run(['pg_dump', '--version'], {'PGPASSWORD': 's3cret'})
+    assert result.stdout_text() == 'exec --env PGPASSWORD db-1 pg_dump --version|s3cret\n'
+    assert 's3cret' not in result.command
+
+
+def test_docker_check_explains_a_missing_or_stopped_container(tmp_path):
+    fake_docker = tmp_path / 'docker'
+    fake_docker.write_text('#!/bin/sh\n[ "$4" = up ] && { echo true; exit 0; }\n[ "$4" = stopped ] && { echo false; exit 0; }\n'
+                           'echo "Error: No such object: $4" >&2; exit 1\n')
+    fake_docker.chmod(0o755)
+    _exec.DockerTransport('up', docker_bin=str(fake_docker)).check()
+    with pytest.raises(_exec.ExecError, match='container "stopped" is not running'):
+        _exec.DockerTransport('stopped', docker_bin=str(fake_docker)).check()
+    with pytest.raises(_exec.ExecError, match='container "gone" not found: Error: No such object: gone'):
+        _exec.DockerTransport('gone', docker_bin=str(fake_docker)).check()
+
+
+def test_transport_from_params():
+    assert _exec.transport_from_params(None, lambda name: None).kind == 'local'
+    docker = _exec.transport_from_params({'type': 'docker', 'container': 'c', 'user': None}, lambda name: '/bin/' + name)
+    assert (docker.kind, docker.container, docker.docker_bin) == ('docker', 'c', '/bin/docker')

@@ -1,0 +1,277 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure decisions of pg_backup, the parsers pinned to outputs recorded from pg_dump/pg_restore 15.18."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from ansible_collections.artisan.upgrade.plugins.module_utils import _pg_backup as decide
+from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils import pg_tool_outputs as recorded
+
+UTC = datetime.timezone.utc
+NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize('text, expected', [
+    (recorded.PG_DUMP_VERSION, (15, 18)),
+    (recorded.PG_RESTORE_VERSION, (15, 18)),
+    ('pg_dump (PostgreSQL) 16.4\n', (16, 4)),  # upstream builds print no distribution suffix
+    ('pg_dump (PostgreSQL) 17beta2\n', (17, 0)),
+])
+def test_parse_tool_version(text, expected):
+    assert decide.parse_tool_version(text) == expected
+
+
+def test_parse_tool_version_rejects_other_output():
+    with pytest.raises(ValueError, match='cannot read a PostgreSQL version'):
+        decide.parse_tool_version('sh: pg_dump: not found')
+
+
+@pytest.mark.parametrize('pg_dump, server, refused', [
+    ((15, 18), 150018, False),
+    ((16, 1), 150018, False),  # a newer pg_dump dumps older servers
+    ((15, 2), 150018, False),  # minor versions do not matter
+    ((14, 9), 150018, True),
+    ((15, 18), 160004, True),
+])
+def test_dump_version_error_refuses_an_older_pg_dump(pg_dump, server, refused):
+    error = decide.dump_version_error(pg_dump, server)
+    assert (error is not None) is refused
+    if refused:
+        assert 'is older than the server (%s)' % decide.version_text(server) in error
+
+
+@pytest.mark.parametrize('method, level, major, expected, args', [
+    ('auto', None, 15, {'method': 'gzip', 'level': 1}, ['--compress=1']),
+    ('auto', 6, 15, {'method': 'gzip', 'level': 6}, ['--compress=6']),
+    ('auto', None, 16, {'method': 'zstd', 'level': 1}, ['--compress=zstd:1']),
+    ('gzip', 9, 16, {'method': 'gzip', 'level': 9}, ['--compress=gzip:9']),
+    ('lz4', None, 17, {'method': 'lz4', 'level': 1}, ['--compress=lz4:1']),
+    ('none', None, 15, {'method': 'none', 'level': 0}, ['--compress=0']),
+    ('none', None, 16, {'method': 'none', 'level': 0}, ['--compress=none']),
+])
+def test_compression_follows_the_pg_dump_version(method, level, major, expected, args):
+    chosen = decide.choose_compression(method, level, major)
+    assert chosen == expected
+    assert decide.compression_args(chosen, major) == args
+
+
+@pytest.mark.parametrize('method, level, major, message', [
+    ('zstd', None, 15, 'compression zstd needs pg_dump 16 or newer; this pg_dump is 15 (it supports gzip, none)'),
+    ('lz4', None, 15, 'compression lz4 needs pg_dump 16'),
+    ('gzip', 10, 15, 'compression_level 10 is outside 1-9 for gzip'),
+    ('zstd', 0, 16, 'compression_level 0 is outside 1-22 for zstd'),
+])
+def test_compression_refuses_what_pg_dump_cannot_do(method, level, major, message):
+    with pytest.raises(decide.BackupSpecError, match=message.replace('(', r'\(').replace(')', r'\)')):
+        decide.choose_compression(method, level, major)
+
+
+def test_dump_argv_is_a_list_with_the_password_nowhere():
+    argv = decide.dump_argv('pg_dump', 'custom', ['--compress=1'], 'shop', '/b/.tmp', extra_args=['--exclude-table-data=log'])
+    assert argv == ['pg_dump', '--format=custom', '--compress=1', '--file=/b/.tmp', '--exclude-table-data=log', '--dbname=shop']
+
+
+def test_dump_argv_streams_to_stdout_without_output_and_parallelises_directories_only():
+    assert decide.dump_argv('pg_dump', 'custom', [], 'shop', None, jobs=4) == ['pg_dump', '--format=custom', '--dbname=shop']
+    assert '--jobs=4' in decide.dump_argv('pg_dump', 'directory', [], 'shop', '/b/d', jobs=4)
+    assert decide.dump_argv('pg_dump', 'plain', [], 'shop', None)[2:4] == ['--clean', '--if-exists']
+
+
+def test_restore_argv():
+    assert decide.restore_argv('pg_restore', '/b/x.dump', 'shop', clean=True, single_transaction=True) == [
+        'pg_restore', '--dbname=shop', '--exit-on-error', '--no-password', '--clean', '--if-exists',
+        '--single-transaction', '/b/x.dump']
+    from_stdin = decide.restore_argv('pg_restore', None, 'shop', clean=False, single_transaction=False, jobs=2,
+                                     extra_args=['--no-owner'])
+    assert from_stdin == ['pg_restore', '--dbname=shop', '--exit-on-error', '--no-password', '--jobs=2', '--no-owner']
+
+
+def test_psql_restore_argv_stops_at_the_first_error():
+    argv = decide.psql_restore_argv('psql', 'shop', True)
+    assert '--set=ON_ERROR_STOP=1' in argv and '--single-transaction' in argv and argv[-1] == '--file=-'
+
+
+@pytest.mark.parametrize('requested, jobs, expected', [(None, 1, True), (None, 4, False), (False, 1, False), (True, 1, True)])
+def test_restore_single_transaction(requested, jobs, expected):
+    assert decide.restore_single_transaction(requested, jobs) is expected
+
+
+def test_restore_single_transaction_refuses_jobs():
+    with pytest.raises(decide.BackupSpecError, match='cannot be combined with jobs > 1'):
+        decide.restore_single_transaction(True, 2)
+
+
+def test_parse_restore_list_of_a_custom_archive():
+    listing = decide.parse_restore_list(recorded.LIST_CUSTOM)
+    assert listing['header']['Format'] == 'CUSTOM'
+    assert listing['header']['dbname'] == 'shop'
+    assert listing['header']['TOC Entries'] == '17'
+    assert listing['header']['Dumped by pg_dump version'] == '15.18 (Debian 15.18-0+deb12u1)'
+    assert len(listing['entries']) == 13
+    assert listing['entries'][0] == {'dump_id': 216, 'description': 'TABLE public alembic_version artisan'}
+    assert {'dump_id': 3356, 'description': 'TABLE DATA public users artisan'} in listing['entries']
+    assert decide.listing_error(listing, 'custom', 'shop') is None
+
+
+def test_parse_restore_list_of_a_directory_archive_and_an_empty_database():
+    directory = decide.parse_restore_list(recorded.LIST_DIRECTORY)
+    assert directory['header']['Format'] == 'DIRECTORY' and len(directory['entries']) == 13
+    assert decide.listing_error(directory, 'directory', 'shop') is None
+    empty = decide.parse_restore_list(recorded.LIST_CUSTOM_EMPTY)
+    assert empty['entries'] == [] and empty['header']['TOC Entries'] == '4'
+    assert decide.listing_error(empty, 'custom', 'empty') is None
+
+
+@pytest.mark.parametrize('text, fmt, dbname, message', [
+    ('', 'custom', 'shop', 'printed no archive header'),
+    (recorded.LIST_CUSTOM, 'directory', 'shop', 'archive format is CUSTOM, expected DIRECTORY'),
+    (recorded.LIST_CUSTOM, 'custom', 'other', 'archive is of database shop, expected other'),
+    (recorded.LIST_CUSTOM.replace('TOC Entries: 17', 'TOC Entries: 0'), 'custom', 'shop', 'no TOC entries'),
+])
+def test_listing_error(text, fmt, dbname, message):
+    assert message in decide.listing_error(decide.parse_restore_list(text), fmt, dbname)
+
+
+@pytest.mark.parametrize('tail, complete', [
+    (recorded.PLAIN_TAIL, True),
+    (recorded.PLAIN_TAIL.partition(b'\\unrestrict')[0], True),  # before 15.14: the marker is the end
+    (b'--\n-- PostgreSQL database dump complete\n--\n\n', True),
+    (recorded.PLAIN_TAIL[:120], False),  # cut before the marker
+    (recorded.PLAIN_TAIL + b'INSERT INTO x VALUES (1);\n', False),  # SQL after the marker: not pg_dump's end
+    (b'', False),
+])
+def test_plain_dump_complete(tail, complete):
+    assert decide.plain_dump_complete(tail) is complete
+
+
+@pytest.mark.parametrize('label', ['pre-upgrade-2.0.0', 'v1', '2.0.0+build.7', 'nightly_20261122'])
+def test_check_label_accepts(label):
+    assert decide.check_label(label) == label
+
+
+@pytest.mark.parametrize('label', ['../escape', '.hidden', 'a/b', '', 'with space', 'x' * 129])
+def test_check_label_refuses(label):
+    with pytest.raises(decide.BackupSpecError, match='must start with a letter or digit'):
+        decide.check_label(label)
+
+
+def test_names():
+    assert decide.timestamp_label(NOW) == '20261122T120000Z'
+    assert decide.backup_stem('my db/x', 'v1') == 'my_db_x--v1'
+    assert decide.manifest_name('shop', 'v1') == 'shop--v1.manifest.json'
+    assert decide.file_extension('plain', {'method': 'gzip', 'level': 1}) == '.sql.gz'
+    assert decide.file_extension('plain', {'method': 'none', 'level': 0}) == '.sql'
+    assert decide.file_extension('custom', {'method': 'zstd', 'level': 1}) == '.dump'
+
+
+def manifest(label, finished, **fields):
+    base = decide.build_manifest(
+        database='shop', label=label, file='shop--%s.dump' % label, fmt='custom', compression={'method': 'gzip', 'level': 1},
+        size=10, sha256='ab' * 32, server_version='15.18', pg_dump_version='15.18', started=finished,
+        finished=finished, toc_entries=13, alembic_revision=None, metadata=None, exec_via='local')
+    return dict(base, **fields)
+
+
+def test_manifest_round_trips_times_and_passes_its_own_check():
+    made = manifest('v1', NOW)
+    assert made['finished_at'] == '2026-11-22T12:00:00.000000Z'
+    assert decide.parse_iso(made['finished_at']) == NOW
+    assert decide.manifest_problem(made) is None
+
+
+@pytest.mark.parametrize('broken, problem', [
+    ([], 'not a JSON object'),
+    ({'schema': decide.MANIFEST_SCHEMA}, 'missing database'),
+    (manifest('v1', NOW, schema='other/v9'), "unknown schema 'other/v9'"),
+    (manifest('v1', NOW, verified=False), 'never verified'),
+    (manifest('v1', NOW, file='../etc/passwd'), 'is not a name in the backup folder'),
+])
+def test_manifest_problem(broken, problem):
+    assert problem in decide.manifest_problem(broken)
+
+
+def ages(*hours):
+    return [manifest('h%d' % h, NOW - datetime.timedelta(hours=h)) for h in hours]
+
+
+@pytest.mark.parametrize('keep, max_age, protect, doomed', [
+    (2, None, None, ['h3', 'h4']),
+    (None, 2 * 3600 + 1, None, ['h3', 'h4']),
+    (3, 3600 + 1, None, ['h2', 'h3', 'h4']),  # both limits apply
+    (0, None, 'h1', ['h2', 'h3', 'h4']),  # the backup just taken survives keep 0
+    (None, 0, 'h4', ['h1', 'h2', 'h3']),  # ... and any max_age, even when it is the oldest
+    (None, None, None, []),
+])
+def test_select_prunable(keep, max_age, protect, doomed):
+    chosen = decide.select_prunable(ages(4, 1, 3, 2), keep, max_age, NOW, protect)
+    assert sorted(m['label'] for m in chosen) == doomed
+
+
+@pytest.mark.parametrize('text, seconds', [('90s', 90), ('30m', 1800), ('12h', 43200), ('7d', 604800), ('2w', 1209600), ('45', 45)])
+def test_parse_age(text, seconds):
+    assert decide.parse_age(text) == seconds
+
+
+@pytest.mark.parametrize('text, size', [('0', 0), ('512M', 512 * 1024 ** 2), ('10G', 10 * 1024 ** 3), ('1.5GiB', int(1.5 * 1024 ** 3)),
+                                        ('2k', 2048), ('100b', 100)])
+def test_parse_size(text, size):
+    assert decide.parse_size(text) == size
+
+
+@pytest.mark.parametrize('parse, text', [(decide.parse_age, '7 days'), (decide.parse_age, '-1d'), (decide.parse_size, '10X'), (decide.parse_size, 'lots')])
+def test_parse_rejects(parse, text):
+    with pytest.raises(decide.BackupSpecError, match=repr(text).replace('(', r'\(')):
+        parse(text)
+
+
+def test_free_space_error():
+    gib = 1024 ** 3
+    assert decide.free_space_error(10 * gib, 4 * gib, 1.0, gib) is None
+    assert decide.free_space_error(10 * gib, 40 * gib, 0.2, gib) is None
+    message = decide.free_space_error(3 * gib, 4 * gib, 1.0, 0)
+    assert message.startswith('not enough free space at the destination: 3.0 GiB free, 4.0 GiB needed')
+    assert 'lower free_space_ratio' in message
+    assert decide.free_space_error(0, 0, 1.0, 0) is None
+
+
+@pytest.mark.parametrize('mode, exists, steps', [
+    ('clean', True, ['clean', 'restore']),
+    ('recreate', True, ['drop', 'create', 'restore']),
+    ('recreate', False, ['create', 'restore']),
+    ('create', False, ['create', 'restore']),
+])
+def test_restore_steps(mode, exists, steps):
+    assert decide.restore_steps(mode, exists, 'shop') == steps
+
+
+@pytest.mark.parametrize('mode, exists, message', [
+    ('clean', False, 'database "shop" does not exist: restore_mode clean'),
+    ('create', True, 'database "shop" already exists: restore_mode create'),
+])
+def test_restore_steps_refuses(mode, exists, message):
+    with pytest.raises(decide.BackupSpecError, match=message):
+        decide.restore_steps(mode, exists, 'shop')
+
+
+def test_restored_marker_names_the_label_and_the_content():
+    assert decide.restored_marker(manifest('pre', NOW)) == 'pre@sha256:' + 'ab' * 32
+
+
+def test_backups_diff_lists_oldest_first():
+    before = ages(2)
+    after = ages(2, 0)
+    diff = decide.backups_diff('shop', before, after)
+    assert diff['before_header'] == 'backups of shop'
+    assert diff['before'].splitlines() == ['h2 shop--h2.dump 2026-11-22T10:00:00.000000Z sha256:abababababab']
+    assert [line.split()[0] for line in diff['after'].splitlines()] == ['h2', 'h0']
+    assert decide.backups_diff('shop', [], [])['before'] == ''
+
+
+def test_human_size():
+    assert decide.human_size(512) == '512 B'
+    assert decide.human_size(1536) == '1.5 KiB'
+    assert decide.human_size(5 * 1024 ** 4) == '5.0 TiB'
