@@ -16,18 +16,6 @@ WHEELHOUSE="$CACHE/wheelhouse"
 BUILD="$CACHE/demoapp-build"
 SETUPTOOLS_VERSION=84.2.1
 
-python311() {
-  local candidate
-  for candidate in "${ARTISAN_PYTHON311:-}" /root/.pyenv/versions/3.11*/bin/python3.11 python3.11; do
-    [ -n "$candidate" ] || continue
-    if "$candidate" -c 'import sys, ensurepip; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
-      command -v "$candidate"
-      return 0
-    fi
-  done
-  die "Python 3.11 with venv/ensurepip not found: install it or set ARTISAN_PYTHON311 to its interpreter"
-}
-
 # Paths relative to the app, so that a copy of the checkout elsewhere has the same key.
 content_hash() {
   (cd "$APP" && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
@@ -91,7 +79,7 @@ build() {
 main() {
   local python key stage
   mkdir -p "$CACHE" "$BUILD"
-  python=$(python311)
+  python=$(find_python 3.11 ARTISAN_PYTHON311)
   key="$(content_hash) $("$python" --version 2>&1)"
   stamp_ok demoapp-wheelhouse "$key" && wheelhouse_complete && return 0
   # Concurrent runs (tests, other checkouts' gates) share the wheelhouse: one builds, the others wait.

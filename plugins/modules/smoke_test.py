@@ -474,13 +474,14 @@ class Prober:
             if scrape:
                 time.sleep(check['window'])
             response = _http.http_probe(self.session, dict(check, method='GET', body=None), self.request_timeout)
-            if response.error or response.status != 200:
-                error = response.error or 'status %d from the metrics endpoint' % response.status
+            error = response.error or (None if response.status == 200 else 'status %d from the metrics endpoint' % response.status)
+            if error is None:
+                try:
+                    scrapes.append(_prometheus.parse(response.body))
+                except _prometheus.ExpositionError as exc:
+                    error = str(exc)
+            if error:
                 return dict(ok=False, status=response.status, latency_ms=round(response.latency_ms, 1), message=error, ratio=None)
-            try:
-                scrapes.append(_prometheus.parse(response.body))
-            except _prometheus.ExpositionError as exc:
-                return dict(ok=False, status=response.status, latency_ms=round(response.latency_ms, 1), message=str(exc), ratio=None)
         ratio, numerator, denominator = _prometheus.counter_ratio(scrapes[0], scrapes[1], check['numerator'], check['denominator'])
         error = _smoke.evaluate_ratio(check, ratio, numerator, denominator)
         return dict(ok=error is None, status=200, latency_ms=round(response.latency_ms, 1), message=error or 'ok',
