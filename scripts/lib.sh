@@ -13,7 +13,7 @@ stamp_set() { mkdir -p "$CACHE/stamps" && printf '%s' "$2" >"$CACHE/stamps/$1"; 
 # selected, with an error, so its folders are tried before the PATH.
 find_python() {
   local version=$1 override_var=$2 candidate
-  for candidate in "${!override_var:-}" /root/.pyenv/versions/"$version".*/bin/python"$version" "python$version" \
+  for candidate in "${!override_var:-}" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python"$version" "python$version" \
     /usr/local/bin/python"$version" /usr/bin/python"$version"; do
     [ -n "$candidate" ] || continue
     if "$candidate" -c "import sys, ensurepip; sys.exit('%d.%d' % sys.version_info[:2] != '$version')" 2>/dev/null; then

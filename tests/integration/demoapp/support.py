@@ -6,7 +6,6 @@ import base64
 import contextlib
 import dataclasses
 import fcntl
-import glob
 import hashlib
 import hmac
 import json
@@ -39,12 +38,12 @@ def free_port() -> int:
 
 
 def python311() -> str:
-    for candidate in [os.environ.get('ARTISAN_PYTHON311', '')] + sorted(glob.glob('/root/.pyenv/versions/3.11*/bin/python3.11')) \
-            + [shutil.which('python3.11') or '']:
-        if candidate and subprocess.run([candidate, '-c', 'import sys, ensurepip; sys.exit(sys.version_info[:2] != (3, 11))'],
-                                        capture_output=True, check=False).returncode == 0:
-            return candidate
-    raise RuntimeError('no Python 3.11 with venv found: set ARTISAN_PYTHON311')
+    """The same CPython 3.11 the wheel build uses (scripts/lib.sh find_python): one search, one answer."""
+    proc = subprocess.run(['bash', '-c', '. "$0/scripts/lib.sh" && find_python 3.11 ARTISAN_PYTHON311', str(REPO)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip() or 'no Python 3.11 with venv found: set ARTISAN_PYTHON311')
+    return proc.stdout.strip()
 
 
 def build_wheelhouse() -> pathlib.Path:
