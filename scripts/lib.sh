@@ -12,8 +12,9 @@ stamp_set() { mkdir -p "$CACHE/stamps" && printf '%s' "$2" >"$CACHE/stamps/$1"; 
 # The variable named OVERRIDE_VAR may point at one. pyenv's shims answer for versions that are not
 # selected, with an error, so its folders are tried before the PATH.
 find_python() {
-  local version=$1 override_var=$2 candidate
-  for candidate in "${!override_var:-}" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python"$version" "python$version" \
+  local version=$1 override_var=$2 candidate pyenv_root
+  pyenv_root=${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo ~/.pyenv)}
+  for candidate in "${!override_var:-}" "$pyenv_root"/versions/"$version".*/bin/python"$version" "python$version" \
     /usr/local/bin/python"$version" /usr/bin/python"$version"; do
     [ -n "$candidate" ] || continue
     if "$candidate" -c "import sys, ensurepip; sys.exit('%d.%d' % sys.version_info[:2] != '$version')" 2>/dev/null; then
