@@ -114,3 +114,13 @@ def module_databases(postgres, request):
     databases = Databases(postgres, 'demoapp_%s' % request.module.__name__.rsplit('.', 1)[-1][:20])
     yield databases
     databases.drop_all()
+
+
+@pytest.fixture(scope='module')
+def migrated_dsn(demoapp_releases, module_databases, postgres):
+    """migrated_dsn('2.0.0'): the URL of a new module database at that release's schema head, as the app role."""
+    def make(version: str) -> str:
+        url = postgres.dsn(module_databases.create(), 'artisan')
+        demoapp_releases[version].migrate(url, 'upgrade', 'head')
+        return url
+    return make

@@ -15,17 +15,13 @@ JWT = re.compile(r'eyJ[\w-]+\.[\w-]+\.[\w-]+')
 
 
 @pytest.fixture(scope='module')
-def dsn_v2(demoapp_releases, module_databases, postgres):
-    url = postgres.dsn(module_databases.create(), 'artisan')
-    demoapp_releases['2.0.0'].migrate(url, 'upgrade', 'head')
-    return url
+def dsn_v2(migrated_dsn):
+    return migrated_dsn('2.0.0')
 
 
 @pytest.fixture(scope='module')
-def dsn_v3(demoapp_releases, module_databases, postgres):
-    url = postgres.dsn(module_databases.create(), 'artisan')
-    demoapp_releases['3.0.0'].migrate(url, 'upgrade', 'head')
-    return url
+def dsn_v3(migrated_dsn):
+    return migrated_dsn('3.0.0')
 
 
 @pytest.fixture(scope='module')

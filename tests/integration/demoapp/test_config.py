@@ -10,11 +10,8 @@ DEPRECATION = 'DATABASE_URI is deprecated, use DATABASE_URL'
 
 
 @pytest.fixture(scope='module')
-def dsn(demoapp_releases, module_databases, postgres):
-    database = module_databases.create()
-    url = postgres.dsn(database, 'artisan')
-    demoapp_releases['2.0.0'].migrate(url, 'upgrade', 'head')
-    return url
+def dsn(migrated_dsn):
+    return migrated_dsn('2.0.0')
 
 
 def test_release_2_reads_database_uri_with_a_deprecation_warning(demoapp, dsn):

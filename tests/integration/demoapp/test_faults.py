@@ -11,11 +11,8 @@ from .support import wait_for
 
 
 @pytest.fixture(scope='module')
-def dsn(demoapp_releases, module_databases, postgres):
-    database = module_databases.create()
-    url = postgres.dsn(database, 'artisan')
-    demoapp_releases['3.0.0'].migrate(url, 'upgrade', 'head')
-    return url
+def dsn(migrated_dsn):
+    return migrated_dsn('3.0.0')
 
 
 def test_crash_exits_1_at_start_with_a_clear_line(demoapp, dsn):

@@ -15,11 +15,8 @@ from .support import wait_for
 
 
 @pytest.fixture(scope='module')
-def dsn(demoapp_releases, module_databases, postgres):
-    database = module_databases.create()
-    url = postgres.dsn(database, 'artisan')
-    demoapp_releases['2.0.0'].migrate(url, 'upgrade', 'head')
-    return url
+def dsn(migrated_dsn):
+    return migrated_dsn('2.0.0')
 
 
 def refuses_connections(port):
