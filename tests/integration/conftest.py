@@ -4,6 +4,7 @@ and the demo application (its wheelhouse, one venv per release, real app process
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -12,6 +13,14 @@ from .helpers import ansible as ansible_helpers
 from .helpers.docker import DockerSession, DockerUnavailable, connect
 from .helpers.nginx import NginxServer
 from .helpers.postgres import PostgresServer
+
+# The Kubernetes simulator (tests/kubesim) and its fixtures: Kubernetes paths are tested against it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'kubesim'))
+from kubesim.testing import kubesim, kubesim_docker, register_markers  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+
+
+def pytest_configure(config):
+    register_markers(config)
 
 
 def pytest_sessionstart(session):
