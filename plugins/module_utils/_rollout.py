@@ -21,11 +21,15 @@ RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt'
 RESTART_TOKEN_ANNOTATION = 'artisan.upgrade/restart-token'
 POD_TEMPLATE_HASH = 'pod-template-hash'
 DAEMONSET_GENERATION_ANNOTATION = 'deprecated.daemonset.template.generation'
+# The numbers a revision had before a rollback re-numbered it: the Deployment controller keeps them on
+# ReplicaSets; for ControllerRevisions, which have no such record, this module keeps them itself.
+RS_REVISION_HISTORY = 'deployment.kubernetes.io/revision-history'
+CR_REVISION_HISTORY = 'artisan.upgrade/revision-history'
 # Deployment annotations a rollback keeps from the Deployment instead of taking them from the ReplicaSet.
 ROLLBACK_KEEPS = frozenset((
     'kubectl.kubernetes.io/last-applied-configuration',
     REVISION_ANNOTATION,
-    'deployment.kubernetes.io/revision-history',
+    RS_REVISION_HISTORY,
     'deployment.kubernetes.io/desired-replicas',
     'deployment.kubernetes.io/max-replicas',
     'deprecated.deployment.rollback.to',
@@ -54,7 +58,8 @@ def _condition(status: dict[str, t.Any], kind: str) -> dict[str, t.Any] | None:
     return next((c for c in status.get('conditions') or [] if c.get('type') == kind), None)
 
 
-def _observed(obj: dict[str, t.Any]) -> bool:
+def generation_observed(obj: dict[str, t.Any]) -> bool:
+    """The controller has seen the current spec (its status describes it)."""
     status = obj.get('status') or {}
     return (obj['metadata'].get('generation') or 0) <= (status.get('observedGeneration') or 0)
 
@@ -67,7 +72,7 @@ def deployment_status(deployment: dict[str, t.Any], stale_deadline: str | None =
     """
     name = deployment['metadata']['name']
     spec, status = deployment.get('spec') or {}, deployment.get('status') or {}
-    if not _observed(deployment):
+    if not generation_observed(deployment):
         return RolloutStatus(False, 'Waiting for deployment spec update to be observed...')
     progressing = _condition(status, 'Progressing')
     if (progressing and progressing.get('reason') == 'ProgressDeadlineExceeded'
@@ -103,7 +108,7 @@ def statefulset_status(statefulset: dict[str, t.Any]) -> RolloutStatus:
     """kubectl's StatefulSetStatusViewer; OnDelete is done once the template is observed (pods change on delete)."""
     spec, status = statefulset.get('spec') or {}, statefulset.get('status') or {}
     strategy = _update_strategy(statefulset)
-    if not status.get('observedGeneration') or not _observed(statefulset):
+    if not status.get('observedGeneration') or not generation_observed(statefulset):
         return RolloutStatus(False, 'Waiting for statefulset spec update to be observed...')
     if strategy.get('type', 'RollingUpdate') != 'RollingUpdate':
         return RolloutStatus(True, 'statefulset "%s" uses OnDelete: its pods take the new template only when they '
@@ -131,7 +136,7 @@ def daemonset_status(daemonset: dict[str, t.Any]) -> RolloutStatus:
     """kubectl's DaemonSetStatusViewer; OnDelete is done once the template is observed."""
     name = daemonset['metadata']['name']
     status = daemonset.get('status') or {}
-    if not _observed(daemonset):
+    if not generation_observed(daemonset):
         return RolloutStatus(False, 'Waiting for daemon set spec update to be observed...')
     if _update_strategy(daemonset).get('type', 'RollingUpdate') != 'RollingUpdate':
         return RolloutStatus(True, 'daemon set "%s" uses OnDelete: its pods take the new template only when they '
@@ -360,6 +365,12 @@ class HistoryEntry:
     annotations: dict[str, str]
     raw_data: dict[str, t.Any] | None = None
 
+    @property
+    def earlier_revisions(self) -> tuple[int, ...]:
+        """Numbers this revision had before rollbacks re-numbered it."""
+        text = self.annotations.get(RS_REVISION_HISTORY if self.raw_data is None else CR_REVISION_HISTORY) or ''
+        return tuple(_revision_number(part) for part in text.split(',') if part.strip())
+
 
 def history(obj: dict[str, t.Any], owned: list[dict[str, t.Any]]) -> list[HistoryEntry]:
     """The workload's revisions, oldest first, from the objects it controls (by its UID, as kubectl does)."""
@@ -413,7 +424,10 @@ def plan_undo(obj: dict[str, t.Any], entries: list[HistoryEntry], to_revision: i
                                % (kind.lower(), name, entries[-1].revision))
         target = entries[-2]
     else:
-        target = next((e for e in entries if e.revision == to_revision), None)
+        # A revision re-numbered by an earlier rollback is still found by its old number, so that
+        # repeating "undo to revision N" finds the template already in place.
+        target = next((e for e in entries if e.revision == to_revision), None) or next(
+            (e for e in reversed(entries) if to_revision in e.earlier_revisions), None)
         if target is None:
             raise RolloutError('unable to find specified revision %d in history of %s %s (revisions: %s)'
                                % (to_revision, kind.lower(), name, ', '.join(str(e.revision) for e in entries)))
@@ -429,6 +443,14 @@ def plan_undo(obj: dict[str, t.Any], entries: list[HistoryEntry], to_revision: i
     return UndoPlan(target, patch, 'application/json-patch+json')
 
 
+def revision_history_patch(entry: HistoryEntry) -> dict[str, t.Any] | None:
+    """For a ControllerRevision an undo re-adopts: remember its current number, as ReplicaSets do."""
+    if entry.raw_data is None or entry.revision in entry.earlier_revisions:
+        return None
+    numbers = ','.join(str(n) for n in entry.earlier_revisions + (entry.revision,))
+    return {'metadata': {'annotations': {CR_REVISION_HISTORY: numbers}}}
+
+
 def new_replicaset(deployment: dict[str, t.Any], replicasets: list[dict[str, t.Any]]) -> dict[str, t.Any] | None:
     """The Deployment controller's new ReplicaSet: the oldest owned one whose template equals the Deployment's."""
     template = _without_hash(deployment['spec']['template'])
@@ -441,7 +463,7 @@ def new_replicaset(deployment: dict[str, t.Any], replicasets: list[dict[str, t.A
 
 def new_revision_label(obj: dict[str, t.Any], new_rs: dict[str, t.Any] | None = None) -> tuple[str, str] | None:
     """The pod label (key, value) that marks pods of the revision being rolled out; None while unknown."""
-    if not _observed(obj):
+    if not generation_observed(obj):
         return None
     if obj['kind'] == 'Deployment':
         labels = (new_rs or {}).get('spec', {}).get('template', {}).get('metadata', {}).get('labels') or {}
@@ -488,8 +510,8 @@ def pod_problem(pod: dict[str, t.Any]) -> PodProblem | None:
             message = waiting.get('message') or ''
             terminated = (container.get('lastState') or {}).get('terminated')
             if waiting['reason'] == 'CrashLoopBackOff' and terminated:
-                message = 'last exit code %s (%s)%s' % (terminated.get('exitCode'), terminated.get('reason', ''),
-                                                       ': ' + message if message else '')
+                exit_text = 'last exit code %s (%s)' % (terminated.get('exitCode'), terminated.get('reason', ''))
+                message = '%s: %s' % (exit_text, message) if message else exit_text
             return PodProblem(pod['metadata']['name'], container['name'], waiting['reason'], message,
                               container.get('restartCount') or 0)
     return None
@@ -503,6 +525,11 @@ def _restarts(pod: dict[str, t.Any]) -> int:
 def _is_ready(pod: dict[str, t.Any]) -> bool:
     ready = _condition(pod.get('status') or {}, 'Ready')
     return bool(ready and ready.get('status') == 'True')
+
+
+def describe_problem(problem: PodProblem) -> str:
+    return 'pod %s container %s: %s%s' % (problem.pod, problem.container, problem.reason,
+                                          ' (%s)' % problem.message if problem.message else '')
 
 
 @dataclasses.dataclass
@@ -559,11 +586,17 @@ class RolloutTracker:
         elif suspect is not None and (_is_ready(pod) or _restarts(pod) == suspect.restarts):
             del self.suspects[name]
 
+    def observe_pod_listing(self, pods: list[dict[str, t.Any]], now: float) -> None:
+        """A fresh list replaces what was known: pods deleted while the watch was away are forgotten."""
+        listed = {pod['metadata']['name'] for pod in pods}
+        for name in set(self.pods) - listed:
+            self.observe_pod('DELETED', self.pods[name], now)
+        for pod in pods:
+            self.observe_pod('ADDED', pod, now)
+
     def _is_new(self, pod: dict[str, t.Any]) -> bool:
-        if self.new_revision is None:
-            return False
-        key, value = self.new_revision
-        return (pod['metadata'].get('labels') or {}).get(key) == value
+        labels = pod['metadata'].get('labels') or {}
+        return self.new_revision is not None and labels.get(self.new_revision[0]) == self.new_revision[1]
 
     def verdict(self, now: float) -> Verdict:
         if self.obj is None:
@@ -577,10 +610,22 @@ class RolloutTracker:
         expired = tuple(s.problem for s in suspects if now - s.since >= self.grace)
         if expired:
             reasons = sorted({p.reason for p in expired})
-            detail = '; '.join('pod %s container %s: %s%s' % (p.pod, p.container, p.reason,
-                                                               ' (%s)' % p.message if p.message else '')
-                               for p in expired)
+            detail = '; '.join(describe_problem(p) for p in expired)
             return Verdict(False, True, '%s %s: new pods are failing: %s' % (
                 self.obj['kind'].lower(), self.obj['metadata']['name'], detail), ', '.join(reasons), expired)
         wake_at = min((s.since + self.grace for s in suspects), default=None)
         return Verdict(False, False, status.message, wake_at=wake_at)
+
+
+def recent_events(events: list[dict[str, t.Any]], limit: int = 10) -> list[dict[str, t.Any]]:
+    """The latest events first-to-last, by the time they last happened."""
+    def when(event: dict[str, t.Any]) -> str:
+        return event.get('lastTimestamp') or event.get('eventTime') or event['metadata'].get('creationTimestamp') or ''
+    return sorted(events, key=when)[-limit:]
+
+
+def event_line(event: dict[str, t.Any]) -> str:
+    """One event as ``kubectl describe`` shows it: type, reason, (count), message."""
+    count = event.get('count') or 1
+    return '%s %s%s: %s' % (event.get('type', 'Normal'), event.get('reason', ''),
+                            ' (x%d)' % count if count > 1 else '', event.get('message', ''))

@@ -95,9 +95,9 @@ def test_progressing_reasons_that_are_not_failures(reason):
 # --- StatefulSet and DaemonSet completion -----------------------------------------------------------
 
 def statefulset(replicas=3, status=None, strategy=None, generation=2):
+    strategy = strategy or {'type': 'RollingUpdate', 'rollingUpdate': {'partition': 0}}
     return {'kind': 'StatefulSet', 'metadata': {'name': 'db', 'uid': UID, 'generation': generation},
-            'spec': {'replicas': replicas, 'updateStrategy': strategy or {'type': 'RollingUpdate',
-                                                                           'rollingUpdate': {'partition': 0}},
+            'spec': {'replicas': replicas, 'updateStrategy': strategy,
                      'template': {'metadata': {'labels': {'app': 'db'}},
                                   'spec': {'containers': [{'name': 'db', 'image': 'pg:15'}]}}},
             'status': dict({'observedGeneration': 2}, **(status or {}))}
@@ -344,6 +344,30 @@ def test_undo_deployment_is_kubectls_json_patch(to_revision, target, image):
     assert annotations_op == {'op': 'replace', 'path': '/metadata/annotations', 'value': {
         r.REVISION_ANNOTATION: '3', 'deployment.kubernetes.io/revision-history': '1',
         r.CHANGE_CAUSE_ANNOTATION: 'first' if target == 1 else 'second'}}
+
+
+def test_undo_finds_a_revision_renumbered_by_an_earlier_rollback():
+    # revision 1 was rolled back to: the Deployment controller made it revision 4 and kept the 1
+    sets = deployment_history()[1:3] + [replicaset(4, 'demoapp:1.0.0', hash_='h1%s',
+                                                   annotations={r.RS_REVISION_HISTORY: '1'})]
+    obj = deployment(images={'web': 'demoapp:1.0.0'}, annotations={r.REVISION_ANNOTATION: '4'})
+    entries = r.history(obj, sets)
+    assert entries[-1].earlier_revisions == (1,)
+    plan = r.plan_undo(obj, entries, 1)
+    assert plan.patch is None and plan.target.revision == 4
+
+
+def test_controller_revisions_remember_their_numbers_through_this_module():
+    obj = statefulset()
+    entries = r.history(obj, [controller_revision(1, 'pg:15'), controller_revision(2, 'pg:16')])
+    assert r.revision_history_patch(entries[0]) == {'metadata': {'annotations': {r.CR_REVISION_HISTORY: '1'}}}
+    renumbered = controller_revision(3, 'pg:15')
+    renumbered['metadata']['annotations'] = {r.CR_REVISION_HISTORY: '1'}
+    [entry] = r.history(obj, [renumbered])
+    assert entry.earlier_revisions == (1,)
+    assert r.revision_history_patch(entry) == {'metadata': {'annotations': {r.CR_REVISION_HISTORY: '1,3'}}}
+    # ReplicaSets are re-numbered with their history by the Deployment controller itself
+    assert r.revision_history_patch(r.history(current_deployment(), deployment_history())[0]) is None
 
 
 def test_undo_to_the_current_template_is_skipped():
