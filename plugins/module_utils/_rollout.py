@@ -517,9 +517,11 @@ def pod_problem(pod: dict[str, t.Any]) -> PodProblem | None:
     return None
 
 
-def _restarts(pod: dict[str, t.Any]) -> int:
+def _has_crashed(pod: dict[str, t.Any]) -> bool:
+    """A container of the pod exited with an error before (it may be running again between crashes)."""
     status = pod.get('status') or {}
-    return sum(c.get('restartCount') or 0 for c in status.get('containerStatuses') or [])
+    return any(((c.get('lastState') or {}).get('terminated') or {}).get('exitCode')
+               for c in list(status.get('initContainerStatuses') or []) + list(status.get('containerStatuses') or []))
 
 
 def _is_ready(pod: dict[str, t.Any]) -> bool:
@@ -535,7 +537,6 @@ def describe_problem(problem: PodProblem) -> str:
 @dataclasses.dataclass
 class _Suspect:
     since: float
-    restarts: int
     problem: PodProblem
 
 
@@ -554,8 +555,9 @@ class RolloutTracker:
     """Everything seen about one rollout (the workload and its pods), judged at a given time.
 
     A pod of the new revision that shows a failure reason becomes a suspect; it is cleared when it
-    recovers (no failure reason, no restart since) or goes away. A suspect older than ``grace``
-    seconds fails the rollout, so a transient pull error or one crash does not.
+    becomes ready, when its failure reason goes without a crash behind it (an image pulled on retry),
+    or when it goes away. A crash-looping pod stays a suspect while it runs between two crashes. A
+    suspect older than ``grace`` seconds fails the rollout, so a transient pull error does not.
     """
 
     def __init__(self, grace: float, stale_deadline: str | None = None) -> None:
@@ -580,10 +582,10 @@ class RolloutTracker:
         suspect = self.suspects.get(name)
         if problem is not None:
             if suspect is None:
-                self.suspects[name] = _Suspect(now, _restarts(pod), problem)
+                self.suspects[name] = _Suspect(now, problem)
             else:
                 suspect.problem = problem
-        elif suspect is not None and (_is_ready(pod) or _restarts(pod) == suspect.restarts):
+        elif suspect is not None and (_is_ready(pod) or not _has_crashed(pod)):
             del self.suspects[name]
 
     def observe_pod_listing(self, pods: list[dict[str, t.Any]], now: float) -> None:

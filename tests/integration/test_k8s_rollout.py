@@ -7,10 +7,12 @@ as a second client (``rollout status``, ``rollout history``).
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 
 import kubernetes
 import pytest
@@ -506,3 +508,51 @@ def test_bad_input_fails_clearly_and_changes_nothing(cluster, run_playbook):
         assert msg in result['msg'], (msg, result['msg'])
     dep = cluster.deployment()
     assert dep.metadata.generation == 1 and dep.spec.template.spec.containers[0].image == 'demoapp:1.0.0'
+
+
+# --- real containers ------------------------------------------------------------------------------
+
+APP_ENV = [{'name': 'DATABASE_URI', 'value': 'postgresql://app:secret@db:5432/app'},
+           {'name': 'DATABASE_URL', 'value': 'postgresql://app:secret@db:5432/app'},
+           {'name': 'SECRET_KEY', 'value': 'kubesim-test-secret'}]
+
+
+def test_demoapp_containers_upgrade_then_a_crashing_release_is_undone(kubesim_docker, run_playbook):
+    cluster = Cluster(kubesim_docker)
+    probe = {'httpGet': {'path': '/health', 'port': 8000}, 'periodSeconds': 1, 'failureThreshold': 1}
+    cluster.create(workload('Deployment', 'web', [container(
+        'web', 'demoapp:1.0.0', env=APP_ENV, ports=[{'containerPort': 8000}], readinessProbe=probe)], replicas=2,
+        strategy={'type': 'RollingUpdate', 'rollingUpdate': {'maxSurge': 1, 'maxUnavailable': 0}}))
+    cluster.wait_complete(timeout=120)
+    upgrade = dict(cluster.conn, name='web', image='demoapp:2.0.0', timeout=180)
+    # Release 3 with DEMOAPP_FAULT=crash exits with status 1 at start, as a broken release does.
+    crash = dict(cluster.conn, name='web', image='demoapp:3.0.0', env={'web': {'DEMOAPP_FAULT': 'crash'}},
+                 failure_grace=3, on_failure='undo', timeout=180)
+
+    real, real_again, crashed = run_tasks(run_playbook, [upgrade, upgrade, crash])
+
+    assert_ok(real)
+    assert real['changed'] is True and real['rollout']['complete'] is True
+    assert_ok(real_again)
+    assert real_again['changed'] is False
+    assert crashed.get('failed') is True, crashed
+    assert crashed['reason'] == 'CrashLoopBackOff', crashed['msg']
+    assert 'undo to revision 2: deployment "web" successfully rolled out' in crashed['msg']
+    assert crashed['diagnostics'][0]['logs'], 'the crashed container\'s real output is reported'
+    dep = cluster.wait_complete()
+    assert dep.spec.template.spec.containers[0].image == 'demoapp:2.0.0'
+    assert 'DEMOAPP_FAULT' not in {e.name for e in dep.spec.template.spec.containers[0].env}
+    pods = cluster.pods()
+    assert len(pods) == 2 and {p.status.container_statuses[0].image for p in pods} == {'docker.io/library/demoapp:2.0.0'}
+    assert all(p.status.container_statuses[0].ready for p in pods)
+    # The running application itself says which release answers, through the Service's proxy.
+    cluster.core.create_namespaced_service('default', {'metadata': {'name': 'web'}, 'spec': {
+        'selector': {'app': 'web'}, 'ports': [{'port': 80, 'targetPort': 8000}]}})
+    deadline = time.monotonic() + 30
+    while kubesim_docker.service_address('web') is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    host, port = kubesim_docker.service_address('web')
+    versions = {json.loads(urllib.request.urlopen('http://%s:%d/version' % (host, port), timeout=10).read())['version']
+                for _attempt in range(4)}
+    assert versions == {'2.0.0'}

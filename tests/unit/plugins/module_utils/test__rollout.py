@@ -523,10 +523,11 @@ def test_tracker_forgets_a_pod_that_recovered():
     assert not tracker.verdict(100.0).failed
 
 
-def test_tracker_keeps_a_crash_looping_pod_between_restarts():
+@pytest.mark.parametrize('restarts_while_running', [1, 2])  # kubelets count the restart at the crash or the start
+def test_tracker_keeps_a_crash_looping_pod_between_restarts(restarts_while_running):
     tracker = tracker_with()
     tracker.observe_pod('ADDED', pod('web-h2-a', 'CrashLoopBackOff', restarts=1, last_exit=1), now=0.0)
-    tracker.observe_pod('MODIFIED', pod('web-h2-a', restarts=2, last_exit=1), now=3.0)  # running again briefly
+    tracker.observe_pod('MODIFIED', pod('web-h2-a', restarts=restarts_while_running, last_exit=1), now=3.0)
     assert 'web-h2-a' in tracker.suspects
     verdict = tracker.verdict(5.0)
     assert verdict.failed and verdict.reason == 'CrashLoopBackOff'
@@ -534,8 +535,8 @@ def test_tracker_keeps_a_crash_looping_pod_between_restarts():
 
 def test_tracker_forgets_a_pod_that_became_ready():
     tracker = tracker_with()
-    tracker.observe_pod('ADDED', pod('web-h2-a', 'CrashLoopBackOff', restarts=1), now=0.0)
-    tracker.observe_pod('MODIFIED', pod('web-h2-a', restarts=2, ready=True), now=3.0)
+    tracker.observe_pod('ADDED', pod('web-h2-a', 'CrashLoopBackOff', restarts=1, last_exit=1), now=0.0)
+    tracker.observe_pod('MODIFIED', pod('web-h2-a', restarts=1, ready=True, last_exit=1), now=3.0)
     assert not tracker.verdict(10.0).failed
 
 
