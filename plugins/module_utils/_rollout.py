@@ -600,6 +600,10 @@ class RolloutTracker:
         labels = pod['metadata'].get('labels') or {}
         return self.new_revision is not None and labels.get(self.new_revision[0]) == self.new_revision[1]
 
+    def unready_new_pods(self) -> list[str]:
+        """Pods of the new revision that are not ready (what a forced StatefulSet rollback deletes)."""
+        return sorted(name for name, pod in self.pods.items() if self._is_new(pod) and not _is_ready(pod))
+
     def verdict(self, now: float) -> Verdict:
         if self.obj is None:
             return Verdict(False, False, 'waiting for the first read')

@@ -104,12 +104,20 @@ class Rollout:
                       reason=verdict.reason)
         msg = verdict.message
         if undo_on_failure:
-            undo = self.undo_after_failure(final)
+            undo = self.undo_after_failure(final, waited.unready_new_pods)
             fields['undo'] = undo
             msg = '%s; undo to revision %s: %s' % (msg, undo.get('revision'), undo['message'])
         raise RolloutFailed(self.result(changed, msg, patched, **fields))
 
-    def undo_after_failure(self, failed: dict[str, t.Any]) -> dict[str, t.Any]:
+    def apply_undo(self, obj: dict[str, t.Any], plan: decide.UndoPlan) -> dict[str, t.Any]:
+        """Write the rollback (a dry run in check mode); a ControllerRevision keeps the number it had."""
+        patched = self.api.patch(obj, plan.patch, plan.patch_type, dry_run=self.check_mode)
+        remember = decide.revision_history_patch(plan.target)
+        if remember and not self.check_mode:
+            self.api.annotate_revision(obj, plan.target.name, remember)
+        return patched
+
+    def undo_after_failure(self, failed: dict[str, t.Any], unready_new_pods: t.Sequence[str]) -> dict[str, t.Any]:
         """Roll back to the revision we started from and wait for it, like Helm's --atomic."""
         try:
             entries = decide.history(failed, self.api.owned_history(failed))
@@ -117,7 +125,13 @@ class Rollout:
             if plan.patch is None:
                 return {'changed': False, 'revision': plan.target.revision, 'complete': True,
                         'message': 'already at revision %d' % plan.target.revision}
-            patched = self.api.patch(failed, plan.patch, plan.patch_type)
+            patched = self.apply_undo(failed, plan)
+            if failed['kind'] == 'StatefulSet':
+                # The StatefulSet controller waits for a broken pod to become ready before it replaces it, so
+                # a reverted template alone stays stuck: delete the new revision's unready pods (the documented
+                # forced rollback); the controller recreates them from the reverted template.
+                for pod in unready_new_pods:
+                    self.api.delete_pod(failed['metadata']['namespace'], pod)
             waited = self.wait(patched, decide.progress_deadline_time(failed))
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # The report of the original failure must survive whatever the undo meets.
@@ -150,10 +164,7 @@ def undo(run: Rollout) -> dict[str, t.Any]:
     plan = decide.plan_undo(obj, decide.history(obj, run.api.owned_history(obj)), run.params['to_revision'] or 0)
     if plan.patch is None:
         return run.finish(False, obj, 'undone %s', None)
-    patched = run.write(plan.patch, plan.patch_type)
-    remember = decide.revision_history_patch(plan.target)
-    if remember and not run.check_mode:
-        run.api.annotate_revision(obj, plan.target.name, remember)
+    patched = run.apply_undo(obj, plan)
     action = '%s %%s to revision %d' % ('would undo' if run.check_mode else 'undone', plan.target.revision)
     return run.finish(True, patched, action, decide.progress_deadline_time(obj))
 

@@ -37,10 +37,6 @@ class WatchGone(Exception):
     """The watch's resourceVersion is older than the server's history (410 Gone): list again."""
 
 
-def _query(params: dict[str, t.Any]) -> str:
-    return '&'.join('%s=%s' % (key, quote(str(value), safe='')) for key, value in params.items() if value is not None)
-
-
 class RolloutApi:
     """JSON in, JSON out over a kubernetes.client.ApiClient; errors are the client's ApiException."""
 
@@ -50,9 +46,9 @@ class RolloutApi:
     def request(self, method: str, path: str, query: dict[str, t.Any] | None = None, body: t.Any = None,
                 content_type: str = 'application/json', stream: bool = False, timeout: float = REQUEST_TIMEOUT) -> t.Any:
         headers = {'Accept': 'application/json', 'Content-Type': content_type}
+        query = {key: value for key, value in (query or {}).items() if value is not None}
         method, url, headers, body, post = self.client.param_serialize(
-            method, path + ('?' + _query(query) if query else ''), header_params=headers, body=body,
-            auth_settings=['BearerToken'])
+            method, path, query_params=query or None, header_params=headers, body=body, auth_settings=['BearerToken'])
         response = self.client.call_api(method, url, headers, body, post, _request_timeout=timeout)
         if not 200 <= response.status < 300:
             response.read()
@@ -92,6 +88,9 @@ class RolloutApi:
         plural = 'replicasets' if obj['kind'] == 'Deployment' else 'controllerrevisions'
         path = '/apis/apps/v1/namespaces/%s/%s' % (quote(obj['metadata']['namespace'], safe=''), plural)
         return self.request('GET', path, {'labelSelector': decide.label_selector(obj['spec']['selector'])})['items']
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        self.request('DELETE', self.core_path(namespace, 'pods', name))
 
     def annotate_revision(self, obj: dict[str, t.Any], revision_name: str, patch: dict[str, t.Any]) -> None:
         path = '/apis/apps/v1/namespaces/%s/controllerrevisions/%s' % (
@@ -194,6 +193,7 @@ class RolloutApi:
         finally:
             stop.set()
         result.obj = tracker.obj
+        result.unready_new_pods = tracker.unready_new_pods()
         result.duration = round(clock() - started, 3)
         return result
 
@@ -282,6 +282,7 @@ class WaitResult:
         self.events = 0
         self.relists = 0
         self.duration = 0.0
+        self.unready_new_pods: list[str] = []
 
     def note(self, elapsed: float, message: str) -> None:
         if not self.progress or self.progress[-1]['message'] != message:

@@ -453,6 +453,25 @@ def test_statefulset_undo_uses_controller_revisions(cluster, run_playbook):
     assert {pod.spec.containers[0].image for pod in cluster.pods('db')} == {'pg:15.1'}
 
 
+def test_statefulset_on_failure_undo_replaces_the_broken_pod(cluster, run_module):
+    cluster.create(workload('StatefulSet', 'db', [container('db', 'pg:15.1')], replicas=2, serviceName='db'))
+    deadline = time.monotonic() + 30
+    while (cluster.apps.read_namespaced_stateful_set('db', 'default').status.ready_replicas or 0) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    result = run_module(MODULE, dict(cluster.conn, kind='StatefulSet', name='db', image='pg:16-crashloop',
+                                     failure_grace=2, on_failure='undo', timeout=60))
+
+    assert result['failed'] is True
+    assert 'pod db-1 container db: CrashLoopBackOff' in result['msg']
+    assert result['undo']['complete'] is True, result['undo']
+    sts = cluster.apps.read_namespaced_stateful_set('db', 'default')
+    assert sts.spec.template.spec.containers[0].image == 'pg:15.1'
+    assert sts.status.current_revision == sts.status.update_revision
+    assert {pod.spec.containers[0].image for pod in cluster.pods('db')} == {'pg:15.1'}
+
+
 @pytest.mark.kubesim_nodes(3)
 def test_daemonset_rolls_out_on_every_node(cluster, run_playbook):
     cluster.create(workload('DaemonSet', 'agent', [container('agent', 'agent:1.0')]))

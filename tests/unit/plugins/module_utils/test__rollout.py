@@ -548,6 +548,15 @@ def test_tracker_forgets_deleted_pods(event, deleting):
     assert not tracker.verdict(10.0).failed and tracker.pods == {}
 
 
+def test_unready_new_pods():
+    tracker = tracker_with()
+    tracker.observe_pod('ADDED', pod('web-h2-b', 'CrashLoopBackOff'), now=0.0)
+    tracker.observe_pod('ADDED', pod('web-h2-a'), now=0.0)
+    tracker.observe_pod('ADDED', pod('web-h2-c', ready=True), now=0.0)
+    tracker.observe_pod('ADDED', pod('web-h1-a', revision='h1'), now=0.0)
+    assert tracker.unready_new_pods() == ['web-h2-a', 'web-h2-b']
+
+
 def test_tracker_done_wins_over_suspects():
     done = deployment(status={'replicas': 3, 'updatedReplicas': 3, 'availableReplicas': 3})
     tracker = tracker_with(done)
