@@ -27,7 +27,8 @@ class RolloutFailed(Exception):
 
 
 def utc_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    # Microseconds (RFC 3339 allows them): two restarts within one second must still change the template.
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def describe(obj: dict[str, t.Any]) -> dict[str, t.Any]:

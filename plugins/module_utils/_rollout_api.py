@@ -18,6 +18,7 @@ import typing as t
 from urllib.parse import quote
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout as decide
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s import is_unreachable
 
 try:
     from kubernetes.client.exceptions import ApiException
@@ -31,6 +32,8 @@ PLURALS = {'Deployment': 'deployments', 'StatefulSet': 'statefulsets', 'DaemonSe
 REQUEST_TIMEOUT = 30
 # Pods whose events and logs a failure report carries: enough to act on, small enough to read.
 DIAGNOSED_PODS = 3
+# Consecutive dropped watch connections tolerated before the wait fails.
+WATCH_RECONNECTS = 3
 
 
 class WatchGone(Exception):
@@ -101,34 +104,47 @@ class RolloutApi:
 
     def watch_into(self, path: str, query: dict[str, t.Any], resource_version: str | None, tag: str,
                    events: queue.Queue, stop: threading.Event, lifetime: float) -> None:
-        """Feed (tag, type, object) into ``events`` until ``stop``; a 410 Gone lists again and goes on from there.
+        """Feed (tag, type, object) into ``events`` until ``stop``.
 
-        A list is sent as one ('SYNC', items) entry so the reader can drop what vanished meanwhile.
+        A 410 Gone lists again and goes on from there; a list is sent as one ('SYNC', items) entry so the
+        reader can drop what vanished meanwhile. A dropped connection (an API server restart, an idle
+        proxy) is watched again from the last resourceVersion seen, a few times in a row at most.
         """
+        drops = 0
         while not stop.is_set():
             try:
                 if resource_version is None:
                     listing = self.request('GET', path, query)
                     resource_version = listing['metadata']['resourceVersion']
                     events.put((tag, 'SYNC', listing['items']))
-                resource_version = self._stream(path, query, resource_version, tag, events, stop, lifetime)
+                for event_type, obj in self._stream(path, query, resource_version, lifetime):
+                    if stop.is_set():
+                        return
+                    drops = 0
+                    resource_version = obj['metadata']['resourceVersion']
+                    if event_type != 'BOOKMARK':
+                        events.put((tag, event_type, obj))
             except WatchGone:
                 events.put((tag, 'GONE', None))
                 resource_version = None
             except Exception as exc:  # pylint: disable=broad-exception-caught
-                if not stop.is_set():
-                    events.put((tag, 'FAILED', exc))
+                if stop.is_set():
+                    return
+                if is_unreachable(exc) and drops < WATCH_RECONNECTS:
+                    drops += 1
+                    time.sleep(0.2 * drops)
+                    continue
+                events.put((tag, 'FAILED', exc))
                 return
 
-    def _stream(self, path: str, query: dict[str, t.Any], resource_version: str, tag: str,
-                events: queue.Queue, stop: threading.Event, lifetime: float) -> str:
+    def _stream(self, path: str, query: dict[str, t.Any], resource_version: str,
+                lifetime: float) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
+        """The (type, object) events of one watch request; an ERROR event is raised."""
         watch_query = dict(query, watch='true', resourceVersion=resource_version, allowWatchBookmarks='true',
                            timeoutSeconds=max(1, int(lifetime)))
         response = self.request('GET', path, watch_query, stream=True, timeout=(REQUEST_TIMEOUT, lifetime + 30))
         try:
             for line in iter_resp_lines(response):
-                if stop.is_set():
-                    break
                 if not line:
                     continue
                 event = json.loads(line)
@@ -137,12 +153,9 @@ class RolloutApi:
                     if obj.get('code') == 410:
                         raise WatchGone(obj.get('message', ''))
                     raise ApiException(status=obj.get('code'), reason=obj.get('message'))
-                resource_version = obj['metadata']['resourceVersion']
-                if event['type'] != 'BOOKMARK':
-                    events.put((tag, event['type'], obj))
+                yield event['type'], obj
         finally:
             response.release_conn()
-        return resource_version
 
     def wait(self, obj: dict[str, t.Any], tracker: decide.RolloutTracker, timeout: float,
              clock: t.Callable[[], float] = time.monotonic) -> 'WaitResult':
