@@ -117,6 +117,13 @@ def kubectl_checks(cluster, *args):
     return None
 
 
+def assert_kubectl_rollout_done(cluster, target, expected):
+    """``kubectl rollout status`` agrees the rollout is complete (where kubectl is installed)."""
+    status = kubectl_checks(cluster, 'rollout', 'status', target, '--timeout=5s')
+    if status is not None:
+        assert expected in status, status
+
+
 # --- state rolled_out -----------------------------------------------------------------------------
 
 def test_rolled_out_check_real_check_real(cluster, run_playbook):
@@ -160,7 +167,7 @@ def test_rolled_out_check_real_check_real(cluster, run_playbook):
     history = kubectl_checks(cluster, 'rollout', 'history', 'deployment/web')
     if history is not None:
         assert 'artisan.upgrade: 1.0.0 -> 2.0.0' in history
-        assert 'successfully rolled out' in cluster.kubectl('rollout', 'status', 'deployment/web', '--timeout=5s').stdout
+    assert_kubectl_rollout_done(cluster, 'deployment/web', 'deployment "web" successfully rolled out')
 
 
 def test_several_containers_and_env_in_one_rollout(cluster, run_playbook):
@@ -357,6 +364,11 @@ def test_undone_to_a_revision_then_already_there(cluster, run_playbook):
     assert dep.spec.template.spec.containers[0].image == 'demoapp:1.0.0'
     assert dep.metadata.generation == 4, 'only the real undo wrote'
     assert cluster.images_of_pods() == ['demoapp:1.0.0']
+    assert_kubectl_rollout_done(cluster, 'deployment/web', 'successfully rolled out')
+    # kubectl itself sees the template in place: its undo to the re-numbered revision is skipped
+    skipped = kubectl_checks(cluster, 'rollout', 'undo', 'deployment/web', '--to-revision=4')
+    if skipped is not None:
+        assert 'skipped rollback (current template already matches revision 4)' in skipped
 
 
 def test_undone_to_a_missing_revision_is_refused(cluster, run_module):
@@ -395,6 +407,7 @@ def test_restarted_with_a_token_check_real_check_real(cluster, run_playbook):
     pods_after = {pod.metadata.name for pod in cluster.pods()}
     assert len(pods_after) == 2 and not pods_after & pods_before, 'every pod was replaced once'
     assert len(cluster.replicasets()) == 2
+    assert_kubectl_rollout_done(cluster, 'deployment/web', 'successfully rolled out')
 
 
 def test_restarted_without_a_token_restarts_every_time(cluster, run_playbook):
@@ -434,6 +447,7 @@ def test_statefulset_with_a_partition_updates_only_above_it(cluster, run_playboo
     assert real_again['changed'] is False
     images = {pod.metadata.name: pod.spec.containers[0].image for pod in cluster.pods('db')}
     assert images == {'db-0': 'pg:15.1', 'db-1': 'pg:15.1', 'db-2': 'pg:15.2'}
+    assert_kubectl_rollout_done(cluster, 'statefulset/db', 'partitioned roll out complete: 1 new pods have been updated')
 
 
 def test_statefulset_undo_uses_controller_revisions(cluster, run_playbook):
@@ -451,6 +465,9 @@ def test_statefulset_undo_uses_controller_revisions(cluster, run_playbook):
     assert_ok(undone_again)
     assert undone_again['changed'] is False
     assert {pod.spec.containers[0].image for pod in cluster.pods('db')} == {'pg:15.1'}
+    history = kubectl_checks(cluster, 'rollout', 'history', 'statefulset/db')
+    if history is not None:
+        assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ['2', '3']
 
 
 def test_statefulset_on_failure_undo_replaces_the_broken_pod(cluster, run_module):
@@ -490,6 +507,7 @@ def test_daemonset_rolls_out_on_every_node(cluster, run_playbook):
     pods = cluster.pods('agent')
     assert sorted(pod.spec.node_name for pod in pods) == ['kubesim-node', 'kubesim-node2', 'kubesim-node3']
     assert {pod.spec.containers[0].image for pod in pods} == {'agent:1.1'}
+    assert_kubectl_rollout_done(cluster, 'daemonset/agent', 'daemon set "agent" successfully rolled out')
 
 
 # --- bad input ------------------------------------------------------------------------------------
