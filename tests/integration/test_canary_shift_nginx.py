@@ -1,0 +1,272 @@
+"""canary_shift with provider nginx against a real nginx (Debian's, and the nginx image) on 127.0.0.1.
+
+The split is measured, never taken from the module's answer: the backends are HTTP servers that
+answer with their own name, and every test counts who answered requests sent through nginx.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+
+from .helpers.backends import NamedBackend, SteadyLoad, count_answers
+from .helpers.postgres import free_port
+
+MODULE = 'artisan.upgrade.canary_shift'
+REQUESTS = 1000
+# One nginx worker serves the requests one after the other, and smooth weighted round-robin is
+# deterministic: the split over 1000 requests is exact to within one round of the weights.
+WEIGHTS_TOLERANCE = 0.01
+# split_clients hashes each key (MurmurHash2): over 1000 distinct keys the canary's share is binomial,
+# standard deviation sqrt(0.3 * 0.7 / 1000) = 1.45 points; 4 deviations.
+STICKY_TOLERANCE = 0.058
+UNMANAGED = 'upstream app {{ server {stable}; }}\n'
+STICKY_UNMANAGED = ('upstream app_stable {{ server {stable}; }}\nupstream app_canary {{ server {canary}; }}\n'
+                    'map $uri $app_upstream {{ default app_stable; }}\n')
+
+
+@pytest.fixture()
+def backends():
+    started = {}
+
+    def start(name):
+        started[name] = NamedBackend(name)
+        return started[name]
+
+    yield start
+    for backend in started.values():
+        backend.stop()
+
+
+def start_site(tmp_path, backends, nginx_factory, proxy_to, unmanaged):
+    """nginx proxying to ``proxy_to`` from an include file that starts hand-written (``unmanaged``)."""
+    stable, canary = backends('stable'), backends('canary')
+    include_dir = tmp_path / 'upstreams'
+    include_dir.mkdir()
+    include = include_dir / 'app.conf'
+    include.write_text(unmanaged.format(stable=stable.address, canary=canary.address))
+    server = nginx_factory('location / { proxy_pass %s; }' % proxy_to, 'include %s/*.conf;' % include_dir)
+    return dict(server=server, include=include, stable=stable, canary=canary,
+                options=dict(include_path=str(include), upstream='app', stable=[stable.address], canary=[canary.address],
+                             config=server.config))
+
+
+@pytest.fixture()
+def site(tmp_path, backends, nginx_factory):
+    """nginx proxying to upstream ``app``, whose hand-written file sends everything to stable."""
+    return start_site(tmp_path, backends, nginx_factory, 'http://app', UNMANAGED)
+
+
+@pytest.fixture()
+def sticky_site(tmp_path, backends, nginx_factory):
+    """nginx proxying to ``$app_upstream`` (sticky mode's variable), hand-written to send everything to stable."""
+    return start_site(tmp_path, backends, nginx_factory, 'http://$app_upstream', STICKY_UNMANAGED)
+
+
+def shift(weight, options, **extra):
+    return dict(provider='nginx', weight=weight, nginx=dict(options), **extra)
+
+
+def run_tasks(run_playbook, tasks):
+    """Several canary_shift tasks in one play; each (args) or (args, {'check_mode': True}); diff on."""
+    entries = []
+    for index, task in enumerate(tasks):
+        args, extra = task if isinstance(task, tuple) else (task, {})
+        entries.append(dict({'name': 'step %d' % index, MODULE: args, 'ignore_errors': True, 'diff': True}, **extra))
+    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': entries}])
+    return [run.result('step %d' % index) for index in range(len(tasks))]
+
+
+def assert_ok(result):
+    assert not result.get('failed'), result.get('msg')
+
+
+def canary_share(answers):
+    assert set(answers) <= {'stable', 'canary'}, answers
+    return answers['canary'] / sum(answers.values())
+
+
+def workers(server):
+    with open(os.path.join(server.root, 'nginx.pid'), encoding='utf-8') as handle:
+        master = int(handle.read())
+    with open('/proc/%d/task/%d/children' % (master, master), encoding='utf-8') as handle:
+        return set(handle.read().split())
+
+
+def test_weights_check_real_check_real_and_measured_split(site, run_playbook):
+    server, include = site['server'], site['include']
+    unmanaged = include.read_text()
+    args = shift(30, site['options'])
+
+    check = (args, {'check_mode': True})
+    planned, real, check_again, real_again = run_tasks(run_playbook, [check, args, check, args])
+    assert_ok(planned)
+    assert planned['changed'] is True and planned['before_weight'] is None
+    assert planned['diff']['before'] == unmanaged and 'weight=3;' in planned['diff']['after']
+
+    assert_ok(real)
+    assert real['changed'] is True and real['reloaded'] is True and real['new_workers']
+    assert real['achieved_weight'] == 30 and real['after']['weight'] == 30
+    text = include.read_text()
+    assert 'server %s weight=7;' % site['stable'].address in text
+    assert 'server %s weight=3;' % site['canary'].address in text
+    assert (include.parent / 'app.conf.previous').read_text() == unmanaged
+    assert sorted(os.listdir(include.parent)) == ['app.conf', 'app.conf.previous']
+    assert any(c.startswith('nginx -t -q -c ') for c in real['commands'])
+
+    live_workers = workers(server)
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False, again['changes']
+        assert again['before_weight'] == 30 and again['reloaded'] is False
+    assert workers(server) == live_workers, 'an unchanged split reloaded nginx'
+    assert include.read_text() == text
+
+    answers = count_answers(server.url, REQUESTS)
+    assert abs(canary_share(answers) - 0.30) <= WEIGHTS_TOLERANCE, answers
+
+
+def test_weights_all_or_nothing_and_draining(site, backends, run_playbook):
+    server = site['server']
+    second = backends('stable-2')
+    options = dict(site['options'], stable=[site['stable'].address, second.address])
+    everything, nothing, drained = run_tasks(run_playbook, [shift(100, options), shift(0, options),
+                                                            shift(0, dict(options, drain=[site['stable'].address]))])
+    assert_ok(everything)
+    # The steps are measured through the file each one left: re-apply and count after each.
+    assert_ok(nothing)
+    assert_ok(drained)
+    assert drained['changes'] == ['drain [] -> [\'%s\']' % site['stable'].address]
+    assert 'server %s down;' % site['stable'].address in site['include'].read_text()
+    answers = count_answers(server.url, 200)
+    assert answers == {'stable-2': 200}, answers
+
+    [everything] = run_tasks(run_playbook, [shift(100, options)])
+    assert_ok(everything)
+    assert count_answers(server.url, 200) == {'canary': 200}
+
+
+def test_sticky_cookie_split_keeps_each_client_on_one_side(sticky_site, run_playbook):
+    server, include = sticky_site['server'], sticky_site['include']
+    args = shift(30, dict(sticky_site['options'], mode='sticky', sticky_by='cookie', sticky_name='user'))
+    real, real_again = run_tasks(run_playbook, [args, args])
+    assert_ok(real)
+    assert real['changed'] is True and real['reloaded'] is True
+    assert 'split_clients "${cookie_user}" $app_upstream' in include.read_text()
+    assert_ok(real_again)
+    assert real_again['changed'] is False
+
+    answers = count_answers(server.url, REQUESTS, cookies=lambda i: {'user': 'user-%d' % i})
+    assert abs(canary_share(answers) - 0.30) <= STICKY_TOLERANCE, answers
+    for client in range(50):
+        seen = count_answers(server.url, 10, cookies=lambda _i, c=client: {'user': 'user-%d' % c})
+        assert len(seen) == 1, (client, seen)
+
+
+def test_a_config_nginx_rejects_never_reaches_the_live_file(site, run_playbook):
+    server, include = site['server'], site['include']
+    [first] = run_tasks(run_playbook, [shift(20, site['options'])])
+    assert_ok(first)
+    live, previous = include.read_text(), (include.parent / 'app.conf.previous').read_text()
+    live_workers = workers(server)
+
+    broken, bad_address, out_of_range = run_tasks(run_playbook, [
+        shift(50, dict(site['options'], upstream_directives=['keepalive many'])),
+        shift(50, dict(site['options'], canary=['127.0.0.1:99999'])),
+        shift(101, site['options']),
+    ])
+    assert broken['failed'] and broken['changed'] is False
+    assert 'nginx rejects the new split, the live file was left as it was' in broken['msg']
+    assert '"keepalive many;"' in broken['msg'] and 'invalid value' in broken['msg']
+    assert bad_address['failed']
+    assert 'backend "127.0.0.1:99999": give host:port with a port from 1 to 65535' in bad_address['msg']
+    assert bad_address['commands'] == []
+    assert out_of_range['failed'] and 'from 0 to 100, got 101' in out_of_range['msg']
+
+    assert include.read_text() == live and (include.parent / 'app.conf.previous').read_text() == previous
+    assert sorted(os.listdir(include.parent)) == ['app.conf', 'app.conf.previous']
+    assert not [n for n in os.listdir(server.root) if n.startswith('.')], 'a check file was left behind'
+    assert workers(server) == live_workers
+    answers = count_answers(server.url, REQUESTS)
+    assert abs(canary_share(answers) - 0.20) <= WEIGHTS_TOLERANCE, answers
+
+
+def test_reloads_under_a_steady_request_stream_lose_no_request(site, run_playbook):
+    steps = [10, 50, 90, 0, 30]
+    with SteadyLoad(site['server'].url, max_requests=20000, max_seconds=90) as load:
+        results = run_tasks(run_playbook, [shift(weight, site['options']) for weight in steps])
+    for result in results:
+        assert_ok(result)
+        assert result['reloaded'] is True
+    assert load.failures == [], load.failures[:5]
+    assert load.total >= 200 and set(load.answers) == {'stable', 'canary'}, load.answers
+
+
+def test_refuses_a_side_with_no_backend_listening_unless_forced(site, run_playbook):
+    include = site['include']
+    dead = '127.0.0.1:%d' % free_port()
+    options = dict(site['options'], canary=[dead])
+    before = include.read_text()
+    refused, forced = run_tasks(run_playbook, [shift(10, options), shift(10, options, force=True)])
+    assert refused['failed'] and refused['changed'] is False
+    assert 'no canary backend accepts connections (%s:' % dead in refused['msg']
+    assert 'force=true overrides' in refused['msg']
+    assert not any(c.startswith('nginx') for c in refused['commands'])
+    assert_ok(forced)
+    assert forced['changed'] is True and 'server %s;' % dead in include.read_text()
+    assert before != include.read_text()
+
+
+def test_include_not_loaded_by_the_configuration_is_refused(site, tmp_path, run_playbook):
+    elsewhere = tmp_path / 'elsewhere.conf'
+    [result] = run_tasks(run_playbook, [shift(10, dict(site['options'], include_path=str(elsewhere)))])
+    assert result['failed']
+    assert 'does not include %s' % elsewhere in result['msg']
+    assert not elsewhere.exists()
+
+
+def wait_until_answering(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_nginx_in_a_container_reloaded_with_docker_kill(docker_session, backends, tmp_path, run_playbook):
+    stable, canary = backends('stable'), backends('canary')
+    port = free_port()
+    conf_d = tmp_path / 'conf.d'
+    conf_d.mkdir()
+    (conf_d / 'default.conf').write_text('server { listen 127.0.0.1:%d; location / { proxy_pass http://app; } }\n' % port)
+    (conf_d / 'app-upstream.conf').write_text(UNMANAGED.format(stable=stable.address))
+    # Host networking so that nginx reaches the backends on the host's 127.0.0.1 and listens on it only.
+    container = docker_session.run('artisan-upgrade/nginx:bookworm', network_mode='host',
+                                   volumes={str(conf_d): {'bind': '/etc/nginx/conf.d', 'mode': 'rw'}})
+    url = 'http://127.0.0.1:%d' % port
+    wait_until_answering(url)
+    options = dict(include_path='/etc/nginx/conf.d/app-upstream.conf', upstream='app', stable=[stable.address],
+                   canary=[canary.address], reload='docker_kill')
+    args = shift(40, options, exec_via=dict(type='docker', container=container.name))
+
+    check = (args, {'check_mode': True})
+    planned, real, check_again, real_again = run_tasks(run_playbook, [check, args, check, args])
+    assert_ok(planned)
+    assert planned['changed'] is True
+    assert_ok(real)
+    assert real['changed'] is True and real['reloaded'] is True
+    assert any(c.startswith('docker kill --signal HUP %s' % container.name) or ' kill --signal HUP ' in c
+               for c in real['commands'])
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False
+    assert 'weight=2;' in (conf_d / 'app-upstream.conf').read_text()  # 40 % over 1+1 servers: 3 and 2
+    answers = count_answers(url, REQUESTS)
+    assert abs(canary_share(answers) - 0.40) <= WEIGHTS_TOLERANCE, answers
