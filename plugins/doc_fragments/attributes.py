@@ -38,3 +38,13 @@ attributes:
     membership:
       - artisan.upgrade.postgres
 """
+
+    ACTIONGROUP_K8S = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/artisan.upgrade.k8s) in C(module_defaults) to set the Kubernetes connection once.
+    support: full
+    membership:
+      - artisan.upgrade.k8s
+"""

@@ -200,3 +200,99 @@ def shift_summary(before: dict[str, t.Any] | None, after: dict[str, t.Any]) -> l
         if before.get(key) != after.get(key):
             changes.append('%s %s -> %s' % (key, before.get(key), after.get(key)))
     return changes or ['include file rewritten (its content differed from the rendered split)']
+
+
+# --- Kubernetes -----------------------------------------------------------------------------------
+
+INGRESS_ANNOTATION = 'nginx.ingress.kubernetes.io/'
+CANARY_ANNOTATIONS = ('canary', 'canary-weight', 'canary-by-header', 'canary-by-header-value', 'canary-by-cookie')
+
+
+def replica_split(weight: int, total: int) -> dict[str, int]:
+    """Replicas per side for a constant total; the canary gets round(total x weight), halves rounded up."""
+    check_weight(weight)
+    if total < 1:
+        raise CanarySpecError('total replicas must be 1 or more, got %d' % total)
+    canary = int(math.floor(total * weight / 100 + 0.5))
+    return dict(stable=total - canary, canary=canary)
+
+
+def replica_weight(replicas: dict[str, int]) -> float | None:
+    """The canary's share of the pods, in percent (what a router without weights gives it)."""
+    total = replicas['stable'] + replicas['canary']
+    return round(100.0 * replicas['canary'] / total, 2) if total else None
+
+
+def scale_steps(current: dict[str, int], desired: dict[str, int]) -> list[tuple[str, int, bool]]:
+    """(side, replicas, wait) in a safe order: grow a side and wait for it, only then shrink the other."""
+    grow = [(side, n, True) for side, n in desired.items() if n > current[side]]
+    shrink = [(side, n, False) for side, n in desired.items() if n < current[side]]
+    return grow + shrink
+
+
+def canary_annotations(weight: int, header: str | None = None, header_value: str | None = None,
+                       cookie: str | None = None) -> dict[str, str | None]:
+    """The ingress-nginx canary annotations; None removes one this module no longer wants."""
+    check_weight(weight)
+    if header_value and not header:
+        raise CanarySpecError('header_value needs header (the request header to route on)')
+    wanted = {'canary': 'true', 'canary-weight': str(weight), 'canary-by-header': header,
+              'canary-by-header-value': header_value, 'canary-by-cookie': cookie}
+    return {INGRESS_ANNOTATION + name: wanted[name] for name in CANARY_ANNOTATIONS}
+
+
+def annotations_to_change(live: dict[str, str] | None, wanted: dict[str, str | None]) -> dict[str, str | None]:
+    live = live or {}
+    return {key: value for key, value in wanted.items() if live.get(key) != value}
+
+
+def ingress_weight(annotations: dict[str, str] | None) -> int | None:
+    """The canary weight an Ingress's annotations give, None when it is not a canary Ingress."""
+    annotations = annotations or {}
+    if annotations.get(INGRESS_ANNOTATION + 'canary') != 'true':
+        return None
+    try:
+        return int(annotations.get(INGRESS_ANNOTATION + 'canary-weight', '0'))
+    except ValueError:
+        return None
+
+
+def _canary_backend(backend: dict[str, t.Any], service: str, port: int | str | None) -> dict[str, t.Any]:
+    if 'service' not in backend:
+        return backend
+    live_port = backend['service'].get('port') or {}
+    if port is None:
+        new_port = live_port
+    else:
+        new_port = {'number': int(port)} if str(port).isdigit() else {'name': str(port)}
+    return {'service': {'name': service, 'port': new_port}}
+
+
+def canary_ingress_spec(main_spec: dict[str, t.Any], service: str, port: int | str | None) -> dict[str, t.Any]:
+    """The main Ingress's hosts and paths (ingress-nginx pairs them) with every backend on the canary Service."""
+    spec = json.loads(json.dumps(main_spec))
+    if spec.get('defaultBackend'):
+        spec['defaultBackend'] = _canary_backend(spec['defaultBackend'], service, port)
+    for rule in spec.get('rules') or []:
+        for path in (rule.get('http') or {}).get('paths') or []:
+            path['backend'] = _canary_backend(path['backend'], service, port)
+    return spec
+
+
+def service_selector(weight: int, stable: dict[str, str], canary: dict[str, str]) -> dict[str, str]:
+    """The selector of a blue-green switch; a Service sends everything to one side, so only 0 or 100."""
+    if weight not in (0, 100):
+        raise CanarySpecError('provider k8s_service switches all traffic: weight must be 0 (stable) or 100 (canary), '
+                              'got %d' % weight)
+    if not stable or not canary or stable == canary:
+        raise CanarySpecError('stable_selector and canary_selector must be two different, non-empty label sets')
+    return dict(canary if weight == 100 else stable)
+
+
+def selector_weight(selector: dict[str, str] | None, stable: dict[str, str], canary: dict[str, str]) -> int | None:
+    selector = selector or {}
+    return 100 if selector == canary else 0 if selector == stable else None
+
+
+def label_selector(labels: dict[str, str]) -> str:
+    return ','.join('%s=%s' % item for item in sorted(labels.items()))

@@ -122,3 +122,77 @@ def test_shift_summary():
     assert decide.shift_summary(before, after) == ['canary weight 10 % -> 30 %', "drain [] -> ['%s']" % S1]
     assert decide.shift_summary(None, after) == ['canary weight set to 30 % (no earlier split recorded)']
     assert decide.shift_summary(after, after) == ['include file rewritten (its content differed from the rendered split)']
+
+
+# --- Kubernetes -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('weight,total,stable,canary,achieved', [
+    (0, 10, 10, 0, 0.0), (10, 10, 9, 1, 10.0), (30, 10, 7, 3, 30.0), (100, 10, 0, 10, 100.0),
+    (50, 3, 1, 2, 66.67),  # 1.5 pods: halves round up, as Argo Rollouts does
+    (10, 3, 3, 0, 0.0), (20, 3, 2, 1, 33.33), (1, 1, 1, 0, 0.0), (50, 1, 0, 1, 100.0),
+])
+def test_replica_split_and_achieved_weight(weight, total, stable, canary, achieved):
+    split = decide.replica_split(weight, total)
+    assert split == {'stable': stable, 'canary': canary}
+    assert decide.replica_weight(split) == achieved
+
+
+def test_replica_split_guard_rails():
+    with pytest.raises(decide.CanarySpecError, match='total replicas must be 1 or more, got 0'):
+        decide.replica_split(10, 0)
+    with pytest.raises(decide.CanarySpecError, match='from 0 to 100'):
+        decide.replica_split(120, 10)
+
+
+def test_scale_steps_grow_before_shrink_both_ways():
+    assert decide.scale_steps({'stable': 10, 'canary': 0}, {'stable': 7, 'canary': 3}) == [('canary', 3, True), ('stable', 7, False)]
+    assert decide.scale_steps({'stable': 7, 'canary': 3}, {'stable': 10, 'canary': 0}) == [('stable', 10, True), ('canary', 0, False)]
+    assert decide.scale_steps({'stable': 7, 'canary': 3}, {'stable': 7, 'canary': 3}) == []
+    assert decide.scale_steps({'stable': 5, 'canary': 0}, {'stable': 7, 'canary': 3}) == [('stable', 7, True), ('canary', 3, True)]
+
+
+def test_canary_annotations_and_what_changes():
+    wanted = decide.canary_annotations(20, header='X-Canary')
+    assert wanted == {'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '20',
+                      'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary',
+                      'nginx.ingress.kubernetes.io/canary-by-header-value': None,
+                      'nginx.ingress.kubernetes.io/canary-by-cookie': None}
+    live = {'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '10',
+            'nginx.ingress.kubernetes.io/canary-by-cookie': 'beta', 'team': 'shop'}
+    assert decide.annotations_to_change(live, wanted) == {
+        'nginx.ingress.kubernetes.io/canary-weight': '20', 'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary',
+        'nginx.ingress.kubernetes.io/canary-by-cookie': None}
+    assert decide.ingress_weight(live) == 10
+    assert decide.ingress_weight({'team': 'shop'}) is None
+    with pytest.raises(decide.CanarySpecError, match='header_value needs header'):
+        decide.canary_annotations(20, header_value='yes')
+
+
+def test_canary_ingress_spec_points_every_backend_at_the_canary_service():
+    main = {'ingressClassName': 'nginx', 'tls': [{'hosts': ['shop.example'], 'secretName': 'shop-tls'}],
+            'defaultBackend': {'service': {'name': 'shop', 'port': {'number': 80}}},
+            'rules': [{'host': 'shop.example', 'http': {'paths': [
+                {'path': '/', 'pathType': 'Prefix', 'backend': {'service': {'name': 'shop', 'port': {'name': 'http'}}}},
+                {'path': '/static', 'pathType': 'Prefix', 'backend': {'resource': {'kind': 'Bucket', 'name': 'assets'}}}]}}]}
+    spec = decide.canary_ingress_spec(main, 'shop-v2', None)
+    assert spec['tls'] == main['tls'] and spec['ingressClassName'] == 'nginx'
+    assert spec['defaultBackend'] == {'service': {'name': 'shop-v2', 'port': {'number': 80}}}
+    paths = spec['rules'][0]['http']['paths']
+    assert paths[0]['backend'] == {'service': {'name': 'shop-v2', 'port': {'name': 'http'}}}
+    assert paths[1]['backend'] == {'resource': {'kind': 'Bucket', 'name': 'assets'}}
+    assert main['rules'][0]['http']['paths'][0]['backend']['service']['name'] == 'shop', 'the main spec was modified'
+    assert decide.canary_ingress_spec(main, 'v2', '8080')['defaultBackend']['service']['port'] == {'number': 8080}
+    assert decide.canary_ingress_spec(main, 'v2', 'web')['defaultBackend']['service']['port'] == {'name': 'web'}
+
+
+def test_service_selector_is_all_or_nothing():
+    stable, canary = {'app': 'shop', 'version': '1'}, {'app': 'shop', 'version': '2'}
+    assert decide.service_selector(100, stable, canary) == canary
+    assert decide.service_selector(0, stable, canary) == stable
+    with pytest.raises(decide.CanarySpecError, match='weight must be 0 .stable. or 100 .canary., got 50'):
+        decide.service_selector(50, stable, canary)
+    with pytest.raises(decide.CanarySpecError, match='two different'):
+        decide.service_selector(100, stable, stable)
+    assert decide.selector_weight(canary, stable, canary) == 100
+    assert decide.selector_weight({'app': 'shop'}, stable, canary) is None
+    assert decide.label_selector(canary) == 'app=shop,version=2'
