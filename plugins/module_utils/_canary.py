@@ -27,6 +27,15 @@ class CanarySpecError(ValueError):
     """The task's options cannot describe a valid traffic split."""
 
 
+class CanaryError(Exception):
+    """A shift that cannot go ahead; ``context`` is added to the failure result."""
+
+    def __init__(self, msg: str, **context: t.Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.context = context
+
+
 def check_weight(weight: int) -> None:
     if not 0 <= weight <= 100:
         raise CanarySpecError('weight must be a percentage from 0 to 100, got %d' % weight)
@@ -277,6 +286,11 @@ def canary_ingress_spec(main_spec: dict[str, t.Any], service: str, port: int | s
         for path in (rule.get('http') or {}).get('paths') or []:
             path['backend'] = _canary_backend(path['backend'], service, port)
     return spec
+
+
+def labels(values: dict[str, t.Any]) -> dict[str, str]:
+    """Label values as the API wants them (YAML may have read ``version: 2`` as a number)."""
+    return {str(key): str(value) for key, value in (values or {}).items()}
 
 
 def service_selector(weight: int, stable: dict[str, str], canary: dict[str, str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
-from ansible_collections.artisan.upgrade.plugins.module_utils._canary_nginx import CanaryError
+from ansible_collections.artisan.upgrade.plugins.module_utils._canary import CanaryError
 
 POLL_INTERVAL = 0.25
 MANAGED_BY = {'app.kubernetes.io/managed-by': 'artisan.upgrade.canary_shift'}
@@ -247,14 +247,15 @@ class ServiceShift(K8sShift):
 
     def perform(self) -> dict[str, t.Any]:
         o, cluster = self.options, self.cluster
-        target = decide.service_selector(self.params['weight'], o['stable_selector'], o['canary_selector'])
+        stable, canary = decide.labels(o['stable_selector']), decide.labels(o['canary_selector'])
+        target = decide.service_selector(self.params['weight'], stable, canary)
         service = cluster.call('get service %s' % o['name'], cluster.core.read_namespaced_service, o['name'], cluster.namespace)
         if service is None:
             raise CanaryError('Service %s/%s not found' % (cluster.namespace, o['name']))
         live = service['spec'].get('selector') or {}
         side = 'canary' if self.params['weight'] == 100 else 'stable'
         result = self.result(dict(selector=live), dict(selector=target),
-                             decide.selector_weight(live, o['stable_selector'], o['canary_selector']), self.params['weight'],
+                             decide.selector_weight(live, stable, canary), self.params['weight'],
                              ['selector %s -> %s (%s)' % (decide.label_selector(live), decide.label_selector(target), side)])
         result['service'] = o['name']
         if not result['changed']:

@@ -23,19 +23,11 @@ import uuid
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _nginx_config as conf
+from ansible_collections.artisan.upgrade.plugins.module_utils._canary import CanaryError
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecResult, LocalTransport, describe_exit
 
 POLL_INTERVAL = 0.1
 PROBE_TIMEOUT = 2.0
-
-
-class CanaryError(Exception):
-    """A shift that cannot go ahead; ``context`` is added to the failure result."""
-
-    def __init__(self, msg: str, **context: t.Any) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.context = context
 
 
 def _failure(what: str, result: ExecResult) -> CanaryError:

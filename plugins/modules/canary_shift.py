@@ -509,7 +509,7 @@ def shift_nginx(module):
     try:
         transport.check()
         return nginx.NginxShift(module.params, host, module.check_mode, warn=module.warn).perform(), host.commands
-    except nginx.CanaryError as exc:
+    except decide.CanaryError as exc:
         module.fail_json(msg=exc.msg, **dict(exc.context, commands=host.commands))
     except (decide.CanarySpecError, conf.NginxConfigError, ExecError) as exc:
         module.fail_json(msg=str(exc), commands=host.commands)
@@ -525,7 +525,7 @@ def shift_k8s(module):
     shift = k8s.PROVIDERS[module.params['provider']](module.params, cluster, module.check_mode, warn=module.warn)
     try:
         return shift.perform(), cluster.commands
-    except nginx.CanaryError as exc:
+    except decide.CanaryError as exc:
         module.fail_json(msg=exc.msg, **dict(exc.context, commands=cluster.commands))
     except decide.CanarySpecError as exc:
         module.fail_json(msg=str(exc), commands=cluster.commands)

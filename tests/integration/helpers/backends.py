@@ -15,6 +15,7 @@ class _NamedHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        self.server.count_hit()  # type: ignore[attr-defined]
         body = self.server.backend_name.encode()  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header('Content-Type', 'text/plain')
@@ -26,17 +27,33 @@ class _NamedHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class NamedBackend:
-    """An HTTP server in a thread of this process whose every answer is its name."""
+class _CountingServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
 
     def __init__(self, name: str) -> None:
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _NamedHandler)
-        self.server.daemon_threads = True
-        self.server.backend_name = name  # type: ignore[attr-defined]
+        super().__init__(('127.0.0.1', 0), _NamedHandler)
+        self.backend_name = name
+        self.hits = 0
+        self._lock = threading.Lock()
+
+    def count_hit(self) -> None:
+        with self._lock:
+            self.hits += 1
+
+
+class NamedBackend:
+    """An HTTP server in a thread of this process whose every answer is its name; ``hits`` counts requests."""
+
+    def __init__(self, name: str) -> None:
+        self.server = _CountingServer(name)
         self.name = name
         self.address = '127.0.0.1:%d' % self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    @property
+    def hits(self) -> int:
+        return self.server.hits
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -62,8 +79,10 @@ class SteadyLoad:
     a new connection (RFC 9112, 9.3.1); ``keepalive=True`` does the same and counts those retries.
     """
 
-    def __init__(self, url: str, max_requests: int = 20000, max_seconds: float = 60, keepalive: bool = False) -> None:
+    def __init__(self, url: str, max_requests: int = 20000, max_seconds: float = 60, keepalive: bool = False,
+                 pause: float = 0) -> None:
         self.url = url
+        self.pause = pause
         self.keepalive = keepalive
         self.stale_retries = 0
         self.max_requests = max_requests
@@ -88,6 +107,8 @@ class SteadyLoad:
                     self.answers[response.text] += 1
                 else:
                     self.failures.append('HTTP %d' % response.status_code)
+                if self.pause:
+                    time.sleep(self.pause)
 
     def _get(self, session: requests.Session) -> requests.Response:
         if not self.keepalive:

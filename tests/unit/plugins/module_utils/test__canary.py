@@ -196,3 +196,4 @@ def test_service_selector_is_all_or_nothing():
     assert decide.selector_weight(canary, stable, canary) == 100
     assert decide.selector_weight({'app': 'shop'}, stable, canary) is None
     assert decide.label_selector(canary) == 'app=shop,version=2'
+    assert decide.labels({'app': 'shop', 'version': 2}) == canary

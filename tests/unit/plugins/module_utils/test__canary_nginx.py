@@ -45,7 +45,7 @@ def test_reload_commands():
     host = provider.NginxHost(LocalTransport(), '/usr/sbin/nginx', '/etc/nginx/nginx.conf')
     assert provider.reload_argv('signal', host, 'nginx')[1] == ['/usr/sbin/nginx', '-s', 'reload', '-c', '/etc/nginx/nginx.conf']
     assert provider.reload_argv('systemd', host, 'edge-nginx')[1] == ['systemctl', 'reload', 'edge-nginx']
-    with pytest.raises(provider.CanaryError, match='set exec_via.type=docker'):
+    with pytest.raises(decide.CanaryError, match='set exec_via.type=docker'):
         provider.reload_argv('docker_kill', host, 'nginx')
     docker = provider.NginxHost(DockerTransport('edge', docker_bin='/usr/bin/docker'), 'nginx', '/etc/nginx/nginx.conf')
     transport, argv = provider.reload_argv('docker_kill', docker, 'nginx')
