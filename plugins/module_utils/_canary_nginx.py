@@ -218,14 +218,17 @@ class NginxShift:
         else:
             self.host.remove(self.path)
 
-    def reload(self, master: int) -> set[int]:
-        """Signal the master and wait until it runs workers of the new configuration; their pids."""
-        old = self.host.workers(master) or set()
+    def signal_reload(self) -> None:
         transport, argv = reload_argv(self.options['reload'], self.host, self.options['service'])
         result = transport.run(argv, {})
         self.host.commands.append(result.command)
         if not result.ok:
             raise _failure('reloading nginx', result)
+
+    def reload(self, master: int) -> set[int]:
+        """Signal the master and wait until it runs workers of the new configuration; their pids."""
+        old = self.host.workers(master) or set()
+        self.signal_reload()
         deadline = self.clock() + self.options['reload_timeout']
         polls = 0
         while True:
@@ -241,6 +244,16 @@ class NginxShift:
                 raise CanaryError('nginx (master pid %d) did not start workers with the new configuration within %ss; '
                                   'see its error log' % (master, self.options['reload_timeout']))
             self.sleep(POLL_INTERVAL)
+
+    def revert(self, existed: bool) -> str:
+        """After a reload that did not take: the previous file back, and nginx asked to load it (it may yet
+        have loaded the new one); what was done, for the failure message."""
+        self.restore(existed)
+        try:
+            self.signal_reload()
+        except CanaryError as exc:
+            return 'the previous file was put back, but asking nginx to load it failed: %s' % exc.msg
+        return 'the previous file was put back and nginx asked to load it'
 
     def perform(self) -> dict[str, t.Any]:
         split = self.split()
@@ -278,8 +291,7 @@ class NginxShift:
             try:
                 result['new_workers'] = sorted(self.reload(master))
             except CanaryError as exc:
-                self.restore(live is not None)
-                exc.msg += '; the previous file was put back'
+                exc.msg += '; ' + self.revert(live is not None)
                 exc.context = {**result, **exc.context, 'changed': False}
                 raise
             result['reloaded'] = True
