@@ -300,3 +300,53 @@ def test_nginx_in_a_container_reloaded_with_docker_kill(docker_session, backends
     assert 'weight=2;' in (conf_d / 'app-upstream.conf').read_text()  # 40 % over 1+1 servers: 3 and 2
     answers = count_answers(url, REQUESTS)
     assert abs(canary_share(answers) - 0.40) <= WEIGHTS_TOLERANCE, answers
+
+
+# A backend inside a container: answers every GET with its name (argv 1) on 127.0.0.1:<argv 2>.
+CONTAINER_BACKEND = """
+import http.server, sys
+class Named(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = sys.argv[1].encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), Named).serve_forever()
+"""
+
+
+def test_debian_nginx_under_systemd_reloaded_with_systemctl(docker_session, run_playbook):
+    port = free_port()
+    host = docker_session.run_systemd(ports={'80/tcp': ('127.0.0.1', port)})
+
+    def sh(script):
+        result = host.exec_run(['sh', '-c', script])
+        assert result.exit_code == 0, result.output.decode()
+
+    for name, backend_port in (('stable', 8001), ('canary', 8002)):
+        host.exec_run(['python3', '-c', CONTAINER_BACKEND, name, str(backend_port)], detach=True)
+    sh("echo 'upstream app { server 127.0.0.1:8001; }' > /etc/nginx/conf.d/app-upstream.conf")
+    sh("echo 'server { listen 80 default_server; location / { proxy_pass http://app; } }' > /etc/nginx/sites-enabled/default")
+    sh('systemctl restart nginx')
+    url = 'http://127.0.0.1:%d' % port
+    wait_until_answering(url)
+    # The backends listen on the container's loopback, which the module's host cannot probe.
+    args = shift(25, dict(include_path='/etc/nginx/conf.d/app-upstream.conf', upstream='app', stable=['127.0.0.1:8001'],
+                          canary=['127.0.0.1:8002'], reload='systemd', probe_backends=False),
+                 exec_via=dict(type='docker', container=host.name))
+    check = (args, {'check_mode': True})
+    planned, real, check_again, real_again = run_tasks(run_playbook, [check, args, check, args])
+    assert_ok(planned)
+    assert planned['changed'] is True
+    assert_ok(real)
+    assert real['changed'] is True and real['reloaded'] is True
+    assert any(c.endswith('systemctl reload nginx') for c in real['commands'])
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False
+    answers = count_answers(url, REQUESTS)
+    assert abs(canary_share(answers) - 0.25) <= WEIGHTS_TOLERANCE, answers
+    assert host.exec_run(['systemctl', 'is-active', 'nginx']).output.decode().strip() == 'active'
