@@ -105,13 +105,14 @@ def flatten(main: str, files: dict[str, str], replace: str, replacement: str) ->
     """
     conf_dir = posixpath.dirname(main)
     known = dict(files, **{replace: replacement})
-    hits = [0]
+    loads = 0
 
     def expand(path: str, depth: int) -> str:
+        nonlocal loads
         if depth > MAX_DEPTH:
             raise NginxConfigError('includes nested deeper than %d levels from %s' % (MAX_DEPTH, main))
-        text = replacement if path == replace else known[path]
-        hits[0] += path == replace
+        text = known[path]
+        loads += path == replace
         pieces, last = [], 0
         for statement in statements(text):
             if statement.name != 'include' or len(statement.args) != 1:
@@ -125,7 +126,8 @@ def flatten(main: str, files: dict[str, str], replace: str, replacement: str) ->
 
     if main not in files:
         raise NginxConfigError('nginx -T did not print %s' % main)
-    return expand(main, 0), hits[0]
+    flat = expand(main, 0)
+    return flat, loads
 
 
 def main_directive(text: str, name: str) -> str | None:

@@ -194,9 +194,12 @@ def test_ingress_nginx_check_real_check_real_then_patch(cluster, run_playbook):
                     k8s_ingress_nginx=dict(dict(ingress='web', service='web-v2', header='X-Canary'), **options))
 
     check = (args(20), {'check_mode': True})
-    planned, real, check_again, real_again, more = run_tasks(run_playbook, [check, args(20), check, args(20), args(50)])
+    [planned] = run_tasks(run_playbook, [check])
     assert_ok(planned)
     assert planned['changed'] is True and planned['changes'] == ['create Ingress web-canary']
+    assert [i.metadata.name for i in networking.list_namespaced_ingress(NAMESPACE).items] == ['web']
+
+    real, check_again, real_again, more = run_tasks(run_playbook, [args(20), check, args(20), args(50)])
     assert_ok(real)
     assert real['changed'] is True and real['ingress'] == 'web-canary'
     for again in (check_again, real_again):
@@ -235,9 +238,12 @@ def test_service_switch_check_real_check_real_and_refusals(cluster, run_playbook
                                      canary_selector={'app': 'web', 'version': canary_version}), **extra)
 
     check = (args(100), {'check_mode': True})
-    planned, real, check_again, real_again = run_tasks(run_playbook, [check, args(100), check, args(100)])
+    [planned] = run_tasks(run_playbook, [check])
     assert_ok(planned)
     assert planned['changed'] is True and planned['ready_endpoints'] == 3
+    assert core.read_namespaced_service('web', NAMESPACE).spec.selector == {'app': 'web', 'version': '1'}
+
+    real, check_again, real_again = run_tasks(run_playbook, [args(100), check, args(100)])
     assert_ok(real)
     assert real['changed'] is True and real['before_weight'] == 0
     assert real['diff']['after'] != real['diff']['before']
