@@ -13,6 +13,8 @@ import time
 import pytest
 from kubernetes import client, watch
 
+from .helpers.postgres import free_port
+
 MODULE = 'artisan.upgrade.canary_shift'
 NAMESPACE = 'default'
 
@@ -158,11 +160,16 @@ def test_replicas_rounding_and_a_canary_that_never_gets_ready(two_versions, run_
     apps.patch_namespaced_deployment('web-v2', NAMESPACE, {'spec': {'template': {'spec': {'containers': [
         {'name': 'web', 'image': 'demoapp:neverready'}]}}}})
     odd = dict(replicas_args(two_versions, 25), k8s_replicas=dict(stable='web-v1', canary='web-v2', total=3))
-    stuck, missing, zero = run_tasks(run_playbook, [
+    closed = 'http://127.0.0.1:%d' % free_port()
+    stuck, missing, zero, no_kubeconfig, unreachable = run_tasks(run_playbook, [
         dict(replicas_args(two_versions, 30), wait_timeout=3),
         dict(replicas_args(two_versions, 30), k8s_replicas=dict(stable='web-v1', canary='nope', total=10)),
         dict(replicas_args(two_versions, 30), k8s_replicas=dict(stable='web-v1', canary='web-v2', total=0)),
+        dict(replicas_args(two_versions, 30), kubeconfig='/nonexistent/kubeconfig'),
+        dict(replicas_args(two_versions, 30), kubeconfig=None, host=closed),
     ])
+    assert no_kubeconfig['failed'] and 'cannot load kubeconfig /nonexistent/kubeconfig' in no_kubeconfig['msg']
+    assert unreachable['failed'] and 'cannot reach the Kubernetes API at %s' % closed in unreachable['msg']
     assert stuck['failed']
     assert 'waiting for 3 available pods of web-v2: not done within 3.0s; scaled web-v2 back to 0, web-v1 untouched' in stuck['msg']
     assert apps.read_namespaced_deployment('web-v2', NAMESPACE).spec.replicas == 0
