@@ -60,11 +60,11 @@ def docker_session():
 
 @pytest.fixture()
 def nginx_factory():
-    """Start real nginx servers with a given ``server {}`` body; all are stopped after the test."""
+    """Start real nginx servers with a given ``server {}`` body (and ``http {}`` directives); all are stopped after the test."""
     servers = []
 
-    def start(server_block: str) -> NginxServer:
-        server = NginxServer(server_block).start()
+    def start(server_block: str, http_block: str = '') -> NginxServer:
+        server = NginxServer(server_block, http_block).start()
         servers.append(server)
         return server
 

@@ -28,6 +28,7 @@ http {{
     uwsgi_temp_path {root}/tmp/uwsgi;
     scgi_temp_path {root}/tmp/scgi;
     default_type application/octet-stream;
+    {http}
     server {{
         listen 127.0.0.1:{port};
         root {root}/www;
@@ -38,9 +39,10 @@ http {{
 
 
 class NginxServer:
-    """Start with the body of a ``server {}`` block; files under ``www/`` are served from ``docroot``."""
+    """Start with the body of a ``server {}`` block (and optional ``http {}`` directives before it, such as an
+    ``include`` of upstreams); files under ``www/`` are served from ``docroot``."""
 
-    def __init__(self, server_block: str) -> None:
+    def __init__(self, server_block: str, http_block: str = '') -> None:
         if not os.path.exists(NGINX):
             raise RuntimeError('nginx not installed at %s: run scripts/setup.sh' % NGINX)
         self.port = free_port()
@@ -51,7 +53,7 @@ class NginxServer:
         os.makedirs(os.path.join(self.root, 'tmp'))
         self.config = os.path.join(self.root, 'nginx.conf')
         with open(self.config, 'w', encoding='utf-8') as handle:
-            handle.write(MAIN_CONFIG.format(root=self.root, port=self.port, server=server_block))
+            handle.write(MAIN_CONFIG.format(root=self.root, port=self.port, server=server_block, http=http_block))
         self.process: subprocess.Popen | None = None
 
     @property

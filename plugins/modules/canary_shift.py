@@ -1,0 +1,549 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: artisan.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: canary_shift
+short_description: Send a given share of traffic to the new version of an application
+version_added: 0.1.0
+description:
+  - Sets the percentage of traffic (O(weight), 0 to 100) that goes to the new version (the canary), the rest
+    going to the current one (stable). One task is one step of a progressive rollout such as 10, 30, 50, 100;
+    the pauses and analysis between steps belong to the playbook or the C(canary) role.
+  - With O(provider=nginx), the module owns one include file (O(nginx.include_path)) holding the upstream of the
+    two versions, either weighted per request or split by a sticky key with C(split_clients). The new file is
+    checked with C(nginx -t) on the whole live configuration with the candidate in its place before it replaces
+    the live file (by an atomic rename, the old one kept as C(<include_path>.previous)), then nginx is reloaded
+    gracefully and the module waits until the master runs workers of the new configuration.
+  - With O(provider=k8s_replicas), a constant number of pods (O(k8s_replicas.total)) is split between a stable and a
+    canary Deployment behind one Service, the canary getting round(total x weight) of them (rounding to whole pods,
+    as Argo Rollouts does; RV(achieved_weight) says the share that gives). The side that grows is scaled first and
+    the module waits until its pods are available before it shrinks the other, so capacity never dips.
+  - With O(provider=k8s_ingress_nginx), a canary Ingress (a copy of the main Ingress's hosts and paths pointing at the
+    canary Service) is created or patched with the ingress-nginx canary annotations (weight, by header, by cookie).
+  - With O(provider=k8s_service), a Service's selector is switched between two versions (blue-green, so O(weight) is
+    V(0) or V(100)) once the target version has Ready pods, and the module waits until the Service's endpoints
+    are the target's pods.
+  - Idempotent. When the live state already gives the requested share nothing is written, scaled nor reloaded.
+  - A shift towards a side with no healthy backend is refused unless O(force=true), that is no backend accepting a TCP
+    connection (nginx), no Ready endpoint (ingress-nginx), no Ready pod (Service); for O(provider=k8s_replicas) the
+    growing side must become available or the task fails and scales it back.
+author:
+  - artisan.upgrade maintainers (@artisan-upgrade)
+requirements:
+  - nginx, C(sh), C(cat), C(cp), C(mv) where the commands run (O(exec_via)); Linux C(/proc) to watch the workers
+  - the C(kubernetes) Python library for the Kubernetes providers
+options:
+  provider:
+    description:
+      - What routes the traffic. V(nginx) rewrites an nginx include file and reloads nginx.
+      - V(k8s_replicas) scales two Deployments; V(k8s_ingress_nginx) writes a canary Ingress; V(k8s_service) switches a
+        Service's selector.
+    type: str
+    choices: [nginx, k8s_replicas, k8s_ingress_nginx, k8s_service]
+    required: true
+  weight:
+    description:
+      - Percentage of the traffic for the canary, from V(0) (all stable) to V(100) (all canary).
+    type: int
+    required: true
+  force:
+    description:
+      - Shift even when a side that would receive traffic has no healthy backend.
+      - With O(provider=k8s_replicas), scale both Deployments without waiting for the growing one to be available.
+    type: bool
+    default: false
+  namespace:
+    description:
+      - Namespace of the Kubernetes objects.
+    type: str
+    default: default
+  wait_timeout:
+    description:
+      - Seconds the Kubernetes providers wait for pods to become available or for a Service's endpoints to follow.
+    type: float
+    default: 300
+  k8s_replicas:
+    description:
+      - The two Deployments. Required with O(provider=k8s_replicas).
+    type: dict
+    suboptions:
+      stable:
+        description:
+          - Name of the Deployment of the current version.
+        type: str
+        required: true
+      canary:
+        description:
+          - Name of the Deployment of the new version.
+        type: str
+        required: true
+      total:
+        description:
+          - Number of pods of both Deployments together, kept constant (at least 1).
+        type: int
+        required: true
+  k8s_ingress_nginx:
+    description:
+      - The canary Ingress. Required with O(provider=k8s_ingress_nginx).
+    type: dict
+    suboptions:
+      ingress:
+        description:
+          - Name of the main Ingress (routing to the stable Service). Its hosts, paths, TLS and class are copied.
+        type: str
+        required: true
+      canary_ingress:
+        description:
+          - Name of the canary Ingress. Defaults to C(<ingress>-canary).
+        type: str
+      service:
+        description:
+          - Name of the canary Service every path of the canary Ingress routes to.
+        type: str
+        required: true
+      port:
+        description:
+          - Port of the canary Service, a number or a port name. Defaults to the port of each path of the main Ingress.
+        type: raw
+      header:
+        description:
+          - Request header that sends a request to the canary when its value is C(always) (or O(k8s_ingress_nginx.header_value)),
+            and to stable when it is C(never), whatever the weight.
+        type: str
+      header_value:
+        description:
+          - Value of O(k8s_ingress_nginx.header) that selects the canary.
+        type: str
+      cookie:
+        description:
+          - Cookie that sends a request to the canary when its value is C(always) and to stable when it is C(never).
+        type: str
+  k8s_service:
+    description:
+      - The blue-green Service. Required with O(provider=k8s_service).
+    type: dict
+    suboptions:
+      name:
+        description:
+          - Name of the Service.
+        type: str
+        required: true
+      stable_selector:
+        description:
+          - Pod labels of the current version, the Service's selector at O(weight=0).
+        type: dict
+        required: true
+      canary_selector:
+        description:
+          - Pod labels of the new version, the Service's selector at O(weight=100).
+        type: dict
+        required: true
+  nginx:
+    description:
+      - The nginx split. Required with O(provider=nginx).
+    type: dict
+    suboptions:
+      include_path:
+        description:
+          - The include file this module owns, loaded in the C(http) context of the configuration (for example
+            by C(include /etc/nginx/conf.d/*.conf;)). It is rewritten as a whole.
+        type: path
+        required: true
+      upstream:
+        description:
+          - Name of the upstream. With O(nginx.mode=weights) the file defines C(upstream <name>) to
+            C(proxy_pass http://<name>;) to.
+          - With O(nginx.mode=sticky) it defines C(upstream <name>_stable), C(upstream <name>_canary) and the
+            variable C($<name>_upstream) that C(split_clients) sets, to C(proxy_pass http://$<name>_upstream;) to.
+        type: str
+        required: true
+      stable:
+        description:
+          - Backends of the current version, as C(host:port), C([ipv6]:port) or C(unix:/path).
+        type: list
+        elements: str
+        required: true
+      canary:
+        description:
+          - Backends of the new version, in the same forms as O(nginx.stable).
+        type: list
+        elements: str
+        required: true
+      drain:
+        description:
+          - Backends (from O(nginx.stable) or O(nginx.canary)) marked C(down) so that they receive no new
+            requests, for example while their host restarts. A side that should receive traffic keeps at least
+            one backend that is not drained.
+        type: list
+        elements: str
+        default: []
+      mode:
+        description:
+          - V(weights) spreads requests by server weights (each request may land on either side).
+          - V(sticky) keeps a client on one side by hashing O(nginx.sticky_by) with C(split_clients).
+        type: str
+        choices: [weights, sticky]
+        default: weights
+      sticky_by:
+        description:
+          - What identifies a client with O(nginx.mode=sticky). Clients without the cookie or header all hash the
+            same empty key, so they all land on the same side.
+        type: str
+        choices: [client_address, cookie, header]
+        default: client_address
+      sticky_name:
+        description:
+          - Name of the cookie or request header with O(nginx.sticky_by=cookie) or O(nginx.sticky_by=header).
+        type: str
+      upstream_directives:
+        description:
+          - Extra directives for each upstream block, one per item without the final C(;), for example
+            V(keepalive 32).
+        type: list
+        elements: str
+        default: []
+      config:
+        description:
+          - The main configuration file nginx runs with, checked with the candidate in place.
+        type: path
+        default: /etc/nginx/nginx.conf
+      binary:
+        description:
+          - The nginx program where the commands run.
+        type: str
+        default: nginx
+      reload:
+        description:
+          - How nginx is told to re-read its configuration. V(signal) runs C(nginx -s reload).
+          - V(systemd) runs C(systemctl reload <service>).
+          - V(docker_kill) runs C(docker kill --signal HUP <container>) on the host the module runs on, for nginx
+            as the main process of the container named by O(exec_via.container) (O(exec_via.type=docker)).
+          - In every case the module then waits until the master started new workers, and puts the previous file
+            back if it did not within O(nginx.reload_timeout).
+        type: str
+        choices: [signal, systemd, docker_kill]
+        default: signal
+      service:
+        description:
+          - The systemd unit with O(nginx.reload=systemd).
+        type: str
+        default: nginx
+      reload_timeout:
+        description:
+          - Seconds to wait for workers of the new configuration after the reload.
+        type: float
+        default: 10
+      probe_backends:
+        description:
+          - Before a shift, try a TCP connection from the host the module runs on to each backend of a side that
+            will receive traffic, and refuse the shift when none of a side's backends answers (unless O(force=true)).
+          - Turn it off when the backends are reachable from nginx only (for example on a container network).
+        type: bool
+        default: true
+extends_documentation_fragment:
+  - artisan.upgrade.attributes
+  - artisan.upgrade.attributes.actiongroup_k8s
+  - artisan.upgrade.exec_via
+  - artisan.upgrade.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    details: Reads the live state and probes the backends; writes, validates, scales and reloads nothing.
+  diff_mode:
+    support: full
+    details: The nginx include file, the replicas, the canary Ingress's annotations and spec, or the selector, before and after.
+  idempotent:
+    support: full
+notes:
+  - The configuration is checked with C(nginx -T) (which prints every file it loads) and C(nginx -t) on one file
+    that inlines them all with the candidate in place, written for an instant next to O(nginx.config) so that
+    relative paths resolve as they do for the live configuration. The live configuration must pass C(nginx -t).
+  - A reload is graceful; old workers finish their requests. C(worker_shutdown_timeout) bounds how long
+    long-lived connections (WebSockets) keep an old worker, and with it the old split, alive.
+  - To revert instantly, rename C(<include_path>.previous) over the include file and reload, or run the task
+    again with the previous O(weight).
+  - The connection options (O(kubeconfig), O(context), O(host), ...) are used by the Kubernetes providers only, and
+    O(exec_via) by the nginx provider only.
+seealso:
+  - name: nginx split_clients
+    description: The sticky split used with O(nginx.mode=sticky).
+    link: https://nginx.org/en/docs/http/ngx_http_split_clients_module.html
+"""
+
+EXAMPLES = r"""
+- name: Send 10 % of the requests to the new version
+  artisan.upgrade.canary_shift:
+    provider: nginx
+    weight: 10
+    nginx:
+      include_path: /etc/nginx/conf.d/shop-upstream.conf
+      upstream: shop
+      stable: [10.0.0.11:8000, 10.0.0.12:8000]
+      canary: [10.0.0.21:8000]
+  register: shift
+
+- name: Keep each user on one side (split by their session cookie), nginx in a container
+  artisan.upgrade.canary_shift:
+    provider: nginx
+    weight: 30
+    exec_via:
+      type: docker
+      container: edge-nginx
+    nginx:
+      include_path: /etc/nginx/conf.d/shop-upstream.conf
+      upstream: shop
+      stable: [shop-v1:8000]
+      canary: [shop-v2:8000]
+      mode: sticky
+      sticky_by: cookie
+      sticky_name: session_id
+      reload: docker_kill
+      probe_backends: false
+
+- name: Take one stable host out of rotation while it restarts
+  artisan.upgrade.canary_shift:
+    provider: nginx
+    weight: 0
+    nginx:
+      include_path: /etc/nginx/conf.d/shop-upstream.conf
+      upstream: shop
+      stable: [10.0.0.11:8000, 10.0.0.12:8000]
+      canary: [10.0.0.21:8000]
+      drain: [10.0.0.11:8000]
+      reload: systemd
+
+- name: Three of ten pods on the new version (stable 7, canary 3)
+  artisan.upgrade.canary_shift:
+    provider: k8s_replicas
+    weight: 30
+    namespace: shop
+    k8s_replicas:
+      stable: shop-v1
+      canary: shop-v2
+      total: 10
+
+- name: ingress-nginx sends 20 % to the canary, and testers get it with a header
+  artisan.upgrade.canary_shift:
+    provider: k8s_ingress_nginx
+    weight: 20
+    namespace: shop
+    k8s_ingress_nginx:
+      ingress: shop
+      service: shop-v2
+      header: X-Canary
+
+- name: Blue-green switch of the Service to version 2
+  artisan.upgrade.canary_shift:
+    provider: k8s_service
+    weight: 100
+    namespace: shop
+    k8s_service:
+      name: shop
+      stable_selector: {app: shop, version: "1"}
+      canary_selector: {app: shop, version: "2"}
+"""
+
+RETURN = r"""
+weight:
+  description: The requested share of the canary, in percent.
+  returned: always
+  type: int
+  sample: 30
+achieved_weight:
+  description:
+    - The share the new state gives the canary, in percent. With O(provider=k8s_replicas) the share of the pods
+      (whole pods, so 33.33 for 1 of 3); else equal to O(weight).
+  returned: success
+  type: float
+  sample: 30
+before_weight:
+  description:
+    - The canary's share before the task, null when unknown (no file or Ingress yet, a file not written by this module,
+      a selector that is neither side).
+  returned: success
+  type: float
+  sample: 10
+before:
+  description:
+    - The state before the task (null when unknown). nginx - the split the live file recorded; k8s_replicas - the
+      replicas per side; k8s_ingress_nginx - the canary annotations and spec; k8s_service - the selector.
+  returned: success
+  type: dict
+  sample: {weight: 10, mode: weights, upstream: shop, stable: [10.0.0.11:8000], canary: [10.0.0.21:8000], drain: []}
+after:
+  description: The state after the task (or that would be, in check mode), in the same form as RV(before).
+  returned: success
+  type: dict
+  sample: {stable: 7, canary: 3}
+changes:
+  description: What the task changed (or would change), one line each.
+  returned: success
+  type: list
+  elements: str
+  sample: ["canary weight 10 % -> 30 %"]
+provider:
+  description: The provider used.
+  returned: success
+  type: str
+  sample: nginx
+include_path:
+  description: The include file managed.
+  returned: provider is nginx
+  type: str
+  sample: /etc/nginx/conf.d/shop-upstream.conf
+previous_path:
+  description: Where the include file as it was before the last change is kept.
+  returned: provider is nginx
+  type: str
+  sample: /etc/nginx/conf.d/shop-upstream.conf.previous
+reloaded:
+  description: Whether nginx was reloaded and runs the new configuration.
+  returned: provider is nginx
+  type: bool
+  sample: true
+new_workers:
+  description: Pids of the nginx workers started by the reload (proof the new configuration loaded).
+  returned: provider is nginx
+  type: list
+  elements: int
+  sample: [48121]
+ingress:
+  description: The canary Ingress.
+  returned: provider is k8s_ingress_nginx
+  type: str
+  sample: shop-canary
+service:
+  description: The Service switched.
+  returned: provider is k8s_service
+  type: str
+  sample: shop
+ready_endpoints:
+  description: Ready pods of the side the Service is switched to.
+  returned: provider is k8s_service and the selector changes
+  type: int
+  sample: 3
+commands:
+  description:
+    - The commands run, as shell-quoted lines; for Kubernetes, the C(kubectl) line equivalent to each API write.
+  returned: always
+  type: list
+  elements: str
+  sample: ["cat /etc/nginx/conf.d/shop-upstream.conf", "nginx -t -q -c /etc/nginx/.nginx.conf.canary-1a2b3c4d.tmp"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
+from ansible_collections.artisan.upgrade.plugins.module_utils import _canary_k8s as k8s
+from ansible_collections.artisan.upgrade.plugins.module_utils import _canary_nginx as nginx
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
+from ansible_collections.artisan.upgrade.plugins.module_utils import _nginx_config as conf
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, exec_via_argument_spec, transport_from_params
+
+NGINX_OPTIONS = dict(
+    include_path=dict(type='path', required=True),
+    upstream=dict(type='str', required=True),
+    stable=dict(type='list', elements='str', required=True),
+    canary=dict(type='list', elements='str', required=True),
+    drain=dict(type='list', elements='str', default=[]),
+    mode=dict(type='str', choices=['weights', 'sticky'], default='weights'),
+    sticky_by=dict(type='str', choices=['client_address', 'cookie', 'header'], default='client_address'),
+    sticky_name=dict(type='str'),
+    upstream_directives=dict(type='list', elements='str', default=[]),
+    config=dict(type='path', default='/etc/nginx/nginx.conf'),
+    binary=dict(type='str', default='nginx'),
+    reload=dict(type='str', choices=['signal', 'systemd', 'docker_kill'], default='signal'),
+    service=dict(type='str', default='nginx'),
+    reload_timeout=dict(type='float', default=10),
+    probe_backends=dict(type='bool', default=True),
+)
+
+
+K8S_REPLICAS_OPTIONS = dict(
+    stable=dict(type='str', required=True),
+    canary=dict(type='str', required=True),
+    total=dict(type='int', required=True),
+)
+
+K8S_INGRESS_NGINX_OPTIONS = dict(
+    ingress=dict(type='str', required=True),
+    canary_ingress=dict(type='str'),
+    service=dict(type='str', required=True),
+    port=dict(type='raw'),
+    header=dict(type='str'),
+    header_value=dict(type='str'),
+    cookie=dict(type='str'),
+)
+
+K8S_SERVICE_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    stable_selector=dict(type='dict', required=True),
+    canary_selector=dict(type='dict', required=True),
+)
+
+
+def argument_spec():
+    spec = exec_via_argument_spec()
+    spec.update(_k8s.k8s_auth_argument_spec())
+    spec.update(
+        provider=dict(type='str', choices=['nginx', 'k8s_replicas', 'k8s_ingress_nginx', 'k8s_service'], required=True),
+        weight=dict(type='int', required=True),
+        force=dict(type='bool', default=False),
+        namespace=dict(type='str', default='default'),
+        wait_timeout=dict(type='float', default=300),
+        nginx=dict(type='dict', options=NGINX_OPTIONS),
+        k8s_replicas=dict(type='dict', options=K8S_REPLICAS_OPTIONS),
+        k8s_ingress_nginx=dict(type='dict', options=K8S_INGRESS_NGINX_OPTIONS, required_by={'header_value': 'header'}),
+        k8s_service=dict(type='dict', options=K8S_SERVICE_OPTIONS),
+    )
+    return spec
+
+
+def shift_nginx(module):
+    transport = transport_from_params(module.params['exec_via'], module.get_bin_path)
+    host = nginx.NginxHost(transport, module.params['nginx']['binary'], module.params['nginx']['config'])
+    try:
+        transport.check()
+        return nginx.NginxShift(module.params, host, module.check_mode, warn=module.warn).perform(), host.commands
+    except decide.CanaryError as exc:
+        module.fail_json(msg=exc.msg, **dict(exc.context, commands=host.commands))
+    except (decide.CanarySpecError, conf.NginxConfigError, ExecError) as exc:
+        module.fail_json(msg=str(exc), commands=host.commands)
+
+
+def shift_k8s(module):
+    if not _k8s.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(_k8s.KUBERNETES_IMPORT_ERROR))
+    try:
+        cluster = k8s.Cluster(_k8s.api_client(module.params), module.params['namespace'])
+    except _k8s.K8sError as exc:
+        module.fail_json(msg=str(exc), commands=[])
+    shift = k8s.PROVIDERS[module.params['provider']](module.params, cluster, module.check_mode, warn=module.warn)
+    try:
+        return shift.perform(), cluster.commands
+    except decide.CanaryError as exc:
+        module.fail_json(msg=exc.msg, **dict(exc.context, commands=cluster.commands))
+    except decide.CanarySpecError as exc:
+        module.fail_json(msg=str(exc), commands=cluster.commands)
+    finally:
+        cluster.api_client.close()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[('provider', name, [name]) for name in ('nginx', 'k8s_replicas', 'k8s_ingress_nginx', 'k8s_service')],
+        supports_check_mode=True,
+    )
+    result, commands = (shift_nginx if module.params['provider'] == 'nginx' else shift_k8s)(module)
+    if not module._diff:
+        result.pop('diff', None)
+    module.exit_json(commands=commands, **result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,352 @@
+"""canary_shift with provider nginx against a real nginx (Debian's, and the nginx image) on 127.0.0.1.
+
+The split is measured, never taken from the module's answer: the backends are HTTP servers that
+answer with their own name, and every test counts who answered requests sent through nginx.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from .helpers.backends import NamedBackend, SteadyLoad, count_answers
+from .helpers.postgres import free_port
+
+MODULE = 'artisan.upgrade.canary_shift'
+REQUESTS = 1000
+# One nginx worker serves the requests one after the other, and smooth weighted round-robin is
+# deterministic: the split over 1000 requests is exact to within one round of the weights.
+WEIGHTS_TOLERANCE = 0.01
+# split_clients hashes each key (MurmurHash2): over 1000 distinct keys the canary's share is binomial,
+# standard deviation sqrt(0.3 * 0.7 / 1000) = 1.45 points; 4 deviations.
+STICKY_TOLERANCE = 0.058
+UNMANAGED = 'upstream app {{ server {stable}; }}\n'
+STICKY_UNMANAGED = ('upstream app_stable {{ server {stable}; }}\nupstream app_canary {{ server {canary}; }}\n'
+                    'map $uri $app_upstream {{ default app_stable; }}\n')
+
+
+@pytest.fixture()
+def backends():
+    started = {}
+
+    def start(name):
+        started[name] = NamedBackend(name)
+        return started[name]
+
+    yield start
+    for backend in started.values():
+        backend.stop()
+
+
+def start_site(tmp_path, backends, nginx_factory, proxy_to, unmanaged):
+    """nginx proxying to ``proxy_to`` from an include file that starts hand-written (``unmanaged``)."""
+    stable, canary = backends('stable'), backends('canary')
+    include_dir = tmp_path / 'upstreams'
+    include_dir.mkdir()
+    include = include_dir / 'app.conf'
+    include.write_text(unmanaged.format(stable=stable.address, canary=canary.address))
+    server = nginx_factory('location / { proxy_pass %s; }' % proxy_to, 'include %s/*.conf;' % include_dir)
+    return dict(server=server, include=include, stable=stable, canary=canary,
+                options=dict(include_path=str(include), upstream='app', stable=[stable.address], canary=[canary.address],
+                             config=server.config))
+
+
+@pytest.fixture()
+def site(tmp_path, backends, nginx_factory):
+    """nginx proxying to upstream ``app``, whose hand-written file sends everything to stable."""
+    return start_site(tmp_path, backends, nginx_factory, 'http://app', UNMANAGED)
+
+
+@pytest.fixture()
+def sticky_site(tmp_path, backends, nginx_factory):
+    """nginx proxying to ``$app_upstream`` (sticky mode's variable), hand-written to send everything to stable."""
+    return start_site(tmp_path, backends, nginx_factory, 'http://$app_upstream', STICKY_UNMANAGED)
+
+
+def shift(weight, options, **extra):
+    return dict(provider='nginx', weight=weight, nginx=dict(options), **extra)
+
+
+def run_tasks(run_playbook, tasks):
+    """Several canary_shift tasks in one play; each (args) or (args, {'check_mode': True}); diff on."""
+    entries = []
+    for index, task in enumerate(tasks):
+        args, extra = task if isinstance(task, tuple) else (task, {})
+        entries.append(dict({'name': 'step %d' % index, MODULE: args, 'ignore_errors': True, 'diff': True}, **extra))
+    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': entries}])
+    return [run.result('step %d' % index) for index in range(len(tasks))]
+
+
+def assert_ok(result):
+    assert not result.get('failed'), result.get('msg')
+
+
+def canary_share(answers):
+    assert set(answers) <= {'stable', 'canary'}, answers
+    return answers['canary'] / sum(answers.values())
+
+
+def workers(server):
+    with open(os.path.join(server.root, 'nginx.pid'), encoding='utf-8') as handle:
+        master = int(handle.read())
+    with open('/proc/%d/task/%d/children' % (master, master), encoding='utf-8') as handle:
+        return set(handle.read().split())
+
+
+def test_weights_check_real_check_real_and_measured_split(site, run_playbook):
+    server, include = site['server'], site['include']
+    unmanaged = include.read_text()
+    args = shift(30, site['options'])
+    check = (args, {'check_mode': True})
+
+    [planned] = run_tasks(run_playbook, [check])
+    assert_ok(planned)
+    assert planned['changed'] is True and planned['before_weight'] is None
+    assert planned['diff']['before'] == unmanaged and 'weight=3;' in planned['diff']['after']
+    assert include.read_text() == unmanaged and os.listdir(include.parent) == ['app.conf'], 'check mode wrote'
+    assert count_answers(server.url, 100) == {'stable': 100}
+
+    real, check_again, real_again = run_tasks(run_playbook, [args, check, args])
+    assert_ok(real)
+    assert real['changed'] is True and real['reloaded'] is True and real['new_workers']
+    assert real['achieved_weight'] == 30 and real['after']['weight'] == 30
+    text = include.read_text()
+    assert 'server %s weight=7;' % site['stable'].address in text
+    assert 'server %s weight=3;' % site['canary'].address in text
+    assert (include.parent / 'app.conf.previous').read_text() == unmanaged
+    assert sorted(os.listdir(include.parent)) == ['app.conf', 'app.conf.previous']
+    assert any(c.startswith('nginx -t -q -c ') for c in real['commands'])
+
+    live_workers = workers(server)
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False, again['changes']
+        assert again['before_weight'] == 30 and again['reloaded'] is False
+    assert workers(server) == live_workers, 'an unchanged split reloaded nginx'
+    assert include.read_text() == text
+
+    answers = count_answers(server.url, REQUESTS)
+    assert abs(canary_share(answers) - 0.30) <= WEIGHTS_TOLERANCE, answers
+
+
+def test_weights_all_or_nothing_and_draining(site, backends, run_playbook):
+    server, first = site['server'], site['stable'].address
+    second = backends('stable-2')
+    options = dict(site['options'], stable=[first, second.address])
+
+    [everything] = run_tasks(run_playbook, [shift(100, options)])
+    assert_ok(everything)
+    assert count_answers(server.url, 200) == {'canary': 200}
+
+    [drained] = run_tasks(run_playbook, [shift(0, dict(options, drain=[first]))])
+    assert_ok(drained)
+    assert drained['changes'] == ['canary weight 100 % -> 0 %', "drain [] -> ['%s']" % first]
+    assert 'server %s down;' % first in site['include'].read_text()
+    assert count_answers(server.url, 200) == {'stable-2': 200}
+
+
+def test_sticky_cookie_split_keeps_each_client_on_one_side(sticky_site, run_playbook):
+    server, include = sticky_site['server'], sticky_site['include']
+    args = shift(30, dict(sticky_site['options'], mode='sticky', sticky_by='cookie', sticky_name='user'))
+    real, real_again = run_tasks(run_playbook, [args, args])
+    assert_ok(real)
+    assert real['changed'] is True and real['reloaded'] is True
+    assert 'split_clients "${cookie_user}" $app_upstream' in include.read_text()
+    assert_ok(real_again)
+    assert real_again['changed'] is False
+
+    answers = count_answers(server.url, REQUESTS, cookies=lambda i: {'user': 'user-%d' % i})
+    assert abs(canary_share(answers) - 0.30) <= STICKY_TOLERANCE, answers
+    for client in range(50):
+        seen = count_answers(server.url, 10, cookies=lambda _i, c=client: {'user': 'user-%d' % c})
+        assert len(seen) == 1, (client, seen)
+
+
+def test_a_config_nginx_rejects_never_reaches_the_live_file(site, run_playbook):
+    server, include = site['server'], site['include']
+    [first] = run_tasks(run_playbook, [shift(20, site['options'])])
+    assert_ok(first)
+    live, previous = include.read_text(), (include.parent / 'app.conf.previous').read_text()
+    live_workers = workers(server)
+
+    broken, bad_address, out_of_range = run_tasks(run_playbook, [
+        shift(50, dict(site['options'], upstream_directives=['keepalive many'])),
+        shift(50, dict(site['options'], canary=['127.0.0.1:99999'])),
+        shift(101, site['options']),
+    ])
+    assert broken['failed'] and broken['changed'] is False
+    assert 'nginx rejects the new split, the live file was left as it was' in broken['msg']
+    assert '"keepalive many;"' in broken['msg'] and 'invalid value' in broken['msg']
+    assert bad_address['failed']
+    assert 'backend "127.0.0.1:99999": give host:port with a port from 1 to 65535' in bad_address['msg']
+    assert bad_address['commands'] == []
+    assert out_of_range['failed'] and 'from 0 to 100, got 101' in out_of_range['msg']
+
+    assert include.read_text() == live and (include.parent / 'app.conf.previous').read_text() == previous
+    assert sorted(os.listdir(include.parent)) == ['app.conf', 'app.conf.previous']
+    assert not [n for n in os.listdir(server.root) if n.startswith('.')], 'a check file was left behind'
+    assert workers(server) == live_workers
+    answers = count_answers(server.url, REQUESTS)
+    assert abs(canary_share(answers) - 0.20) <= WEIGHTS_TOLERANCE, answers
+
+
+def test_reloads_under_a_steady_request_stream_lose_no_request(site, run_playbook):
+    steps = [10, 50, 90, 0, 30]
+    with SteadyLoad(site['server'].url, max_requests=20000, max_seconds=90) as load:
+        results = run_tasks(run_playbook, [shift(weight, site['options']) for weight in steps])
+    for result in results:
+        assert_ok(result)
+        assert result['reloaded'] is True
+    assert load.failures == [], load.failures[:5]
+    assert load.total >= 200 and set(load.answers) == {'stable', 'canary'}, load.answers
+
+
+def test_refuses_a_side_with_no_backend_listening_unless_forced(site, run_playbook):
+    include = site['include']
+    dead = '127.0.0.1:%d' % free_port()
+    options = dict(site['options'], canary=[dead])
+    before = include.read_text()
+    refused, forced = run_tasks(run_playbook, [shift(10, options), shift(10, options, force=True)])
+    assert refused['failed'] and refused['changed'] is False
+    assert 'no canary backend accepts connections (%s:' % dead in refused['msg']
+    assert 'force=true overrides' in refused['msg']
+    assert not any(c.startswith('nginx') for c in refused['commands'])
+    assert_ok(forced)
+    assert forced['changed'] is True and 'server %s;' % dead in include.read_text()
+    assert before != include.read_text()
+
+
+def test_a_reload_that_does_not_take_puts_the_previous_file_back(site, run_playbook):
+    server, include = site['server'], site['include']
+    [first] = run_tasks(run_playbook, [shift(20, site['options'])])
+    assert_ok(first)
+    live = include.read_text()
+    # A stopped master keeps its HUP pending: no new workers appear, as when a reload hangs.
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        [stuck] = run_tasks(run_playbook, [shift(60, dict(site['options'], reload_timeout=1))])
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    assert stuck['failed'] and stuck['changed'] is False
+    assert 'did not start workers with the new configuration within 1.0s' in stuck['msg']
+    assert 'the previous file was put back and nginx asked to load it' in stuck['msg']
+    assert include.read_text() == live
+    time.sleep(1)  # the master handles the pending reload, with the file put back
+    answers = count_answers(server.url, REQUESTS)
+    assert abs(canary_share(answers) - 0.20) <= WEIGHTS_TOLERANCE, answers
+
+
+def test_nginx_not_running_gets_the_file_and_a_warning(site, run_playbook):
+    server, include = site['server'], site['include']
+    server.process.send_signal(signal.SIGQUIT)
+    server.process.wait(10)
+    [result] = run_tasks(run_playbook, [shift(40, site['options'])])
+    assert_ok(result)
+    assert result['changed'] is True and result['reloaded'] is False
+    assert any('nginx is not running' in w for w in result['warnings'])
+    assert 'weight=2;' in include.read_text()
+
+
+def test_include_not_loaded_by_the_configuration_is_refused(site, tmp_path, run_playbook):
+    elsewhere = tmp_path / 'elsewhere.conf'
+    [result] = run_tasks(run_playbook, [shift(10, dict(site['options'], include_path=str(elsewhere)))])
+    assert result['failed']
+    assert 'does not include %s' % elsewhere in result['msg']
+    assert not elsewhere.exists()
+
+
+def wait_until_answering(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_nginx_in_a_container_reloaded_with_docker_kill(docker_session, backends, tmp_path, run_playbook):
+    stable, canary = backends('stable'), backends('canary')
+    port = free_port()
+    conf_d = tmp_path / 'conf.d'
+    conf_d.mkdir()
+    (conf_d / 'default.conf').write_text('server { listen 127.0.0.1:%d; location / { proxy_pass http://app; } }\n' % port)
+    (conf_d / 'app-upstream.conf').write_text(UNMANAGED.format(stable=stable.address))
+    # Host networking so that nginx reaches the backends on the host's 127.0.0.1 and listens on it only.
+    container = docker_session.run('artisan-upgrade/nginx:bookworm', network_mode='host',
+                                   volumes={str(conf_d): {'bind': '/etc/nginx/conf.d', 'mode': 'rw'}})
+    url = 'http://127.0.0.1:%d' % port
+    wait_until_answering(url)
+    options = dict(include_path='/etc/nginx/conf.d/app-upstream.conf', upstream='app', stable=[stable.address],
+                   canary=[canary.address], reload='docker_kill')
+    args = shift(40, options, exec_via=dict(type='docker', container=container.name))
+
+    check = (args, {'check_mode': True})
+    planned, real, check_again, real_again = run_tasks(run_playbook, [check, args, check, args])
+    assert_ok(planned)
+    assert planned['changed'] is True
+    assert_ok(real)
+    assert real['changed'] is True and real['reloaded'] is True
+    assert any(c.endswith('docker kill --signal HUP %s' % container.name) for c in real['commands'])
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False
+    assert 'weight=2;' in (conf_d / 'app-upstream.conf').read_text()  # 40 % over 1+1 servers: 3 and 2
+    answers = count_answers(url, REQUESTS)
+    assert abs(canary_share(answers) - 0.40) <= WEIGHTS_TOLERANCE, answers
+
+
+# A backend inside a container: answers every GET with its name (argv 1) on 127.0.0.1:<argv 2>.
+CONTAINER_BACKEND = """
+import http.server, sys
+class Named(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = sys.argv[1].encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), Named).serve_forever()
+"""
+
+
+def test_debian_nginx_under_systemd_reloaded_with_systemctl(docker_session, run_playbook):
+    port = free_port()
+    host = docker_session.run_systemd(ports={'80/tcp': ('127.0.0.1', port)})
+
+    def sh(script):
+        result = host.exec_run(['sh', '-c', script])
+        assert result.exit_code == 0, result.output.decode()
+
+    for name, backend_port in (('stable', 8001), ('canary', 8002)):
+        host.exec_run(['python3', '-c', CONTAINER_BACKEND, name, str(backend_port)], detach=True)
+    sh("echo 'upstream app { server 127.0.0.1:8001; }' > /etc/nginx/conf.d/app-upstream.conf")
+    sh("echo 'server { listen 80 default_server; location / { proxy_pass http://app; } }' > /etc/nginx/sites-enabled/default")
+    sh('systemctl restart nginx')
+    url = 'http://127.0.0.1:%d' % port
+    wait_until_answering(url)
+    # The backends listen on the container's loopback, which the module's host cannot probe.
+    args = shift(25, dict(include_path='/etc/nginx/conf.d/app-upstream.conf', upstream='app', stable=['127.0.0.1:8001'],
+                          canary=['127.0.0.1:8002'], reload='systemd', probe_backends=False),
+                 exec_via=dict(type='docker', container=host.name))
+    check = (args, {'check_mode': True})
+    planned, real, check_again, real_again = run_tasks(run_playbook, [check, args, check, args])
+    assert_ok(planned)
+    assert planned['changed'] is True
+    assert_ok(real)
+    assert real['changed'] is True and real['reloaded'] is True
+    assert any(c.endswith('systemctl reload nginx') for c in real['commands'])
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False
+    answers = count_answers(url, REQUESTS)
+    assert abs(canary_share(answers) - 0.25) <= WEIGHTS_TOLERANCE, answers
+    assert host.exec_run(['systemctl', 'is-active', 'nginx']).output.decode().strip() == 'active'

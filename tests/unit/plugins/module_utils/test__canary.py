@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""canary_shift's pure decisions: weight maths, option checks, the rendered nginx include file."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
+
+S1, S2, C1 = '10.0.0.1:8000', '10.0.0.2:8000', '10.0.0.9:8000'
+
+
+@pytest.mark.parametrize('weight', range(0, 101))
+@pytest.mark.parametrize('stable_count,canary_count', [(1, 1), (2, 1), (3, 2), (1, 4)])
+def test_split_weights_give_the_canary_exactly_its_share(weight, stable_count, canary_count):
+    stable_each, canary_each = decide.split_weights(weight, stable_count, canary_count)
+    stable_total = (stable_each or 0) * stable_count
+    canary_total = (canary_each or 0) * canary_count
+    assert Fraction(canary_total, stable_total + canary_total) == Fraction(weight, 100)
+    assert all(w is None or w >= 1 for w in (stable_each, canary_each))
+
+
+def test_split_weights_are_the_smallest_integers():
+    assert decide.split_weights(10, 1, 1) == (9, 1)
+    assert decide.split_weights(50, 2, 1) == (1, 2)
+    assert decide.split_weights(0, 2, 1) == (1, None)
+    assert decide.split_weights(100, 2, 1) == (None, 1)
+
+
+@pytest.mark.parametrize('address', ['127.0.0.1:80', 'app-v2.internal:8000', '[::1]:8080', 'unix:/run/app.sock'])
+def test_backends_accepted(address):
+    decide.check_backend(address)
+
+
+@pytest.mark.parametrize('address,message', [
+    ('127.0.0.1', 'give host:port'),
+    ('127.0.0.1:0', 'port from 1 to 65535'),
+    ('127.0.0.1:99999', 'port from 1 to 65535'),
+    ('[::g]:80', 'not an IPv6 address'),
+    ('bad host:80', 'neither an IP address nor a host name'),
+    ('unix:run/app.sock', 'absolute path'),
+    ('a;b:80', 'neither an IP address'),
+])
+def test_backends_refused_with_a_clear_message(address, message):
+    with pytest.raises(decide.CanarySpecError, match=message):
+        decide.check_backend(address)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(weight=-1), 'from 0 to 100, got -1'),
+    (dict(weight=101), 'from 0 to 100, got 101'),
+    (dict(upstream='1app'), 'upstream "1app"'),
+    (dict(canary=[]), 'at least one stable and one canary'),
+    (dict(canary=[S1]), 'listed as both stable and canary'),
+    (dict(drain=['10.0.0.5:1']), 'neither stable nor canary'),
+    (dict(drain=[C1]), 'every canary backend is drained, so 30 %'),
+    (dict(mode='sticky', sticky_by='cookie'), 'needs sticky_name'),
+    (dict(mode='sticky', sticky_by='cookie', sticky_name='a-b'), 'cookie name "a-b"'),
+    (dict(mode='sticky', sticky_by='header', sticky_name='X Y'), 'header name "X Y"'),
+    (dict(directives=['keepalive 2; server x']), 'one simple directive'),
+    (dict(directives=['include /etc/passwd { }']), 'one simple directive'),
+])
+def test_nginx_split_refuses_bad_options_up_front(kwargs, message):
+    args = dict(weight=30, upstream='app', stable=[S1, S2], canary=[C1])
+    args.update(kwargs)
+    with pytest.raises(decide.CanarySpecError, match=message):
+        decide.nginx_split(**args)
+
+
+def test_render_weights_with_a_drained_server():
+    split = decide.nginx_split(25, 'shop', [S1, S2], [C1], drain=[S2], directives=['keepalive 16;'])
+    text = decide.render_nginx(split)
+    assert text.splitlines()[2:] == [
+        'upstream shop {',
+        '    server %s weight=3;' % S1,
+        '    server %s down;' % S2,
+        '    server %s;' % C1,
+        '    keepalive 16;',
+        '}',
+    ]
+    assert decide.recorded_state(text) == split.state()
+
+
+def test_render_zero_marks_the_canary_down():
+    text = decide.render_nginx(decide.nginx_split(0, 'shop', [S1], [C1]))
+    assert '    server %s;\n    server %s down;\n' % (S1, C1) in text
+
+
+@pytest.mark.parametrize('weight,lines', [
+    (30, ['    30% shop_canary;', '    * shop_stable;']),
+    (0, ['    * shop_stable;']),
+    (100, ['    * shop_canary;']),
+])
+def test_render_sticky(weight, lines):
+    text = decide.render_nginx(decide.nginx_split(weight, 'shop', [S1], [C1], mode='sticky', sticky_by='header',
+                                                  sticky_name='X-User-Id'))
+    body = text.splitlines()
+    start = body.index('split_clients "${http_x_user_id}" $shop_upstream {')
+    assert body[start + 1:-1] == lines and body[-1] == '}'
+    assert 'upstream shop_stable {\n    server %s;\n}' % S1 in text
+    assert 'upstream shop_canary {\n    server %s;\n}' % C1 in text
+
+
+def test_sticky_keys():
+    assert decide.sticky_key('client_address', None) == '${remote_addr}'
+    assert decide.sticky_key('cookie', 'session_id') == '${cookie_session_id}'
+
+
+def test_recorded_state_of_foreign_or_broken_files():
+    assert decide.recorded_state(None) is None
+    assert decide.recorded_state('upstream app { server a:1; }') is None
+    assert decide.recorded_state(decide.STATE_MARKER + '{not json') is None
+    assert decide.recorded_state(decide.STATE_MARKER + '[1]') is None
+
+
+def test_shift_summary():
+    before = decide.nginx_split(10, 'shop', [S1, S2], [C1]).state()
+    after = decide.nginx_split(30, 'shop', [S1, S2], [C1], drain=[S1]).state()
+    assert decide.shift_summary(before, after) == ['canary weight 10 % -> 30 %', "drain [] -> ['%s']" % S1]
+    assert decide.shift_summary(None, after) == ['canary weight set to 30 % (no earlier split recorded)']
+    assert decide.shift_summary(after, after) == ['include file rewritten (its content differed from the rendered split)']
+
+
+# --- Kubernetes -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('weight,total,stable,canary,achieved', [
+    (0, 10, 10, 0, 0.0), (10, 10, 9, 1, 10.0), (30, 10, 7, 3, 30.0), (100, 10, 0, 10, 100.0),
+    (50, 3, 1, 2, 66.67),  # 1.5 pods: halves round up, as Argo Rollouts does
+    (10, 3, 3, 0, 0.0), (20, 3, 2, 1, 33.33), (1, 1, 1, 0, 0.0), (50, 1, 0, 1, 100.0),
+])
+def test_replica_split_and_achieved_weight(weight, total, stable, canary, achieved):
+    split = decide.replica_split(weight, total)
+    assert split == {'stable': stable, 'canary': canary}
+    assert decide.replica_weight(split) == achieved
+
+
+def test_replica_split_guard_rails():
+    with pytest.raises(decide.CanarySpecError, match='total replicas must be 1 or more, got 0'):
+        decide.replica_split(10, 0)
+    with pytest.raises(decide.CanarySpecError, match='from 0 to 100'):
+        decide.replica_split(120, 10)
+
+
+def test_scale_steps_grow_before_shrink_both_ways():
+    assert decide.scale_steps({'stable': 10, 'canary': 0}, {'stable': 7, 'canary': 3}) == [('canary', 3, True), ('stable', 7, False)]
+    assert decide.scale_steps({'stable': 7, 'canary': 3}, {'stable': 10, 'canary': 0}) == [('stable', 10, True), ('canary', 0, False)]
+    assert decide.scale_steps({'stable': 7, 'canary': 3}, {'stable': 7, 'canary': 3}) == []
+    assert decide.scale_steps({'stable': 5, 'canary': 0}, {'stable': 7, 'canary': 3}) == [('stable', 7, True), ('canary', 3, True)]
+
+
+def test_canary_annotations_and_what_changes():
+    wanted = decide.canary_annotations(20, header='X-Canary')
+    assert wanted == {'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '20',
+                      'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary',
+                      'nginx.ingress.kubernetes.io/canary-by-header-value': None,
+                      'nginx.ingress.kubernetes.io/canary-by-cookie': None}
+    live = {'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '10',
+            'nginx.ingress.kubernetes.io/canary-by-cookie': 'beta', 'team': 'shop'}
+    assert decide.annotations_to_change(live, wanted) == {
+        'nginx.ingress.kubernetes.io/canary-weight': '20', 'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary',
+        'nginx.ingress.kubernetes.io/canary-by-cookie': None}
+    assert decide.ingress_weight(live) == 10
+    assert decide.ingress_weight({'team': 'shop'}) is None
+    with pytest.raises(decide.CanarySpecError, match='header_value needs header'):
+        decide.canary_annotations(20, header_value='yes')
+
+
+def test_canary_ingress_spec_points_every_backend_at_the_canary_service():
+    main = {'ingressClassName': 'nginx', 'tls': [{'hosts': ['shop.example'], 'secretName': 'shop-tls'}],
+            'defaultBackend': {'service': {'name': 'shop', 'port': {'number': 80}}},
+            'rules': [{'host': 'shop.example', 'http': {'paths': [
+                {'path': '/', 'pathType': 'Prefix', 'backend': {'service': {'name': 'shop', 'port': {'name': 'http'}}}},
+                {'path': '/static', 'pathType': 'Prefix', 'backend': {'resource': {'kind': 'Bucket', 'name': 'assets'}}}]}}]}
+    spec = decide.canary_ingress_spec(main, 'shop-v2', None)
+    assert spec['tls'] == main['tls'] and spec['ingressClassName'] == 'nginx'
+    assert spec['defaultBackend'] == {'service': {'name': 'shop-v2', 'port': {'number': 80}}}
+    paths = spec['rules'][0]['http']['paths']
+    assert paths[0]['backend'] == {'service': {'name': 'shop-v2', 'port': {'name': 'http'}}}
+    assert paths[1]['backend'] == {'resource': {'kind': 'Bucket', 'name': 'assets'}}
+    assert main['rules'][0]['http']['paths'][0]['backend']['service']['name'] == 'shop', 'the main spec was modified'
+    assert decide.canary_ingress_spec(main, 'v2', '8080')['defaultBackend']['service']['port'] == {'number': 8080}
+    assert decide.canary_ingress_spec(main, 'v2', 'web')['defaultBackend']['service']['port'] == {'name': 'web'}
+
+
+def test_service_selector_is_all_or_nothing():
+    stable, canary = {'app': 'shop', 'version': '1'}, {'app': 'shop', 'version': '2'}
+    assert decide.service_selector(100, stable, canary) == canary
+    assert decide.service_selector(0, stable, canary) == stable
+    with pytest.raises(decide.CanarySpecError, match='weight must be 0 .stable. or 100 .canary., got 50'):
+        decide.service_selector(50, stable, canary)
+    with pytest.raises(decide.CanarySpecError, match='two different'):
+        decide.service_selector(100, stable, stable)
+    assert decide.selector_weight(canary, stable, canary) == 100
+    assert decide.selector_weight({'app': 'shop'}, stable, canary) is None
+    assert decide.label_selector(canary) == 'app=shop,version=2'
+    assert decide.labels({'app': 'shop', 'version': 2}) == canary
