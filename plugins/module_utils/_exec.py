@@ -8,18 +8,25 @@ with extra environment variables, streams the command's stdout into a local bina
 (a database dump never passes through this process's memory when that object has a file
 descriptor) and returns the exit code with the tail of stderr. Modules pick the transport from
 the ``exec_via`` option documented by the ``artisan.upgrade.exec_via`` doc fragment.
+
+Transports: ``local`` (a child process), ``docker`` (``docker exec`` through the CLI) and ``pod``
+(the pods/exec websocket of the Kubernetes API, as ``kubectl exec``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
+import re
 import shlex
 import signal
 import subprocess
 import threading
 import typing as t
+
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
 
 CHUNK = 1024 * 1024
 STDERR_LIMIT = 64 * 1024
@@ -47,14 +54,17 @@ class ExecResult:
 
 def exec_via_argument_spec() -> dict[str, t.Any]:
     """The ``exec_via`` option of the ``artisan.upgrade.exec_via`` doc fragment."""
+    options = dict(
+        type=dict(type='str', choices=['local', 'docker', 'pod'], default='local'),
+        container=dict(type='str'),
+        user=dict(type='str'),
+        pod=dict(type='str'),
+        namespace=dict(type='str', default='default'),
+    )
+    options.update(_k8s.k8s_auth_argument_spec())
     return dict(exec_via=dict(
-        type='dict', default=dict(type='local'),
-        options=dict(
-            type=dict(type='str', choices=['local', 'docker'], default='local'),
-            container=dict(type='str'),
-            user=dict(type='str'),
-        ),
-        required_if=[('type', 'docker', ['container'])],
+        type='dict', default=dict(type='local'), options=options,
+        required_if=[('type', 'docker', ['container']), ('type', 'pod', ['pod'])],
     ))
 
 
@@ -206,9 +216,182 @@ class DockerTransport(LocalTransport):
             raise ExecError('container "%s" is not running' % self.container)
 
 
-def transport_from_params(exec_via: dict[str, t.Any] | None, bin_path: t.Callable[[str], str | None]) -> LocalTransport:
+ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+
+
+def env_preamble(env: dict[str, str]) -> tuple[list[str], bytes]:
+    """A ``sh -c`` prefix that reads ``env`` from the first lines of stdin, and those lines.
+
+    The exec API has no environment field and its command travels in the request URL (kept in audit
+    logs), so secrets such as PGPASSWORD go through stdin instead: ``read`` takes one line per variable,
+    and the program then inherits the rest of stdin untouched (shells read a pipe byte by byte).
+    """
+    if not env:
+        return [], b''
+    names = sorted(env)
+    for name in names:
+        if not ENV_NAME.match(name):
+            raise ExecError('environment variable name %r cannot be passed into a pod' % name)
+        if '\n' in env[name] or '\r' in env[name]:
+            raise ExecError('the value of %s contains a line break and cannot be passed into a pod' % name)
+    script = ' && '.join(['IFS= read -r %s' % name for name in names] + ['export %s' % ' '.join(names), 'exec "$@"'])
+    return ['sh', '-c', script, 'artisan-exec'], ''.join(env[name] + '\n' for name in names).encode()
+
+
+def exit_code_of(status: dict[str, t.Any]) -> tuple[int, str]:
+    """The exit code in the Status an exec ends with, and its message when the command did not even run."""
+    if status.get('status') == 'Success':
+        return 0, ''
+    for cause in (status.get('details') or {}).get('causes') or []:
+        if cause.get('reason') == 'ExitCode':
+            try:
+                return int(cause.get('message')), ''
+            except (TypeError, ValueError):
+                break
+    return 126, status.get('message') or 'exec failed without a status message'
+
+
+class PodTransport:
+    """Commands run in a pod's container through the API's exec websocket (``kubectl exec``).
+
+    Frames are written to the caller's file as they arrive: the client library's buffering reader
+    would hold a fast producer's whole output in memory.
+    """
+
+    kind = 'pod'
+
+    def __init__(self, params: dict[str, t.Any], pod: str, namespace: str = 'default', container: str | None = None):
+        self.params = params
+        self.pod = pod
+        self.namespace = namespace
+        self.container = container
+        self._core = None
+
+    def command_line(self, argv: list[str], env: dict[str, str], stdin: bool = False) -> list[str]:
+        """What the equivalent kubectl call looks like, for the ``commands`` a module returns (no values)."""
+        prefix = ['kubectl', 'exec', '--namespace', self.namespace]
+        if stdin or env:
+            prefix.append('--stdin')
+        if self.container:
+            prefix += ['--container', self.container]
+        shown_env = ['env'] + ['%s=<from stdin>' % name for name in sorted(env)] if env else []
+        return prefix + [self.pod, '--'] + shown_env + list(argv)
+
+    def core(self) -> t.Any:
+        if self._core is None:
+            try:
+                import kubernetes  # pylint: disable=import-outside-toplevel
+                self._core = kubernetes.client.CoreV1Api(_k8s.api_client(self.params))
+            except (_k8s.K8sError, ImportError) as exc:
+                raise ExecError('exec_via pod: %s' % exc) from exc
+        return self._core
+
+    def check(self) -> None:
+        where = 'pod "%s" in namespace "%s"' % (self.pod, self.namespace)
+        try:
+            pod = self.core().read_namespaced_pod(self.pod, self.namespace)
+        except _k8s.ApiException as exc:
+            raise ExecError('%s: %s' % (where, _k8s.api_error_message(exc))) from exc
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raise ExecError('cannot reach the Kubernetes API at %s for %s: %s' % (
+                _k8s.server_url(self.core().api_client), where, exc)) from exc
+        if (pod.status.phase or '') != 'Running':
+            raise ExecError('%s is %s, not Running' % (where, pod.status.phase or 'in an unknown phase'))
+        names = [container.name for container in pod.spec.containers]
+        if self.container and self.container not in names:
+            raise ExecError('%s has no container "%s" (it has: %s)' % (where, self.container, ', '.join(names)))
+
+    def run(self, argv: list[str], env: dict[str, str] | None = None, stdin: t.Any = None, stdout: t.Any = None) -> ExecResult:
+        env = env or {}
+        command = shlex.join(self.command_line(argv, env, stdin is not None))
+        prefix, preamble = env_preamble(env)
+        try:
+            socket = self._open(prefix + list(argv), stdin is not None or bool(preamble))
+        except ExecError as exc:
+            return ExecResult(rc=127, stderr=str(exc), command=command)
+        writer = None
+        if preamble or stdin is not None:
+            writer = threading.Thread(target=self._feed, args=(socket, preamble, stdin), daemon=True)
+            writer.start()
+        out = _TailBuffer(CAPTURE_LIMIT)
+        err = _TailBuffer(STDERR_LIMIT)
+        sink = stdout.write if stdout is not None else out.add
+        status = self._receive(socket, sink, err)
+        socket.close()
+        if writer is not None:
+            writer.join(timeout=5)
+        if status is None:
+            return ExecResult(rc=255, stderr=err.data.decode('utf-8', 'replace') + 'the exec connection closed without an exit status',
+                              stdout=None if stdout is not None else out.data, command=command)
+        rc, message = exit_code_of(status)
+        text = err.data.decode('utf-8', errors='replace') + (message if message else '')
+        return ExecResult(rc=rc, stderr=text, stdout=None if stdout is not None else out.data, command=command)
+
+    def _open(self, argv: list[str], with_stdin: bool) -> t.Any:
+        from kubernetes.stream import stream  # pylint: disable=import-outside-toplevel
+        kwargs = dict(command=argv, stdin=with_stdin, stdout=True, stderr=True, tty=False,
+                      _preload_content=False, binary=True)
+        if self.container:
+            kwargs['container'] = self.container
+        try:
+            client = stream(self.core().connect_get_namespaced_pod_exec, self.pod, self.namespace, **kwargs)
+        except _k8s.ApiException as exc:
+            raise ExecError('exec in pod "%s": %s' % (self.pod, _k8s.api_error_message(exc))) from exc
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raise ExecError('exec in pod "%s" failed: %s' % (self.pod, exc)) from exc
+        if with_stdin and client.subprotocol != 'v5.channel.k8s.io':
+            client.close()
+            raise ExecError('the API server does not speak the v5 exec protocol (Kubernetes 1.30+), '
+                            'so the end of stdin cannot be signalled to the command')
+        return client
+
+    @staticmethod
+    def _feed(socket: t.Any, preamble: bytes, stdin: t.Any) -> None:
+        try:
+            if preamble:
+                socket.write_channel(0, preamble)
+            while stdin is not None:
+                chunk = stdin.read(CHUNK // 4)
+                if not chunk:
+                    break
+                socket.write_channel(0, chunk)
+            socket.close_channel(0)
+        except Exception:  # pylint: disable=broad-exception-caught
+            pass  # the command ended or the connection broke: the exit status says which
+
+    @staticmethod
+    def _receive(socket: t.Any, sink: t.Callable[[bytes], t.Any], err: _TailBuffer) -> dict[str, t.Any] | None:
+        """Pump frames until the server closes the stream; returns the final Status (channel 3)."""
+        status = b''
+        try:
+            while True:
+                opcode, frame = socket.sock.recv_data_frame(True)
+                if opcode == 8:  # close
+                    break
+                data = frame.data
+                if not data or opcode not in (1, 2):
+                    continue
+                channel, payload = data[0], data[1:]
+                if channel == 1:
+                    sink(payload)
+                elif channel == 2:
+                    err.add(payload)
+                elif channel == 3:
+                    status += payload
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            err.add(('\nthe exec stream broke: %s' % exc).encode())
+            return None
+        try:
+            return json.loads(status.decode('utf-8')) if status else None
+        except ValueError:
+            return None
+
+
+def transport_from_params(exec_via: dict[str, t.Any] | None, bin_path: t.Callable[[str], str | None]) -> t.Any:
     """The transport an ``exec_via`` option asks for; ``bin_path(name)`` finds a program on the target."""
     exec_via = exec_via or {'type': 'local'}
     if exec_via.get('type') == 'docker':
         return DockerTransport(exec_via['container'], exec_via.get('user'), bin_path('docker') or 'docker')
+    if exec_via.get('type') == 'pod':
+        return PodTransport(exec_via, exec_via['pod'], exec_via.get('namespace') or 'default', exec_via.get('container'))
     return LocalTransport()

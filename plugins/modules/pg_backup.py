@@ -20,8 +20,8 @@ description:
   - Idempotent. With O(state=present), a verified backup with the same label is reused
     (C(changed=false)); with O(state=restored), a database records the backup restored into it and is
     not restored again; O(force=true) overrides both.
-  - The client programs run where O(exec_via) says (locally, or in a container); the dump is streamed to
-    O(dest) on the host the module runs on.
+  - The client programs run where O(exec_via) says (locally, in a container, or in a Kubernetes pod); the dump
+    is streamed to O(dest) on the host the module runs on, never held in memory.
 author:
   - artisan.upgrade maintainers (@artisan-upgrade)
 requirements:
@@ -172,8 +172,9 @@ attributes:
     details: Without a O(label), O(state=present) takes a new timestamped backup on every run.
 notes:
   - The password reaches the client programs through E(PGPASSWORD) in their environment (with
-    O(exec_via.type=docker), C(docker exec --env PGPASSWORD) copies it from the docker CLI's environment),
-    never through a command line, and is never returned.
+    O(exec_via.type=docker), C(docker exec --env PGPASSWORD) copies it from the docker CLI's environment; with
+    O(exec_via.type=pod), it is the first line of the exec stream's stdin), never through a command line, and is
+    never returned.
   - A restored database carries the setting C(artisan.restored_from) (C(ALTER DATABASE ... SET)) naming the
     backup, which is how a second run knows it is done.
   - Parallel restores (O(jobs) above 1) need the archive as a file where pg_restore runs, so they are done with
@@ -203,6 +204,21 @@ EXAMPLES = r"""
     exec_via:
       type: docker
       container: shop-postgres-1
+    login_user: postgres
+    login_password: "{{ vault_db_password }}"
+    db: app
+    dest: /var/backups/postgres
+    label: pre-upgrade-2.0.0
+
+- name: Same, through the Kubernetes API into the database pod (kubectl exec postgresql-0 -- pg_dump)
+  artisan.upgrade.pg_backup:
+    exec_via:
+      type: pod
+      pod: postgresql-0
+      namespace: shop
+      container: postgresql
+      context: prod
+    login_host: 127.0.0.1
     login_user: postgres
     login_password: "{{ vault_db_password }}"
     db: app

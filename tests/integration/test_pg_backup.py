@@ -11,7 +11,9 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import stat
+import subprocess
 
 import psycopg
 import pytest
@@ -402,3 +404,81 @@ def test_backup_and_restore_through_docker_exec(pg_container, tmp_path, run_play
     assert again['changed'] is False
     assert_ok(restore)
     assert container_fingerprint(pg_container, 'shop_copy') == container_fingerprint(pg_container, 'shop')
+
+
+# --- in a Kubernetes pod (kubesim's docker runtime: the pod is a real postgres container) ---------------
+
+KUBECTL = shutil.which('kubectl')
+DB_POD = {
+    'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'postgresql-0', 'labels': {'app': 'postgresql'}},
+    'spec': {'containers': [{
+        'name': 'postgres', 'image': 'artisan-upgrade/postgres:15',
+        'env': [{'name': 'POSTGRES_USER', 'value': 'owner'}, {'name': 'POSTGRES_PASSWORD', 'value': 'pod-pw'},
+                {'name': 'POSTGRES_DB', 'value': 'shop'}],
+        'readinessProbe': {'exec': {'command': ['pg_isready', '-h', '127.0.0.1', '-U', 'owner', '-d', 'shop']},
+                           'periodSeconds': 1}}]},
+}
+
+
+@pytest.fixture()
+def db_pod(kubesim_docker):
+    """A PostgreSQL pod holding the seed data; kubectl (an independent client) runs psql in it."""
+    if KUBECTL is None:
+        pytest.skip('kubectl is not installed')
+
+    def kubectl(*args, stdin=None):
+        result = subprocess.run([KUBECTL, '--kubeconfig', kubesim_docker.kubeconfig, *args], input=stdin,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    kubectl('apply', '-f', '-', stdin=json.dumps(DB_POD))
+    kubectl('wait', '--for=condition=Ready', 'pod/postgresql-0', '--timeout=90s')
+
+    def psql(dbname, sql):
+        return kubectl('exec', '-i', 'postgresql-0', '--', 'psql', '-U', 'owner', '-d', dbname, '-v', 'ON_ERROR_STOP=1',
+                       '-qAt', stdin=sql)
+
+    psql('shop', SEED)
+    return psql
+
+
+def pod_fingerprint(psql, dbname):
+    tables = psql(dbname, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").split()
+    return {t: psql(dbname, "SELECT count(*), md5(string_agg(x::text, '|' ORDER BY x::text)) FROM \"%s\" x" % t)
+            for t in tables}
+
+
+def test_backup_and_restore_through_pod_exec(kubesim_docker, db_pod, tmp_path, run_playbook):
+    dest = str(tmp_path / 'backups')
+    # pg_dump runs in the pod and reaches the server over TCP with a password: the password goes
+    # through the exec stream's stdin, never into the exec request (its URL lands in audit logs).
+    pod = {'type': 'pod', 'pod': 'postgresql-0', 'namespace': 'default', 'kubeconfig': kubesim_docker.kubeconfig}
+    where = dict(exec_via=pod, login_host='127.0.0.1', login_user='owner', login_password='pod-pw')
+    planned, backup, again, restore, wrong_pw, missing_pod = run_tasks(run_playbook, [
+        (dict(where, db='shop', dest=dest, label='pre-2.0.0'), {'check_mode': True}),
+        dict(where, db='shop', dest=dest, label='pre-2.0.0'),
+        dict(where, db='shop', dest=dest, label='pre-2.0.0'),
+        dict(where, state='restored', db='shop', dest=dest, label='pre-2.0.0', target_db='shop_copy',
+             restore_mode='create'),
+        dict(where, db='shop', dest=dest, label='other', login_password='wrong'),
+        dict(where, db='shop', dest=dest, label='other', exec_via=dict(pod, pod='postgresql-9')),
+    ])
+    assert_ok(planned)
+    assert planned['changed'] is True and not any('--format=custom' in c for c in planned['commands'])
+    assert_ok(backup)
+    manifest = read_manifest(backup['manifest_path'])
+    assert manifest['exec_via'] == 'pod' and manifest['alembic_revision'] == 'ae1027a6acf'
+    assert manifest['sha256'] == sha256(backup['path']) and manifest['toc_entries'] >= 10
+    with open(backup['path'], 'rb') as handle:
+        assert handle.read(5) == b'PGDMP'
+    dump_command = next(c for c in backup['commands'] if '--format=custom' in c)
+    assert dump_command.startswith('kubectl exec --namespace default --stdin postgresql-0 -- env')
+    assert 'PGPASSWORD=<from stdin>' in dump_command
+    assert not any('pod-pw' in c for c in backup['commands'] + restore['commands'])
+    assert again['changed'] is False
+    assert_ok(restore)
+    assert pod_fingerprint(db_pod, 'shop_copy') == pod_fingerprint(db_pod, 'shop')
+    assert wrong_pw['failed'] and 'password authentication failed' in wrong_pw['msg']
+    assert not glob.glob(os.path.join(dest, 'shop--other*'))
+    assert missing_pod['failed'] and 'pods "postgresql-9" not found' in missing_pod['msg']

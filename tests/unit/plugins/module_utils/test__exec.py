@@ -79,3 +79,45 @@ def test_transport_from_params():
     assert _exec.transport_from_params(None, lambda name: None).kind == 'local'
     docker = _exec.transport_from_params({'type': 'docker', 'container': 'c', 'user': None}, lambda name: '/bin/' + name)
     assert (docker.kind, docker.container, docker.docker_bin) == ('docker', 'c', '/bin/docker')
+    pod = _exec.transport_from_params({'type': 'pod', 'pod': 'postgresql-0', 'namespace': 'db', 'container': None},
+                                      lambda name: None)
+    assert (pod.kind, pod.pod, pod.namespace, pod.container) == ('pod', 'postgresql-0', 'db', None)
+
+
+def test_exec_via_spec_requires_what_each_transport_needs():
+    spec = _exec.exec_via_argument_spec()['exec_via']
+    assert ('type', 'pod', ['pod']) in spec['required_if'] and spec['options']['api_key']['no_log']
+
+
+def test_env_preamble_reads_secrets_from_stdin_then_hands_the_rest_over(tmp_path):
+    prefix, lines = _exec.env_preamble({'PGPASSWORD': 'p a$s', 'PGUSER': 'app'})
+    assert prefix[:2] == ['sh', '-c'] and 'p a$s' not in ' '.join(prefix)
+    assert lines == b'p a$s\napp\n'
+    # The same script a pod would run, here with a local shell: the variables arrive, stdin stays intact.
+    result = _exec.LocalTransport().run(prefix + ['sh', '-c', 'echo "$PGUSER:$PGPASSWORD"; cat'],
+                                        stdin=io.BytesIO(lines + b'payload\n'))
+    assert result.rc == 0 and result.stdout == b'app:p a$s\npayload\n'
+    assert _exec.env_preamble({}) == ([], b'')
+
+
+@pytest.mark.parametrize('env, problem', [({'A-B': 'x'}, 'name'), ({'PGPASSWORD': 'two\nlines'}, 'line break')])
+def test_env_preamble_refuses_what_a_line_cannot_carry(env, problem):
+    with pytest.raises(_exec.ExecError, match=problem):
+        _exec.env_preamble(env)
+
+
+@pytest.mark.parametrize('status, expected', [
+    ({'status': 'Success'}, (0, '')),
+    ({'status': 'Failure', 'reason': 'NonZeroExitCode', 'details': {'causes': [{'reason': 'ExitCode', 'message': '3'}]}}, (3, '')),
+    ({'status': 'Failure', 'message': 'exec: "pg_dumb": executable file not found in $PATH'},
+     (126, 'exec: "pg_dumb": executable file not found in $PATH')),
+])
+def test_exit_code_of_an_exec_status(status, expected):
+    assert _exec.exit_code_of(status) == expected
+
+
+def test_pod_command_line_shows_kubectl_and_variable_names_only():
+    pod = _exec.PodTransport({}, 'postgresql-0', 'db', 'postgres')
+    line = pod.command_line(['pg_dump', 'shop'], {'PGPASSWORD': 'secret'})
+    assert line == ['kubectl', 'exec', '--namespace', 'db', '--stdin', '--container', 'postgres', 'postgresql-0', '--',
+                    'env', 'PGPASSWORD=<from stdin>', 'pg_dump', 'shop']

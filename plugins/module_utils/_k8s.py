@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: artisan.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes connection options, shared by every module that talks to an API server.
+
+One argument spec (documented by the ``artisan.upgrade.k8s_auth`` doc fragment) with the option
+names and K8S_AUTH_* fallbacks kubernetes.core users know, turned into one client of the official
+``kubernetes`` library, with readable messages for the usual connection failures.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import kubernetes
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as exc:
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = exc
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        """Stand-in so that ``except ApiException`` compiles without the library."""
+
+    class ConfigException(Exception):  # type: ignore[no-redef]
+        """Stand-in so that ``except ConfigException`` compiles without the library."""
+
+
+class K8sError(Exception):
+    """A failure to reach or use the API server, with a message that says what to do."""
+
+
+def k8s_auth_argument_spec() -> dict[str, dict[str, t.Any]]:
+    """The options of the ``artisan.upgrade.k8s_auth`` doc fragment, with K8S_AUTH_* fallbacks."""
+    def env(name: str) -> tuple[t.Any, list[str]]:
+        return (env_fallback, ['K8S_AUTH_%s' % name])
+
+    return dict(
+        kubeconfig=dict(type='raw', fallback=env('KUBECONFIG')),
+        context=dict(type='str', fallback=env('CONTEXT')),
+        host=dict(type='str', fallback=env('HOST')),
+        api_key=dict(type='str', no_log=True, fallback=env('API_KEY')),
+        username=dict(type='str', fallback=env('USERNAME')),
+        password=dict(type='str', no_log=True, fallback=env('PASSWORD')),
+        validate_certs=dict(type='bool', aliases=['verify_ssl'], fallback=env('VERIFY_SSL')),
+        ca_cert=dict(type='path', aliases=['ssl_ca_cert'], fallback=env('SSL_CA_CERT')),
+        client_cert=dict(type='path', aliases=['cert_file'], fallback=env('CERT_FILE')),
+        client_key=dict(type='path', aliases=['key_file'], no_log=False, fallback=env('KEY_FILE')),
+    )
+
+
+def _explicit_settings(params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Options that override (or, without a kubeconfig, replace) what a kubeconfig says."""
+    settings: dict[str, t.Any] = {}
+    if params.get('host'):
+        settings['host'] = params['host']
+    if params.get('api_key'):
+        settings['api_key'] = {'BearerToken': 'Bearer %s' % params['api_key']}
+    if params.get('username'):
+        settings['username'] = params['username']
+    if params.get('password'):
+        settings['password'] = params['password']
+    if params.get('validate_certs') is not None:
+        settings['verify_ssl'] = params['validate_certs']
+    for option, attribute in (('ca_cert', 'ssl_ca_cert'), ('client_cert', 'cert_file'), ('client_key', 'key_file')):
+        if params.get(option):
+            settings[attribute] = params[option]
+    return settings
+
+
+def uses_kubeconfig(params: dict[str, t.Any]) -> bool:
+    """A kubeconfig is read unless the options alone say where the server is (host without kubeconfig)."""
+    return bool(params.get('kubeconfig')) or not params.get('host')
+
+
+def configuration(params: dict[str, t.Any]) -> t.Any:
+    """A ``kubernetes.client.Configuration`` from a kubeconfig (file, dict, or ~/.kube/config) and the options."""
+    config = kubernetes.client.Configuration()
+    if uses_kubeconfig(params):
+        kubeconfig = params.get('kubeconfig')
+        try:
+            if isinstance(kubeconfig, dict):
+                loader = kubernetes.config.kube_config.KubeConfigLoader(
+                    config_dict=kubeconfig, active_context=params.get('context'))
+                loader.load_and_set(config)
+            else:
+                kubernetes.config.load_kube_config(config_file=kubeconfig, context=params.get('context'),
+                                                   client_configuration=config, persist_config=False)
+        except (ConfigException, OSError, ValueError, TypeError) as exc:
+            raise K8sError('cannot load kubeconfig %s%s: %s' % (
+                kubeconfig if isinstance(kubeconfig, str) else '(default)' if not kubeconfig else '(inline)',
+                ' context "%s"' % params['context'] if params.get('context') else '', exc)) from exc
+    # The client sends api_key['BearerToken'] as the Authorization header, whatever set it (a kubeconfig token,
+    # api_key, or basic credentials): replacing the whole dict is what makes an option override the kubeconfig.
+    for attribute, value in _explicit_settings(params).items():
+        setattr(config, attribute, value)
+    if params.get('username') and params.get('password'):
+        config.api_key = {'BearerToken': config.get_basic_auth_token()}
+    return config
+
+
+def api_client(params: dict[str, t.Any]) -> t.Any:
+    """An ApiClient for the connection options; raises K8sError when they cannot work."""
+    if not HAS_KUBERNETES:
+        raise K8sError('the kubernetes Python library is required: %s' % KUBERNETES_IMPORT_ERROR)
+    return kubernetes.client.ApiClient(configuration(params))
+
+
+def api_error_message(exc: BaseException) -> str:
+    """The API server's own message (``deployments.apps "web" not found``) or the transport error."""
+    if isinstance(exc, ApiException):
+        body = getattr(exc, 'body', None)
+        if body:
+            try:
+                status = json.loads(body)
+            except (TypeError, ValueError):
+                status = None
+            if isinstance(status, dict) and status.get('message'):
+                return '%s (HTTP %s)' % (status['message'], exc.status)
+        return '%s (HTTP %s)' % (exc.reason or 'API error', exc.status)
+    return str(exc)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The API server could not be reached at all (refused, DNS, TLS, timeout), as opposed to an API answer."""
+    if isinstance(exc, ApiException):
+        return False
+    name = type(exc).__module__ + '.' + type(exc).__name__
+    return name.startswith('urllib3.') or isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def server_url(client: t.Any) -> str:
+    """Where the client talks to, for messages."""
+    return getattr(getattr(client, 'configuration', None), 'host', '') or '(unknown server)'
