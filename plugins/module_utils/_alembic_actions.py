@@ -33,6 +33,14 @@ def runner_source() -> bytes:
     return runner.__loader__.get_source(runner.__name__).encode('utf-8')
 
 
+def parse_answer(output: str) -> dict[str, t.Any]:
+    """The helper's JSON answer: the last line carrying its marker (ValueError when there is none)."""
+    lines = [line for line in output.splitlines() if line.startswith(runner.ANSWER_MARKER)]
+    if not lines:
+        raise ValueError('no answer')
+    return json.loads(lines[-1][len(runner.ANSWER_MARKER):])
+
+
 class Migration:
     """One module run: the transport, the commands run so far, and the helper's answers."""
 
@@ -76,7 +84,7 @@ class Migration:
         self.commands.append(result.command)
         stderr = decide.redact(result.stderr, self.secrets).strip()
         try:
-            answer = json.loads(result.stdout_text())
+            answer = parse_answer(result.stdout_text())
         except ValueError:
             if result.rc in NOT_FOUND_RCS:
                 raise decide.MigrateError('cannot run the application\'s Python %s (%s, %s): %s. Set virtualenv or python '

@@ -7,8 +7,9 @@ This file is a program: alembic_migrate sends its text to ``<app python> - <acti
 commands run (locally, in a container, in a pod), so alembic runs with the application's own
 interpreter, packages and env.py. It reads a JSON request from $ARTISAN_ALEMBIC_REQUEST and the
 database URL from $ARTISAN_ALEMBIC_URL (never from the command line) and writes one JSON answer on
-stdout; whatever env.py or the application prints goes to stderr. It imports nothing from Ansible,
-and alembic and SQLAlchemy only inside functions, so that the module itself can import it.
+stdout, on a line of its own after ANSWER_MARKER; whatever env.py or the application prints goes to
+stderr. It imports nothing from Ansible, and alembic and SQLAlchemy only inside functions, so that
+the module itself can import it.
 
 Actions: ``inspect`` (the revision graph and the database's current revisions), ``sql`` (each
 planned step's offline SQL, rendered by env.py in offline mode) and ``apply`` (the steps, one alembic
@@ -29,6 +30,8 @@ URL_VARIABLE = 'ARTISAN_ALEMBIC_URL'
 LOCK_NOT_AVAILABLE = '55P03'
 ERROR_LIMIT = 4000
 APPLICATION_NAME = 'artisan.upgrade.alembic_migrate'
+# The answer's line starts with this: where stdout and stderr arrive mixed (a Job's log), it is still found.
+ANSWER_MARKER = 'artisan-alembic-answer: '
 
 
 class HelperError(Exception):
@@ -274,7 +277,7 @@ def main():
     if secret:
         text = text.replace(json.dumps(str(secret))[1:-1], '********')
     with os.fdopen(answer_fd, 'w') as out:
-        out.write(text)
+        out.write('\n%s%s\n' % (ANSWER_MARKER, text))
 
 
 if __name__ == '__main__':

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
+import subprocess
 import threading
 import time
 
@@ -362,3 +364,67 @@ def test_migrate_inside_the_demoapp_container(docker_session, module_databases, 
 
     [missing] = run_tasks(run_playbook, [dict(args, exec_via={'type': 'docker', 'container': 'artisan-no-such-ctr'})])
     assert_failed(missing, 'container "artisan-no-such-ctr" not found')
+
+
+# --- in a Kubernetes pod (kubesim's docker runtime: the pods are real containers) -----------------------
+
+KUBECTL = shutil.which('kubectl')
+POD_PASSWORD = 'pod-db-pw'
+POD_URL = 'postgresql://owner:%s@postgresql-0:5432/shop' % POD_PASSWORD
+PODS = [
+    {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'postgresql-0'},
+     'spec': {'containers': [{
+         'name': 'postgres', 'image': 'artisan-upgrade/postgres:15',
+         'env': [{'name': 'POSTGRES_USER', 'value': 'owner'}, {'name': 'POSTGRES_PASSWORD', 'value': POD_PASSWORD},
+                 {'name': 'POSTGRES_DB', 'value': 'shop'}],
+         'readinessProbe': {'exec': {'command': ['pg_isready', '-h', '127.0.0.1', '-U', 'owner', '-d', 'shop']},
+                            'periodSeconds': 1}}]}},
+    # The application's pod, as a release's Deployment would run it; the migration runs inside it.
+    {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'demoapp-0'},
+     'spec': {'containers': [{'name': 'app', 'image': 'demoapp:3.0.0', 'command': ['sleep', 'infinity']}]}},
+]
+
+
+@pytest.fixture()
+def cluster(kubesim_docker):
+    """The database and application pods; ``psql(sql)`` runs in the database pod through kubectl (an independent client)."""
+    if KUBECTL is None:
+        pytest.skip('kubectl is not installed')
+
+    def kubectl(*args, stdin=None):
+        result = subprocess.run([KUBECTL, '--kubeconfig', kubesim_docker.kubeconfig, *args], input=stdin,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    for pod in PODS:
+        kubectl('apply', '-f', '-', stdin=json.dumps(pod))
+    kubectl('wait', '--for=condition=Ready', 'pod/postgresql-0', 'pod/demoapp-0', '--timeout=90s')
+
+    def psql(sql):
+        return kubectl('exec', '-i', 'postgresql-0', '--', 'psql', '-U', 'owner', '-d', 'shop', '-v', 'ON_ERROR_STOP=1',
+                       '-qAt', stdin=sql).split()
+
+    return kubesim_docker, psql
+
+
+def test_migrate_inside_the_application_pod(cluster, run_playbook):
+    kubesim_docker, psql = cluster
+    pod = {'type': 'pod', 'pod': 'demoapp-0', 'kubeconfig': kubesim_docker.kubeconfig}
+    args = dict(url=POD_URL, python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, exec_via=pod)
+    planned, real, check_again, real_again, down, missing = run_tasks(run_playbook, [
+        (args, {'check_mode': True}), args, (args, {'check_mode': True}), args, dict(args, revision='0002'),
+        dict(args, exec_via=dict(pod, pod='demoapp-9'))])
+    assert_ok(planned)
+    assert [p['revision'] for p in planned['plan']] == ['0001', '0002', '0003']
+    assert_ok(real)
+    assert real['to_revisions'] == ['0003'] and real['alembic_version']
+    assert real['commands'][0].startswith('kubectl exec --namespace default --stdin demoapp-0 -- env')
+    assert not any(POD_PASSWORD in c for c in real['commands'])
+    assert check_again['changed'] is False and real_again['changed'] is False
+    assert_ok(down)
+    assert [a['revision'] for a in down['applied']] == ['0003']
+    assert psql('SELECT version_num FROM alembic_version') == ['0002']
+    assert psql("SELECT column_name FROM information_schema.columns WHERE table_name = 'users' "
+                "AND column_name = 'full_name'") == ['full_name']
+    assert_failed(missing, 'pods "demoapp-9" not found')
