@@ -86,6 +86,9 @@ class Migration:
         try:
             answer = parse_answer(result.stdout_text())
         except ValueError:
+            if self.transport.kind == 'job':
+                raise decide.MigrateError('the alembic Job failed (%s): %s' % (
+                    describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
             if result.rc in NOT_FOUND_RCS:
                 raise decide.MigrateError('cannot run the application\'s Python %s (%s, %s): %s. Set virtualenv or python '
                                           'to its interpreter' % (self.python, self.transport.kind,

@@ -22,13 +22,15 @@ description:
   - Before upgrading, the offline SQL of each pending revision is checked for operations that break the release
     still running during a rolling or canary deploy (O(safety)), with the squawk linter when it is installed and
     built-in rules otherwise; each revision is classified as V(expand) or V(contract).
-  - Commands run where O(exec_via) says, locally or in a container.
+  - Alembic runs where O(exec_via) says (locally, in a container, or in a Kubernetes pod), or, with O(job), in
+    a Kubernetes Job created from the application's image, as runbooks run migration Jobs.
 author:
   - artisan.upgrade maintainers (@artisan-upgrade)
 requirements:
   - Where the commands run, a Python with alembic, SQLAlchemy and psycopg (3) or psycopg2 importable, usually the
     application's own.
   - Optionally C(squawk) (PyPI C(squawk-cli)) on the host the module runs on, for O(safety_linter=squawk).
+  - For O(job) and O(exec_via.type=pod), the C(kubernetes) Python library on the host the module runs on.
 options:
   url:
     description:
@@ -140,9 +142,44 @@ options:
     type: list
     elements: str
     default: []
+  job:
+    description:
+      - Run alembic in a Kubernetes Job from the application's image instead of where O(exec_via) says (which must
+        then stay V(local)); the Kubernetes connection options (O(kubeconfig), O(context), ...) say which cluster.
+      - Each step of the run (read, render, apply) is one Job, which is waited for, read (its log) and deleted.
+      - The environment, the database URL among it, reaches the Job's container from a Secret (C(envFrom)),
+        never from the Job spec; the Secret is owned by the Job and deleted with it.
+      - O(config) and O(python) are paths inside the image.
+    type: dict
+    suboptions:
+      image:
+        description:
+          - The application's image, with alembic, its migrations and a Python (see O(python)).
+        type: str
+        required: true
+      namespace:
+        description:
+          - Namespace of the Job.
+        type: str
+        default: default
+      service_account:
+        description:
+          - Service account of the Job's pod.
+        type: str
+      labels:
+        description:
+          - Extra labels of the Job and its pod.
+        type: dict
+        default: {}
+      timeout:
+        description:
+          - Seconds to wait for each Job to end.
+        type: int
+        default: 600
 extends_documentation_fragment:
   - artisan.upgrade.attributes
   - artisan.upgrade.exec_via
+  - artisan.upgrade.k8s_auth
 attributes:
   check_mode:
     support: full
@@ -155,6 +192,8 @@ attributes:
     support: full
     details: Relative targets (V(+1), V(-1)) move again on every run, as asked.
 notes:
+  - The Kubernetes connection options (O(kubeconfig), O(context), O(host), ...) are used by O(job) only;
+    O(exec_via.type=pod) has its own, under O(exec_via).
   - Safety findings, the lock and the timeouts concern PostgreSQL only; other databases are refused.
   - The timeouts reach C(env.py)'s connections through libpq's E(PGOPTIONS), so they hold with the psycopg and
     psycopg2 drivers whatever engine C(env.py) builds.
@@ -186,6 +225,16 @@ EXAMPLES = r"""
     url: "{{ app_database_url }}"
     virtualenv: /opt/app/venv
     safety_ignore: [ban-drop-column]
+
+- name: Migrate as a Kubernetes Job from the release's image (the URL travels in a Secret, deleted afterwards)
+  artisan.upgrade.alembic_migrate:
+    url: "{{ app_database_url }}"
+    python: /opt/demoapp/venv/bin/python
+    config: /opt/demoapp/venv/lib/python3.11/site-packages/demoapp/alembic.ini
+    job:
+      image: registry.example.com/demoapp:2.0.0
+      namespace: shop
+    context: prod
 
 - name: Roll the schema back one revision, inside the running application container
   artisan.upgrade.alembic_migrate:
@@ -283,16 +332,20 @@ duration:
   sample: 0.92
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
+from ansible_collections.artisan.upgrade.plugins.module_utils._alembic_job import JobTransport, job_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import exec_via_argument_spec, transport_from_params
 
 
 def argument_spec():
     spec = exec_via_argument_spec()
+    spec.update(_k8s.k8s_auth_argument_spec())
+    spec.update(job_argument_spec())
     spec.update(
         url=dict(type='str', required=True, no_log=True),
         revision=dict(type='str', default='head'),
@@ -322,6 +375,8 @@ def option_errors(params):
     for name in ('connect_timeout', 'lock_wait_timeout', 'lock_retries', 'lock_retry_delay'):
         if params[name] < 0:
             return '%s must be 0 or more, got %s' % (name, params[name])
+    if params['job'] and params['exec_via']['type'] != 'local':
+        return 'job and exec_via type %s exclude each other: the Job runs alembic itself' % params['exec_via']['type']
     unknown = safety.unknown_rules(params['safety_ignore'])
     if unknown:
         return 'unknown rules in safety_ignore: %s; known: %s' % (', '.join(unknown), ', '.join(sorted(safety.RULES)))
@@ -342,7 +397,12 @@ def main():
     if module.params['safety'] != 'off' and module.params['safety_linter'] != 'builtin':
         squawk = module.get_bin_path('squawk', required=module.params['safety_linter'] == 'squawk')
     module.params['environment'] = {key: str(value) for key, value in (module.params['environment'] or {}).items()}
-    transport = transport_from_params(module.params['exec_via'], module.get_bin_path)
+    if module.params['job']:
+        if not _k8s.HAS_KUBERNETES:
+            module.fail_json(msg=missing_required_lib('kubernetes'))
+        transport = JobTransport(module.params, module.params['job'])
+    else:
+        transport = transport_from_params(module.params['exec_via'], module.get_bin_path)
     run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
     try:
         result = actions.migrate(run)

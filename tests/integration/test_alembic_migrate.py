@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 
+import kubernetes
 import psycopg
 import pytest
 
@@ -428,3 +429,41 @@ def test_migrate_inside_the_application_pod(cluster, run_playbook):
     assert psql("SELECT column_name FROM information_schema.columns WHERE table_name = 'users' "
                 "AND column_name = 'full_name'") == ['full_name']
     assert_failed(missing, 'pods "demoapp-9" not found')
+
+
+def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_playbook):
+    kubesim_docker, psql = cluster
+    batch = kubernetes.client.BatchV1Api(kubesim_docker.api_client())
+    core = kubernetes.client.CoreV1Api(kubesim_docker.api_client())
+    seen = []  # every Job spec seen while the module runs: the URL must be in none of them
+    done = threading.Event()
+
+    def watch_jobs():
+        while not done.is_set():
+            seen.extend(json.dumps(kubesim_docker.api_client().sanitize_for_serialization(job))
+                        for job in batch.list_namespaced_job('default').items)
+            time.sleep(0.05)
+    watcher = threading.Thread(target=watch_jobs, daemon=True)
+    watcher.start()
+    args = dict(url=POD_URL, python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, revision='0002',
+                job={'image': 'demoapp:3.0.0', 'labels': {'release': '3.0.0'}}, kubeconfig=kubesim_docker.kubeconfig)
+    try:
+        planned, real, again, missing_image = run_tasks(run_playbook, [
+            (args, {'check_mode': True}), args, args, dict(args, job={'image': 'demoapp:9.9.9', 'timeout': 60})])
+    finally:
+        done.set()
+        watcher.join()
+    assert_ok(planned)
+    assert [p['revision'] for p in planned['plan']] == ['0001', '0002'] and planned['findings'] == []
+    assert_ok(real)
+    assert real['to_revisions'] == ['0002'] and [a['revision'] for a in real['applied']] == ['0001', '0002']
+    assert [c.split()[:3] for c in real['commands']] == [['kubectl', 'create', 'job']] * 3
+    assert again['changed'] is False
+    assert_failed(missing_image, 'the alembic Job failed', 'cannot start its container', 'demoapp:9.9.9')
+    assert psql('SELECT version_num FROM alembic_version') == ['0002']
+    assert seen and any('"release": "3.0.0"' in spec for spec in seen)
+    assert not any(POD_PASSWORD in spec or 'postgresql-0:5432' in spec for spec in seen)
+    # Nothing is left behind: the Jobs and their Secrets are deleted.
+    selector = 'app.kubernetes.io/managed-by=artisan.upgrade'
+    assert batch.list_namespaced_job('default', label_selector=selector).items == []
+    assert core.list_namespaced_secret('default', label_selector=selector).items == []
