@@ -63,6 +63,11 @@ def schema(postgres, db):
     return revision(postgres, db), {table: columns(postgres, db, table) for table in tables(postgres, db)}
 
 
+def helper_actions(result):
+    """The helper runs among the commands (squawk's, when it is installed, are the others)."""
+    return [command.rsplit(' ', 1)[-1] for command in result['commands'] if ' - ' in command]
+
+
 def dbname(url):
     return url.rsplit('/', 1)[1]
 
@@ -109,13 +114,13 @@ def test_upgrade_to_head_check_real_check_real(app3, migrated_dsn, postgres, run
     assert revision(postgres, db) == ['0003']
     assert {'display_name'} <= columns(postgres, db, 'users') and 'full_name' not in columns(postgres, db, 'users')
     assert 'audit_log' in tables(postgres, db)
-    assert [c.rsplit(' ', 1)[-1] for c in real['commands']] == ['inspect', 'sql', 'apply']
+    assert helper_actions(real) == ['inspect', 'sql', 'apply']
     assert all(APP_PASSWORD not in c for c in real['commands'])
 
     for again in (check_again, real_again):
         assert_ok(again)
         assert again['changed'] is False and again['plan'] == [] and again['msg'] == 'already at 0003'
-        assert [c.rsplit(' ', 1)[-1] for c in again['commands']] == ['inspect']
+        assert helper_actions(again) == ['inspect']
     assert revision(postgres, db) == ['0003']
 
 
@@ -205,6 +210,17 @@ def test_bad_inputs_fail_with_a_clear_message_and_change_nothing(app3, migrated_
         text = json.dumps(result)
         assert APP_PASSWORD not in text and 'not-the-password' not in text
     assert revision(postgres, dbname(url)) == ['0001']
+
+
+def test_a_database_ahead_of_the_scripts_is_refused(demoapp_releases, migrated_dsn, postgres, run_playbook):
+    """Release 2.0.0's migrations cannot move a database at 0003 (release 3.0.0's contract): say so, change nothing."""
+    release = demoapp_releases['2.0.0']
+    config = next(release.venv.glob('lib/python3*/site-packages/demoapp/alembic.ini'))
+    url = migrated_dsn('3.0.0')
+    [ahead] = run_tasks(run_playbook, [dict(url=url, virtualenv=str(release.venv), config=str(config), revision='0001')])
+    assert_failed(ahead, 'the database is at 0003, which these migration scripts do not know')
+    assert ahead['from_revisions'] == ['0003'] and ahead['heads'] == ['0002']
+    assert revision(postgres, dbname(url)) == ['0003']
 
 
 # --- transactions, locks, timeouts -------------------------------------------------------------------
@@ -343,6 +359,21 @@ def test_safety_findings_on_the_unsafe_migrations(app3, migrated_dsn, postgres, 
     assert [(f['revision'], f['kind']) for f in enforced['findings']] == [('u0001', 'blocking'), ('u0002', 'contract')]
     assert_ok(off)
     assert off['findings'] == []
+    assert revision(postgres, dbname(url)) == ['0002']
+
+
+def test_safety_with_the_squawk_linter(app3, migrated_dsn, postgres, run_playbook):
+    """squawk-cli is optional (the built-in rules are the default when it is absent): run only where it is installed."""
+    if shutil.which('squawk') is None:
+        pytest.skip('squawk (PyPI squawk-cli) is not on the PATH')
+    url = migrated_dsn('2.0.0')
+    args = dict(app3, url=url, ini_section='unsafe', revision='heads', safety_linter='squawk')
+    [planned] = run_tasks(run_playbook, [(args, {'check_mode': True})])
+    assert_ok(planned)
+    assert {(f['revision'], f['rule'], f['source']) for f in planned['findings']} == {
+        ('0003', 'ban-drop-column', 'squawk'), ('u0001', 'require-concurrent-index-creation', 'squawk'),
+        ('u0002', 'adding-required-field', 'squawk')}
+    assert any(c.startswith(shutil.which('squawk') + ' --reporter json') for c in planned['commands'])
     assert revision(postgres, dbname(url)) == ['0002']
 
 
