@@ -78,6 +78,7 @@ class Migration:
             'PGOPTIONS': ' '.join(filter(None, [env.get('PGOPTIONS'), decide.session_options(
                 params['lock_timeout'], params['statement_timeout'])])),
             'PGAPPNAME': APPLICATION_NAME,
+            # The application's tree may be read-only (an image) and is not ours to write .pyc files into.
             'PYTHONDONTWRITEBYTECODE': '1',
         })
         result = self.transport.run([self.python, '-', action], env, stdin=io.BytesIO(runner_source()))

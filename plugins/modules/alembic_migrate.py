@@ -122,7 +122,8 @@ options:
   safety:
     description:
       - V(warn) checks the SQL of pending upgrades and warns about unsafe operations; V(enforce) refuses to apply
-        anything when one is found, naming the operation and the revision; V(off) does not check.
+        anything when one is found, naming the operation and the revision (in check mode too, as the real run
+        would fail); V(off) does not check.
       - Contract findings are operations that break code still running (drop or rename of a column or table, NOT
         NULL column without default, SET NOT NULL, column type change); blocking findings lock a busy table (index
         without CONCURRENTLY, constraint without NOT VALID, UNIQUE constraint).
