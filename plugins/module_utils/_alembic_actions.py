@@ -1,0 +1,242 @@
+# -*- coding: utf-8 -*-
+# Copyright: artisan.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""alembic_migrate's run: read the state, plan, check safety, apply under the lock, report.
+
+The decisions come from _alembic and _migration_safety; alembic itself runs in the application's
+Python through the helper program _alembic_runner, sent over an _exec transport; squawk, when used,
+runs on the module's host.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+import typing as t
+
+from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
+from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_runner as runner
+from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, LocalTransport, describe_exit
+from ansible_collections.artisan.upgrade.plugins.module_utils._postgres import APPLICATION_NAME
+
+# A concurrent run that keeps moving the database would otherwise make us chase it forever.
+MAX_REPLANS = 3
+NOT_FOUND_RCS = (126, 127)
+
+
+def runner_source() -> bytes:
+    """The helper's program text, from wherever this module was loaded (a file, or Ansible's payload zip)."""
+    return runner.__loader__.get_source(runner.__name__).encode('utf-8')
+
+
+def parse_answer(output: str) -> dict[str, t.Any]:
+    """The helper's JSON answer: the last line carrying its marker (ValueError when there is none)."""
+    lines = [line for line in output.splitlines() if line.startswith(runner.ANSWER_MARKER)]
+    if not lines:
+        raise ValueError('no answer')
+    return json.loads(lines[-1][len(runner.ANSWER_MARKER):])
+
+
+class Migration:
+    """One module run: the transport, the commands run so far, and the helper's answers."""
+
+    def __init__(self, params: dict[str, t.Any], transport: t.Any, check_mode: bool, diff: bool,
+                 warn: t.Callable[[str], None], squawk: str | None) -> None:
+        self.params = params
+        self.transport = transport
+        self.check_mode = check_mode
+        self.diff = diff
+        self.warn = warn
+        self.squawk = squawk
+        self.commands: list[str] = []
+        self.started = time.monotonic()
+        self.secrets = [params['url'], decide.url_password(params['url'])]
+        self.python = self.interpreter()
+
+    def interpreter(self) -> str:
+        if self.params.get('python'):
+            return self.params['python']
+        if self.params.get('virtualenv'):
+            return os.path.join(self.params['virtualenv'], 'bin', 'python')
+        return sys.executable if self.transport.kind == 'local' else 'python3'
+
+    def base_result(self, **fields: t.Any) -> dict[str, t.Any]:
+        return dict(fields, commands=self.commands, duration=round(time.monotonic() - self.started, 3))
+
+    def helper(self, action: str, **request: t.Any) -> dict[str, t.Any]:
+        params = self.params
+        request.update(config=params['config'], ini_section=params['ini_section'], chdir=params.get('chdir'),
+                       script_location=params.get('script_location'), connect_timeout=params['connect_timeout'])
+        env = dict(params.get('environment') or {})
+        env.update({
+            runner.REQUEST_VARIABLE: json.dumps(request),
+            runner.URL_VARIABLE: params['url'],
+            'PGOPTIONS': ' '.join(filter(None, [env.get('PGOPTIONS'), decide.session_options(
+                params['lock_timeout'], params['statement_timeout'])])),
+            'PGAPPNAME': APPLICATION_NAME,
+            # The application's tree may be read-only (an image) and is not ours to write .pyc files into.
+            'PYTHONDONTWRITEBYTECODE': '1',
+        })
+        result = self.transport.run([self.python, '-', action], env, stdin=io.BytesIO(runner_source()))
+        self.commands.append(result.command)
+        stderr = decide.redact(result.stderr, self.secrets).strip()
+        try:
+            answer = parse_answer(result.stdout_text())
+        except ValueError:
+            if self.transport.kind == 'job':
+                raise decide.MigrateError('the alembic Job failed (%s): %s' % (
+                    describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
+            if result.rc in NOT_FOUND_RCS:
+                raise decide.MigrateError('cannot run the application\'s Python %s (%s, %s): %s. Set virtualenv or python '
+                                          'to its interpreter' % (self.python, self.transport.kind,
+                                                                  describe_exit(result.rc), stderr)) from None
+            raise decide.MigrateError('the alembic helper failed under %s (%s): %s' % (
+                self.python, describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
+        if not answer.get('ok'):
+            message = decide.redact(answer.get('message', ''), self.secrets)
+            if answer.get('error') == 'connect':
+                message = 'cannot connect to %s: %s' % (decide.describe_url(params['url']), message)
+            raise decide.MigrateError(message, stderr=stderr[-2000:])
+        return answer
+
+
+def migrate(run: Migration) -> dict[str, t.Any]:
+    params = run.params
+    try:
+        run.transport.check()
+    except ExecError as exc:
+        raise decide.MigrateError(str(exc)) from None
+    state = run.helper('inspect')
+    history = decide.History.from_helper(state['revisions'])
+    current = state['current']
+    unknown = decide.unknown_current(history, current)
+    if unknown:
+        raise decide.MigrateError('the database is at %s, which these migration scripts do not know (the migrations '
+                                  'of a newer release?): run with the migrations that include it'
+                                  % ', '.join(unknown), from_revisions=current, heads=history.heads())
+    target = decide.resolve_target(history, current, params['revision'])
+    plan = decide.plan_steps(history, current, target)
+    summary = dict(from_revisions=current, to_revisions=target, heads=history.heads(),
+                   alembic_version=state['alembic_version'])
+    if not plan:
+        return run.base_result(changed=False, plan=[], applied=[], findings=[], direction='none',
+                               diff=decide.build_diff(history, current, current),
+                               msg='already at %s' % decide.revisions_text(current), **summary)
+    direction = plan[0]['direction']
+    sql = render_sql(run, plan)
+    findings = check_safety(run, plan, sql)
+    for entry in plan:
+        if direction == 'upgrade':
+            entry['classification'] = safety.classify([f for f in findings if f['revision'] == entry['revision']])
+        if run.diff and entry['revision'] in sql:
+            entry['sql'] = sql[entry['revision']]
+    diff = decide.build_diff(history, current, target, [sql[e['revision']] for e in plan if e['revision'] in sql])
+    summary.update(plan=plan, findings=findings, direction=direction, diff=diff)
+    if run.check_mode:
+        return run.base_result(changed=True, applied=[], msg='would %s %s to %s: %s' % (
+            direction, decide.revisions_text(current), decide.revisions_text(target), decide.plan_text(plan)), **summary)
+    return apply_plan(run, history, current, target, plan, summary)
+
+
+def render_sql(run: Migration, plan: list[dict[str, t.Any]]) -> dict[str, str]:
+    """Offline SQL per planned revision, when safety or diff needs it; {} when env.py cannot render it."""
+    wants_safety = run.params['safety'] != 'off' and plan[0]['direction'] == 'upgrade'
+    if not (wants_safety or run.diff):
+        return {}
+    try:
+        rendered = run.helper('sql', steps=decide.helper_steps(plan))
+    except decide.MigrateError as exc:
+        if wants_safety and run.params['safety'] == 'enforce':
+            raise decide.MigrateError('safety: enforce needs the migrations\' SQL, but %s' % exc.msg, plan=plan) from None
+        run.warn('no SQL to check or show: %s' % exc.msg)
+        return {}
+    return {item['revision']: item['sql'] for item in rendered['sql']}
+
+
+def check_safety(run: Migration, plan: list[dict[str, t.Any]], sql: dict[str, str]) -> list[dict[str, str]]:
+    params = run.params
+    if params['safety'] == 'off' or plan[0]['direction'] != 'upgrade' or not sql:
+        return []
+    ignore = set(params.get('safety_ignore') or [])
+    findings: list[dict[str, str]] = []
+    for entry in plan:
+        text = sql.get(entry['revision'], '')
+        if run.squawk:
+            raw, source = squawk_findings(run, entry['revision'], text), 'squawk'
+        else:
+            raw, source = safety.builtin_findings(text), 'builtin'
+        findings.extend(safety.findings_of(entry, raw, source, ignore))
+    if findings:
+        messages = {entry['revision']: entry['message'] for entry in plan}
+        if params['safety'] == 'enforce':
+            raise decide.MigrateError(safety.refusal(findings, messages), plan=plan, findings=findings)
+        for finding in findings:
+            run.warn('migration safety: %s' % safety.finding_line(finding, messages))
+    return findings
+
+
+def squawk_findings(run: Migration, revision: str, sql: str) -> list[dict[str, str]]:
+    argv = [run.squawk, '--reporter', 'json', '--stdin-filepath', '%s.sql' % revision]
+    result = LocalTransport().run(argv, {}, stdin=io.BytesIO(sql.encode('utf-8')))
+    run.commands.append(result.command)
+    try:
+        return safety.squawk_findings(result.stdout_text(), sql)
+    except ValueError:
+        raise decide.MigrateError('squawk failed on the SQL of revision %s (%s): %s' % (
+            revision, describe_exit(result.rc), result.stderr.strip() or result.stdout_text()[:500])) from None
+
+
+def apply_plan(run: Migration, history: decide.History, current: list[str], target: list[str],
+               plan: list[dict[str, t.Any]], summary: dict[str, t.Any]) -> dict[str, t.Any]:
+    params = run.params
+    checked = {entry['revision'] for entry in plan}
+    steps, expected, applied, waited = plan, current, [], 0.0
+    for _attempt in range(MAX_REPLANS):
+        answer = run.helper('apply', steps=decide.helper_steps(steps), expected=expected,
+                            lock_key=decide.lock_key(params['lock_name']), lock_wait_timeout=params['lock_wait_timeout'],
+                            lock_retries=params['lock_retries'], lock_retry_delay=params['lock_retry_delay'])
+        waited += answer['lock_waited']
+        applied.extend(dict(item, message=history.message(item['revision'])) for item in answer['applied'])
+        summary['lock'] = {'name': params['lock_name'], 'key': decide.lock_key(params['lock_name']), 'waited': waited}
+        if answer['status'] == 'failed':
+            raise failure(history, answer, applied, summary)
+        if answer['status'] == 'applied':
+            return run.base_result(changed=True, applied=applied, msg='%sd %s to %s: %s' % (
+                plan[0]['direction'], decide.revisions_text(current), decide.revisions_text(answer['current']),
+                ', '.join('%s (%.2fs)' % (item['revision'], item['duration']) for item in applied)),
+                **dict(summary, to_revisions=answer['current']))
+        # Another run migrated while this one waited for the lock: plan again from where it left the database.
+        expected = answer['current']
+        if decide.unknown_current(history, expected):
+            raise decide.MigrateError('while this run waited for the lock, another moved the database to %s, which '
+                                      'these migration scripts do not know' % decide.revisions_text(expected), **summary)
+        steps = decide.plan_steps(history, expected, target)
+        if not steps:
+            return run.base_result(changed=bool(applied), applied=applied, msg='already at %s: another run migrated '
+                                   'the database while this one waited for the lock' % decide.revisions_text(expected),
+                                   **dict(summary, from_revisions=expected, plan=[], findings=[],
+                                          diff=decide.build_diff(history, expected, expected)))
+        if not {entry['revision'] for entry in steps} <= checked:
+            raise decide.MigrateError('while this run waited for the lock, another moved the database to %s; the plan '
+                                      'from there was not checked: run again' % decide.revisions_text(expected), **summary)
+    raise decide.MigrateError('the database kept moving under concurrent runs (%d plans); run again' % MAX_REPLANS,
+                              **summary)
+
+
+def failure(history: decide.History, answer: dict[str, t.Any], applied: list[dict[str, t.Any]],
+            summary: dict[str, t.Any]) -> decide.MigrateError:
+    failed = answer['failed']
+    rid = failed['revision']
+    why = decide.error_summary(failed['error'])
+    if failed['lock_timeout']:
+        why = 'lock_timeout expired %d time(s) waiting for a table lock held by another session: %s' % (
+            failed['attempts'], why)
+    return decide.MigrateError(
+        'revision %s (%s) failed: %s. Its transaction was rolled back: the database is at %s%s' % (
+            rid, history.message(rid), why, decide.revisions_text(answer['current']),
+            ' after applying %s' % ', '.join(item['revision'] for item in applied) if applied else ''),
+        failed_revision=failed, applied=applied, **dict(summary, to_revisions=answer['current']))

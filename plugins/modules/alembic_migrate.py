@@ -1,0 +1,418 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: artisan.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: alembic_migrate
+short_description: Declarative, locked, safety-checked Alembic migrations with a real plan in check mode
+version_added: 0.1.0
+description:
+  - Brings a PostgreSQL database to an Alembic O(revision) (V(head) by default). It reads the revisions the
+    database is at, computes the ordered revisions to apply or revert, and runs them. At the target nothing runs
+    (C(changed=false)).
+  - Alembic runs with the application's own interpreter (O(virtualenv) or O(python)), configuration (O(config),
+    O(ini_section)) and working directory (O(chdir)), so the application's C(env.py) and models load as they do
+    in production. A small helper program is sent to that interpreter on its standard input; nothing is installed.
+  - Each revision runs in a transaction of its own, under a PostgreSQL advisory lock held for the whole run, with
+    C(lock_timeout) and C(statement_timeout) set on every session of the run. A revision that fails is rolled
+    back and leaves the database at the last revision fully applied; one that hits O(lock_timeout) is retried.
+  - Before upgrading, the offline SQL of each pending revision is checked for operations that break the release
+    still running during a rolling or canary deploy (O(safety)), with the squawk linter when it is installed and
+    built-in rules otherwise; each revision is classified as V(expand) or V(contract).
+  - Alembic runs where O(exec_via) says (locally, in a container, or in a Kubernetes pod), or, with O(job), in
+    a Kubernetes Job created from the application's image, as runbooks run migration Jobs.
+author:
+  - artisan.upgrade maintainers (@artisan-upgrade)
+requirements:
+  - Where the commands run, a Python with alembic, SQLAlchemy and psycopg (3) or psycopg2 importable, usually the
+    application's own.
+  - Optionally C(squawk) (PyPI C(squawk-cli)) on the host the module runs on, for O(safety_linter=squawk).
+  - For O(job) and O(exec_via.type=pod), the C(kubernetes) Python library on the host the module runs on.
+options:
+  url:
+    description:
+      - SQLAlchemy URL of the PostgreSQL database, for example V(postgresql+psycopg://app:secret@db:5432/app).
+        Without a driver (V(postgresql://)), the module's own connections use psycopg, or psycopg2 when only
+        that is installed.
+      - It reaches C(env.py) as the C(sqlalchemy.url) main option of the configuration; an C(env.py) that reads
+        the URL from elsewhere gets it through O(environment).
+      - Passed to the helper in its environment, never on a command line, and never returned.
+    type: str
+    required: true
+  revision:
+    description:
+      - The revision the database should be at. V(head) is the single head of the scripts (refused when there
+        are several, which are named); V(heads) is every head; V(base) is no revision (everything reverted).
+      - A revision id, or a unique prefix of one.
+      - A relative step from the database's revision, V(+1), V(-2).
+    type: str
+    default: head
+  config:
+    description:
+      - Path of the Alembic configuration file where the commands run, relative to O(chdir).
+    type: str
+    default: alembic.ini
+  ini_section:
+    description:
+      - Section of O(config) to use (Alembic's C(--name)).
+    type: str
+    default: alembic
+  script_location:
+    description:
+      - Overrides the configuration's C(script_location) (the folder of C(env.py) and the versions).
+    type: str
+  chdir:
+    description:
+      - Working directory of the helper where the commands run (C(env.py) often imports the application from it).
+    type: str
+  virtualenv:
+    description:
+      - The application's virtualenv where the commands run; its C(bin/python) runs alembic.
+    type: str
+  python:
+    description:
+      - The interpreter that runs alembic where the commands run.
+      - Defaults to the module's interpreter with O(exec_via.type=local), and to C(python3) in a container.
+    type: str
+  environment:
+    description:
+      - Extra environment variables of the helper and C(env.py), for example the variables the application's
+        settings need. Values are not hidden from logs, so put secrets in O(url).
+    type: dict
+  connect_timeout:
+    description:
+      - Seconds to wait for a database connection.
+    type: int
+    default: 10
+  lock_name:
+    description:
+      - Name of the PostgreSQL advisory lock taken for the run (a 64-bit key derived from it). Runs with the same
+        name on the same database never migrate at once; the second waits, then finds nothing left to do.
+    type: str
+    default: artisan.upgrade.alembic_migrate
+  lock_wait_timeout:
+    description:
+      - Seconds to wait for the advisory lock before failing with the holder's process id.
+    type: int
+    default: 300
+  lock_timeout:
+    description:
+      - PostgreSQL C(lock_timeout) of the migration sessions, so that DDL blocked by a long transaction fails fast
+        instead of queueing every query behind it. A PostgreSQL duration, V(5s), V(500ms), V(0) for none.
+    type: str
+    default: 5s
+  statement_timeout:
+    description:
+      - PostgreSQL C(statement_timeout) of the migration sessions. V(0) for none.
+    type: str
+    default: 15min
+  lock_retries:
+    description:
+      - How many more times a revision that failed on O(lock_timeout) is tried (each try is a new transaction).
+    type: int
+    default: 3
+  lock_retry_delay:
+    description:
+      - Seconds between those tries.
+    type: float
+    default: 5
+  safety:
+    description:
+      - V(warn) checks the SQL of pending upgrades and warns about unsafe operations; V(enforce) refuses to apply
+        anything when one is found, naming the operation and the revision (in check mode too, as the real run
+        would fail); V(off) does not check.
+      - Contract findings are operations that break code still running (drop or rename of a column or table, NOT
+        NULL column without default, SET NOT NULL, column type change); blocking findings lock a busy table (index
+        without CONCURRENTLY, constraint without NOT VALID, UNIQUE constraint).
+      - Downgrades are not checked.
+    type: str
+    choices: ['off', warn, enforce]
+    default: warn
+  safety_linter:
+    description:
+      - V(auto) uses C(squawk) when it is on the E(PATH) of the host the module runs on, else the built-in rules.
+    type: str
+    choices: [auto, squawk, builtin]
+    default: auto
+  safety_ignore:
+    description:
+      - Rules to accept, by name, for example V(ban-drop-column) when running contract migrations after a deploy.
+    type: list
+    elements: str
+    default: []
+  job:
+    description:
+      - Run alembic in a Kubernetes Job from the application's image instead of where O(exec_via) says (which must
+        then stay V(local)); the Kubernetes connection options (O(kubeconfig), O(context), ...) say which cluster.
+      - Each step of the run (read, render, apply) is one Job, which is waited for, read (its log) and deleted.
+      - The environment, the database URL among it, reaches the Job's container from a Secret (C(envFrom)),
+        never from the Job spec; the Secret is owned by the Job and deleted with it.
+      - O(config) and O(python) are paths inside the image.
+    type: dict
+    suboptions:
+      image:
+        description:
+          - The application's image, with alembic, its migrations and a Python (see O(python)).
+        type: str
+        required: true
+      namespace:
+        description:
+          - Namespace of the Job.
+        type: str
+        default: default
+      service_account:
+        description:
+          - Service account of the Job's pod.
+        type: str
+      labels:
+        description:
+          - Extra labels of the Job and its pod.
+        type: dict
+        default: {}
+      timeout:
+        description:
+          - Seconds to wait for each Job to end.
+        type: int
+        default: 600
+extends_documentation_fragment:
+  - artisan.upgrade.attributes
+  - artisan.upgrade.exec_via
+  - artisan.upgrade.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    details: Reads the database's revisions and renders the pending revisions' SQL offline; returns the plan and
+      the safety findings; applies nothing and takes no lock.
+  diff_mode:
+    support: full
+    details: The revisions before and after, and the offline SQL of every planned revision (also in RV(plan)).
+  idempotent:
+    support: full
+    details: Relative targets (V(+1), V(-1)) move again on every run, as asked.
+notes:
+  - The Kubernetes connection options (O(kubeconfig), O(context), O(host), ...) are used by O(job) only;
+    O(exec_via.type=pod) has its own, under O(exec_via).
+  - Safety findings, the lock and the timeouts concern PostgreSQL only; other databases are refused.
+  - The timeouts reach C(env.py)'s connections through libpq's E(PGOPTIONS), so they hold with the psycopg and
+    psycopg2 drivers whatever engine C(env.py) builds.
+  - The module reads the revisions from Alembic's default version table, C(alembic_version).
+seealso:
+  - module: artisan.upgrade.pg_backup
+    description: Take a labelled backup before migrating.
+"""
+
+EXAMPLES = r"""
+- name: Upgrade to the release's head with its own virtualenv, refusing contract migrations before the deploy
+  artisan.upgrade.alembic_migrate:
+    url: "postgresql+psycopg://app:{{ vault_db_password }}@db.internal:5432/app"
+    virtualenv: /opt/app/releases/2.0.0/venv
+    chdir: /opt/app/releases/2.0.0
+    safety: enforce
+  register: migration
+
+- name: Show the plan and its SQL without touching the database
+  artisan.upgrade.alembic_migrate:
+    url: "{{ app_database_url }}"
+    virtualenv: /opt/app/venv
+    config: /opt/app/alembic.ini
+  check_mode: true
+  diff: true
+
+- name: Contract migrations once every old instance is gone
+  artisan.upgrade.alembic_migrate:
+    url: "{{ app_database_url }}"
+    virtualenv: /opt/app/venv
+    safety_ignore: [ban-drop-column]
+
+- name: Migrate as a Kubernetes Job from the release's image (the URL travels in a Secret, deleted afterwards)
+  artisan.upgrade.alembic_migrate:
+    url: "{{ app_database_url }}"
+    python: /opt/demoapp/venv/bin/python
+    config: /opt/demoapp/venv/lib/python3.11/site-packages/demoapp/alembic.ini
+    job:
+      image: registry.example.com/demoapp:2.0.0
+      namespace: shop
+    context: prod
+
+- name: Roll the schema back one revision, inside the running application container
+  artisan.upgrade.alembic_migrate:
+    url: "{{ app_database_url }}"
+    revision: "-1"
+    python: /opt/demoapp/venv/bin/python
+    config: /opt/demoapp/venv/lib/python3.11/site-packages/demoapp/alembic.ini
+    exec_via:
+      type: docker
+      container: shop-app-1
+      user: demoapp
+"""
+
+RETURN = r"""
+from_revisions:
+  description: The revisions the database was at (empty at base).
+  returned: always
+  type: list
+  elements: str
+  sample: ["0001"]
+to_revisions:
+  description: The revisions the database is at after the run (in check mode, the target).
+  returned: success
+  type: list
+  elements: str
+  sample: ["0003"]
+heads:
+  description: The heads of the migration scripts.
+  returned: when the scripts were read
+  type: list
+  elements: str
+  sample: ["0003"]
+direction:
+  description: V(upgrade), V(downgrade) or V(none).
+  returned: success
+  type: str
+  sample: upgrade
+plan:
+  description:
+    - The revisions to apply or revert, in order, with their message; upgrades carry their C(classification)
+      (V(expand) or V(contract)); in diff mode, their offline C(sql).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {revision: "0002", direction: upgrade, message: "expand: users.display_name", down_revisions: ["0001"],
+       classification: expand}
+    - {revision: "0003", direction: upgrade, message: "contract: drop users.full_name", down_revisions: ["0002"],
+       classification: contract}
+applied:
+  description: The revisions applied or reverted by this run, with the seconds each took and its attempts.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{revision: "0002", direction: upgrade, message: "expand: users.display_name", duration: 0.084, attempts: 1}]
+findings:
+  description: Safety findings of the pending upgrades.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - revision: "0003"
+      rule: ban-drop-column
+      kind: contract
+      statement: ALTER TABLE users DROP COLUMN full_name
+      problem: drops a column that the running release may still read or write
+      instead: drop it in a contract migration run after every old instance is gone
+      source: builtin
+failed_revision:
+  description: The revision that failed, its error (from alembic and the database), its attempts and whether it
+    hit lock_timeout.
+  returned: when a revision failed
+  type: dict
+  sample: {revision: u0002, attempts: 1, lock_timeout: false, error: 'column "email_verified" contains null values'}
+lock:
+  description: The advisory lock of the run and the seconds waited for it.
+  returned: when migrations were applied
+  type: dict
+  sample: {name: artisan.upgrade.alembic_migrate, key: -1234567890123, waited: 0.0}
+alembic_version:
+  description: The version of alembic that ran.
+  returned: success
+  type: str
+  sample: 1.20.1
+commands:
+  description: The commands run, as shell-quoted lines (the URL and password never appear in them).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/opt/app/venv/bin/python - inspect", "/opt/app/venv/bin/python - sql", "/opt/app/venv/bin/python - apply"]
+duration:
+  description: Seconds the task took.
+  returned: always
+  type: float
+  sample: 0.92
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
+from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
+from ansible_collections.artisan.upgrade.plugins.module_utils._alembic_job import JobTransport, job_argument_spec
+from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import exec_via_argument_spec, transport_from_params
+
+
+def argument_spec():
+    spec = exec_via_argument_spec()
+    spec.update(_k8s.k8s_auth_argument_spec())
+    spec.update(job_argument_spec())
+    spec.update(
+        url=dict(type='str', required=True, no_log=True),
+        revision=dict(type='str', default='head'),
+        config=dict(type='str', default='alembic.ini'),
+        ini_section=dict(type='str', default='alembic'),
+        script_location=dict(type='str'),
+        chdir=dict(type='str'),
+        virtualenv=dict(type='str'),
+        python=dict(type='str'),
+        environment=dict(type='dict'),
+        connect_timeout=dict(type='int', default=10),
+        lock_name=dict(type='str', default='artisan.upgrade.alembic_migrate'),
+        lock_wait_timeout=dict(type='int', default=300),
+        lock_timeout=dict(type='str', default='5s'),
+        statement_timeout=dict(type='str', default='15min'),
+        lock_retries=dict(type='int', default=3),
+        lock_retry_delay=dict(type='float', default=5),
+        safety=dict(type='str', choices=['off', 'warn', 'enforce'], default='warn'),
+        safety_linter=dict(type='str', choices=['auto', 'squawk', 'builtin'], default='auto'),
+        safety_ignore=dict(type='list', elements='str', default=[]),
+    )
+    return spec
+
+
+def option_errors(params):
+    """Constraints the argument spec cannot express; the first broken one, or None."""
+    for name in ('connect_timeout', 'lock_wait_timeout', 'lock_retries', 'lock_retry_delay'):
+        if params[name] < 0:
+            return '%s must be 0 or more, got %s' % (name, params[name])
+    if params['job'] and params['exec_via']['type'] != 'local':
+        return 'job and exec_via type %s exclude each other: the Job runs alembic itself' % params['exec_via']['type']
+    unknown = safety.unknown_rules(params['safety_ignore'])
+    if unknown:
+        return 'unknown rules in safety_ignore: %s; known: %s' % (', '.join(unknown), ', '.join(sorted(safety.RULES)))
+    try:
+        decide.session_options(params['lock_timeout'], params['statement_timeout'])
+    except decide.MigrateError as exc:
+        return exc.msg
+    return decide.url_problem(params['url'])
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=[('virtualenv', 'python')],
+                           supports_check_mode=True)
+    error = option_errors(module.params)
+    if error:
+        module.fail_json(msg=error)
+    squawk = None
+    if module.params['safety'] != 'off' and module.params['safety_linter'] != 'builtin':
+        squawk = module.get_bin_path('squawk', required=module.params['safety_linter'] == 'squawk')
+    module.params['environment'] = {key: str(value) for key, value in (module.params['environment'] or {}).items()}
+    if module.params['job']:
+        if not _k8s.HAS_KUBERNETES:
+            module.fail_json(msg=missing_required_lib('kubernetes'))
+        transport = JobTransport(module.params, module.params['job'])
+    else:
+        transport = transport_from_params(module.params['exec_via'], module.get_bin_path)
+    run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
+    try:
+        result = actions.migrate(run)
+    except decide.MigrateError as exc:
+        module.fail_json(msg=exc.msg, **dict(run.base_result(applied=[]), **exc.context))
+    if not module._diff:
+        result.pop('diff', None)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
