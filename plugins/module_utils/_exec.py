@@ -26,7 +26,7 @@ import subprocess
 import threading
 import typing as t
 
-from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
 
 CHUNK = 1024 * 1024
 STDERR_LIMIT = 64 * 1024
@@ -61,7 +61,7 @@ def exec_via_argument_spec() -> dict[str, t.Any]:
         pod=dict(type='str'),
         namespace=dict(type='str', default='default'),
     )
-    options.update(_k8s.k8s_auth_argument_spec())
+    options.update(k8s_auth_argument_spec())
     return dict(exec_via=dict(
         type='dict', default=dict(type='local'), options=options,
         required_if=[('type', 'docker', ['container']), ('type', 'pod', ['pod'])],
@@ -251,6 +251,12 @@ def exit_code_of(status: dict[str, t.Any]) -> tuple[int, str]:
     return 126, status.get('message') or 'exec failed without a status message'
 
 
+def _kubernetes() -> t.Any:
+    """The client-side Kubernetes helpers, imported on first use: the library costs 0.5 s to import."""
+    from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
+    return _k8s
+
+
 class PodTransport:
     """Commands run in a pod's container through the API's exec websocket (``kubectl exec``).
 
@@ -279,6 +285,7 @@ class PodTransport:
 
     def core(self) -> t.Any:
         if self._core is None:
+            _k8s = _kubernetes()
             try:
                 import kubernetes  # pylint: disable=import-outside-toplevel
                 self._core = kubernetes.client.CoreV1Api(_k8s.api_client(self.params))
@@ -287,6 +294,7 @@ class PodTransport:
         return self._core
 
     def check(self) -> None:
+        _k8s = _kubernetes()
         where = 'pod "%s" in namespace "%s"' % (self.pod, self.namespace)
         try:
             pod = self.core().read_namespaced_pod(self.pod, self.namespace)
@@ -328,6 +336,7 @@ class PodTransport:
         return ExecResult(rc=rc, stderr=text, stdout=None if stdout is not None else out.data, command=command)
 
     def _open(self, argv: list[str], with_stdin: bool) -> t.Any:
+        _k8s = _kubernetes()
         from kubernetes.stream import stream  # pylint: disable=import-outside-toplevel
         kwargs = dict(command=argv, stdin=with_stdin, stdout=True, stderr=True, tty=False,
                       _preload_content=False, binary=True)

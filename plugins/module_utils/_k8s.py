@@ -3,9 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubernetes connection options, shared by every module that talks to an API server.
 
-One argument spec (documented by the ``artisan.upgrade.k8s_auth`` doc fragment) with the option
-names and K8S_AUTH_* fallbacks kubernetes.core users know, turned into one client of the official
-``kubernetes`` library, with readable messages for the usual connection failures.
+The options (``_k8s_auth.k8s_auth_argument_spec()``, re-exported here) turned into one client of the
+official ``kubernetes`` library, with readable messages for the usual connection failures.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import json
 import typing as t
 
-from ansible.module_utils.basic import env_fallback
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec  # noqa: F401  pylint: disable=unused-import
 
 try:
     import kubernetes
@@ -34,25 +33,6 @@ except ImportError as exc:
 
 class K8sError(Exception):
     """A failure to reach or use the API server, with a message that says what to do."""
-
-
-def k8s_auth_argument_spec() -> dict[str, dict[str, t.Any]]:
-    """The options of the ``artisan.upgrade.k8s_auth`` doc fragment, with K8S_AUTH_* fallbacks."""
-    def env(name: str) -> tuple[t.Any, list[str]]:
-        return (env_fallback, ['K8S_AUTH_%s' % name])
-
-    return dict(
-        kubeconfig=dict(type='raw', fallback=env('KUBECONFIG')),
-        context=dict(type='str', fallback=env('CONTEXT')),
-        host=dict(type='str', fallback=env('HOST')),
-        api_key=dict(type='str', no_log=True, fallback=env('API_KEY')),
-        username=dict(type='str', fallback=env('USERNAME')),
-        password=dict(type='str', no_log=True, fallback=env('PASSWORD')),
-        validate_certs=dict(type='bool', aliases=['verify_ssl'], fallback=env('VERIFY_SSL')),
-        ca_cert=dict(type='path', aliases=['ssl_ca_cert'], fallback=env('SSL_CA_CERT')),
-        client_cert=dict(type='path', aliases=['cert_file'], fallback=env('CERT_FILE')),
-        client_key=dict(type='path', aliases=['key_file'], no_log=False, fallback=env('KEY_FILE')),
-    )
 
 
 def _explicit_settings(params: dict[str, t.Any]) -> dict[str, t.Any]:
