@@ -13,6 +13,7 @@ import time
 import pytest
 from kubernetes import client, watch
 
+from .helpers.ansible import assert_ok, run_module_tasks
 from .helpers.postgres import free_port
 
 MODULE = 'artisan.upgrade.canary_shift'
@@ -71,16 +72,7 @@ def two_versions(cluster):
 
 
 def run_tasks(run_playbook, tasks):
-    entries = []
-    for index, task in enumerate(tasks):
-        args, extra = task if isinstance(task, tuple) else (task, {})
-        entries.append(dict({'name': 'step %d' % index, MODULE: args, 'ignore_errors': True, 'diff': True}, **extra))
-    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': entries}])
-    return [run.result('step %d' % index) for index in range(len(tasks))]
-
-
-def assert_ok(result):
-    assert not result.get('failed'), result.get('msg')
+    return run_module_tasks(run_playbook, MODULE, tasks)
 
 
 class CapacityWatch:

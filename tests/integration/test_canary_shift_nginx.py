@@ -13,6 +13,7 @@ import time
 import pytest
 import requests
 
+from .helpers.ansible import assert_ok, run_module_tasks
 from .helpers.backends import NamedBackend, SteadyLoad, count_answers
 from .helpers.postgres import free_port
 
@@ -72,17 +73,7 @@ def shift(weight, options, **extra):
 
 
 def run_tasks(run_playbook, tasks):
-    """Several canary_shift tasks in one play; each (args) or (args, {'check_mode': True}); diff on."""
-    entries = []
-    for index, task in enumerate(tasks):
-        args, extra = task if isinstance(task, tuple) else (task, {})
-        entries.append(dict({'name': 'step %d' % index, MODULE: args, 'ignore_errors': True, 'diff': True}, **extra))
-    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': entries}])
-    return [run.result('step %d' % index) for index in range(len(tasks))]
-
-
-def assert_ok(result):
-    assert not result.get('failed'), result.get('msg')
+    return run_module_tasks(run_playbook, MODULE, tasks)
 
 
 def canary_share(answers):

@@ -17,6 +17,8 @@ import urllib.request
 import kubernetes
 import pytest
 
+from .helpers.ansible import assert_ok, run_module_tasks
+
 MODULE = 'artisan.upgrade.k8s_rollout'
 CHANGE_CAUSE = 'kubernetes.io/change-cause'
 REVISION = 'deployment.kubernetes.io/revision'
@@ -94,20 +96,7 @@ def cluster(kubesim):
 
 
 def run_tasks(run_playbook, tasks):
-    """Run several k8s_rollout tasks in one play (one ansible start-up); return their results in order.
-
-    Each task is (args) or (args, {'check_mode': bool}); all run with diff on and ignore_errors.
-    """
-    entries = []
-    for index, task in enumerate(tasks):
-        args, extra = task if isinstance(task, tuple) else (task, {})
-        entries.append(dict({'name': 'step %d' % index, MODULE: args, 'ignore_errors': True, 'diff': True}, **extra))
-    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': entries}])
-    return [run.result('step %d' % index) for index in range(len(tasks))]
-
-
-def assert_ok(result):
-    assert not result.get('failed'), result.get('msg')
+    return run_module_tasks(run_playbook, MODULE, tasks)
 
 
 def kubectl_checks(cluster, *args):

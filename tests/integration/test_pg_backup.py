@@ -18,6 +18,7 @@ import subprocess
 import psycopg
 import pytest
 
+from .helpers.ansible import assert_ok, run_module_tasks
 from .helpers.postgres import SUPERUSER, SUPERUSER_PASSWORD, free_port
 
 MODULE = 'artisan.upgrade.pg_backup'
@@ -68,16 +69,7 @@ def scratch_dbs(postgres):
 
 
 def run_tasks(run_playbook, tasks, check=False):
-    """Run several pg_backup tasks in one play (one ansible start-up); return their results in order.
-
-    Each task is (args) or (args, {'check_mode': bool}); all run with diff on and ignore_errors.
-    """
-    entries = []
-    for index, task in enumerate(tasks):
-        args, extra = task if isinstance(task, tuple) else (task, {})
-        entries.append(dict({'name': 'step %d' % index, MODULE: args, 'ignore_errors': True, 'diff': True}, **extra))
-    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': entries}], check=check)
-    return [run.result('step %d' % index) for index in range(len(tasks))]
+    return run_module_tasks(run_playbook, MODULE, tasks, check)
 
 
 def listing(dest):
@@ -87,10 +79,6 @@ def listing(dest):
 def read_manifest(path):
     with open(path, encoding='utf-8') as handle:
         return json.load(handle)
-
-
-def assert_ok(result):
-    assert not result.get('failed'), result.get('msg')
 
 
 # --- state present --------------------------------------------------------------------------------

@@ -82,3 +82,21 @@ def run_module(module: str, args: dict[str, t.Any], check: bool = False, diff: b
     }]
     run = run_playbook(play, check=check, diff=diff)
     return run.result('module under test')
+
+
+def run_module_tasks(run_playbook: t.Callable[..., PlaybookRun], module: str, tasks: list[t.Any], check: bool = False,
+                     **play: t.Any) -> list[dict[str, t.Any]]:
+    """Several tasks of one module in one play (one Ansible start-up); their results in order.
+
+    Each task is (args) or (args, {'check_mode': bool, ...}); all run with diff on and ignore_errors.
+    """
+    entries = []
+    for index, task in enumerate(tasks):
+        args, extra = task if isinstance(task, tuple) else (task, {})
+        entries.append(dict({'name': 'step %d' % index, module: args, 'ignore_errors': True, 'diff': True}, **extra))
+    run = run_playbook([dict({'hosts': 'localhost', 'gather_facts': False, 'tasks': entries}, **play)], check=check)
+    return [run.result('step %d' % index) for index in range(len(tasks))]
+
+
+def assert_ok(result: dict[str, t.Any]) -> None:
+    assert not result.get('failed'), result.get('msg')
