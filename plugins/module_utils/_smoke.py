@@ -280,7 +280,7 @@ def evaluate_http(check: dict[str, t.Any], status: int, body: str, latency_ms: f
             return 'cannot capture %s: %s is missing from the response' % (var, path), {}
         captured[var] = value
     if check.get('max_ms') is not None and latency_ms > check['max_ms']:
-        return 'took %d ms, budget %d ms' % (latency_ms, check['max_ms']), {}
+        return 'took %.1f ms, budget %d ms' % (latency_ms, check['max_ms']), {}
     return None, captured
 
 

@@ -90,7 +90,7 @@ def test_each_assertion_type_fails_with_a_line_naming_its_check(app_v2, run_modu
         "body: body does not match 'degraded'",
         'json: $.version ("2.0.0") does not match \'^3\\\\.\'',
         'header: header X-Missing is missing',
-        'latency: took %d ms, budget 100 ms' % result['checks'][4]['latency_ms'],
+        'latency: took %.1f ms, budget 100 ms' % result['checks'][4]['latency_ms'],
         'websocket: no reply matching {"type": "pang"} within 0.5s (got [\'{"type": "pong"}\'])',
         'capture: cannot capture token: $.access_token is missing from the response',
         'needs capture: not run: token not captured by an earlier check',

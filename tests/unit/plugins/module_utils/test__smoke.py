@@ -64,7 +64,7 @@ def test_normalize_check_rejects_bad_definitions(check, base, message):
     ({'status': ['404']}, 404, '', 1, None),
     ({'body_regex': '"status":\\s*"ok"'}, 200, '{"status": "ok"}', 1, None),
     ({'body_regex': 'pong'}, 200, 'ping', 1, "body does not match 'pong'"),
-    ({'max_ms': 100}, 200, '', 250.4, 'took 250 ms, budget 100 ms'),
+    ({'max_ms': 100}, 200, '', 250.4, 'took 250.4 ms, budget 100 ms'),
 ])
 def test_evaluate_http(fields, status, body, latency, reason):
     check = _smoke.normalize_check(0, http_check(**fields), 'http://h')
