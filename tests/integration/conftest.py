@@ -4,6 +4,8 @@ and the demo application (its wheelhouse, one venv per release, real app process
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -133,3 +135,20 @@ def migrated_dsn(demoapp_releases, module_databases, postgres):
         demoapp_releases[version].migrate(url, 'upgrade', 'head')
         return url
     return make
+
+
+@pytest.fixture()
+def kubectl_docker(kubesim_docker):
+    """``kubectl(*args, stdin=None) -> stdout`` against the kubesim_docker cluster: kubectl 1.32 as an independent
+    client of the simulator (preinstalled on these machines; the test is skipped without it)."""
+    binary = shutil.which('kubectl')
+    if binary is None:
+        pytest.skip('kubectl is not installed')
+
+    def kubectl(*args: str, stdin: str | None = None) -> str:
+        result = subprocess.run([binary, '--kubeconfig', kubesim_docker.kubeconfig, *args], input=stdin,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, 'kubectl %s: %s' % (' '.join(args), result.stderr)
+        return result.stdout
+
+    return kubectl

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import pathlib
 import shutil
-import subprocess
 import threading
 import time
 
@@ -388,7 +387,6 @@ def test_migrate_inside_the_demoapp_container(docker_session, module_databases, 
 
 # --- in a Kubernetes pod (kubesim's docker runtime: the pods are real containers) -----------------------
 
-KUBECTL = shutil.which('kubectl')
 POD_PASSWORD = 'pod-db-pw'
 POD_URL = 'postgresql://owner:%s@postgresql-0:5432/shop' % POD_PASSWORD
 PODS = [
@@ -406,17 +404,9 @@ PODS = [
 
 
 @pytest.fixture()
-def cluster(kubesim_docker):
+def cluster(kubesim_docker, kubectl_docker):
     """The database and application pods; ``psql(sql)`` runs in the database pod through kubectl (an independent client)."""
-    if KUBECTL is None:
-        pytest.skip('kubectl is not installed')
-
-    def kubectl(*args, stdin=None):
-        result = subprocess.run([KUBECTL, '--kubeconfig', kubesim_docker.kubeconfig, *args], input=stdin,
-                                capture_output=True, text=True, timeout=120, check=False)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
+    kubectl = kubectl_docker
     for pod in PODS:
         kubectl('apply', '-f', '-', stdin=json.dumps(pod))
     kubectl('wait', '--for=condition=Ready', 'pod/postgresql-0', 'pod/demoapp-0', '--timeout=90s')

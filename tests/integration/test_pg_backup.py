@@ -11,9 +11,7 @@ import glob
 import hashlib
 import json
 import os
-import shutil
 import stat
-import subprocess
 
 import psycopg
 import pytest
@@ -396,7 +394,6 @@ def test_backup_and_restore_through_docker_exec(pg_container, tmp_path, run_play
 
 # --- in a Kubernetes pod (kubesim's docker runtime: the pod is a real postgres container) ---------------
 
-KUBECTL = shutil.which('kubectl')
 DB_POD = {
     'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'postgresql-0', 'labels': {'app': 'postgresql'}},
     'spec': {'containers': [{
@@ -409,17 +406,9 @@ DB_POD = {
 
 
 @pytest.fixture()
-def db_pod(kubesim_docker):
+def db_pod(kubectl_docker):
     """A PostgreSQL pod holding the seed data; kubectl (an independent client) runs psql in it."""
-    if KUBECTL is None:
-        pytest.skip('kubectl is not installed')
-
-    def kubectl(*args, stdin=None):
-        result = subprocess.run([KUBECTL, '--kubeconfig', kubesim_docker.kubeconfig, *args], input=stdin,
-                                capture_output=True, text=True, timeout=120, check=False)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
+    kubectl = kubectl_docker
     kubectl('apply', '-f', '-', stdin=json.dumps(DB_POD))
     kubectl('wait', '--for=condition=Ready', 'pod/postgresql-0', '--timeout=90s')
 
