@@ -227,7 +227,12 @@ def test_the_database_owner_restores_without_superuser_or_createdb(postgres, see
     postgres.load_sql(seeded, 'DELETE FROM orders WHERE id > 10; UPDATE customers SET note = NULL;')
     restore = dict(owner, state='restored', db=seeded, dest=dest, label='pre-2.0.0')
 
-    real, check_again, real_again = run_tasks(run_playbook, [restore, (restore, {'check_mode': True}), restore])
+    planned, real, check_again, real_again = run_tasks(
+        run_playbook, [(restore, {'check_mode': True}), restore, (restore, {'check_mode': True}), restore])
+    assert_ok(planned)
+    assert planned['changed'] is True
+    assert planned['diff']['before'] == '%s: 3 tables or views, restored from (no pg_backup restore recorded)\n' % seeded
+    assert planned['diff']['after'] == '%s: restored from pre-2.0.0@sha256:%s\n' % (seeded, backup['manifest']['sha256'])
     assert_ok(real)
     assert real['changed'] is True and real['steps'] == ['clean', 'restore']
     assert fingerprint(postgres, seeded) == original
