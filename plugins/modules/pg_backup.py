@@ -147,8 +147,9 @@ options:
       - V(create) creates O(target_db), which must not exist. Needs C(CREATEDB) (or superuser).
       - With O(target_owner) naming another role, creating the database also needs the privileges of that
         role (membership with inherit).
-      - These privileges are checked before anything is changed; a role without them is refused with a
-        message naming what it lacks.
+      - The database privileges above are checked before anything is changed; a role without them is refused
+        with a message naming what it lacks. Ownership of the objects is left to C(pg_restore), whose failure
+        the default O(single_transaction) rolls back.
     type: str
     choices: [clean, recreate, create]
     default: clean
