@@ -230,7 +230,9 @@ def parse_iso(text: str) -> datetime.datetime:
 def build_manifest(*, database: str, label: str, file: str, fmt: str, compression: dict[str, t.Any], size: int,
                    sha256: str, server_version: str, pg_dump_version: str, started: datetime.datetime,
                    finished: datetime.datetime, toc_entries: int | None, alembic_revision: str | None,
-                   metadata: dict[str, t.Any] | None, exec_via: str) -> dict[str, t.Any]:
+                   metadata: dict[str, t.Any] | None, exec_via: str,
+                   system_identifier: str | None = None) -> dict[str, t.Any]:
+    """The manifest; ``system_identifier`` (the cluster's) tells the backup's own database from a namesake elsewhere."""
     return {
         'schema': MANIFEST_SCHEMA,
         'database': database,
@@ -241,6 +243,7 @@ def build_manifest(*, database: str, label: str, file: str, fmt: str, compressio
         'size': size,
         'sha256': sha256,
         'server_version': server_version,
+        'system_identifier': system_identifier,
         'pg_dump_version': pg_dump_version,
         'started_at': iso(started),
         'finished_at': iso(finished),
@@ -348,12 +351,97 @@ def restore_steps(mode: str, target_exists: bool, target: str) -> list[str]:
     return (['drop'] if target_exists else []) + ['create', 'restore']
 
 
-RESTORED_SETTING = 'artisan.restored_from'
+RESTORED_MARKER_PREFIX = 'artisan.restored_from: '
+# What the overwrite guard counts as the content of a database (pg_class.relkind).
+USER_RELATION_KINDS = ('r', 'p', 'v', 'm', 'f')
+NAMES_SHOWN = 10
 
 
 def restored_marker(manifest: dict[str, t.Any]) -> str:
-    """What pg_backup records on a restored database (ALTER DATABASE ... SET) to know it is done."""
+    """What pg_backup records on a restored database to know it is done."""
     return '%s@sha256:%s' % (manifest['label'], manifest['sha256'])
+
+
+def marker_in_comment(comment: str | None) -> str | None:
+    """The restore marker kept in a database's COMMENT, or None.
+
+    A comment, unlike ``ALTER DATABASE ... SET artisan.*``, is writable by the database's owner
+    without superuser (PostgreSQL 15 refuses custom settings to non-superusers).
+    """
+    for line in (comment or '').splitlines():
+        if line.startswith(RESTORED_MARKER_PREFIX):
+            return line[len(RESTORED_MARKER_PREFIX):].strip() or None
+    return None
+
+
+def comment_with_marker(comment: str | None, marker: str | None) -> str | None:
+    """The database's comment with its marker line replaced (or removed with None); other lines are kept."""
+    lines = [line for line in (comment or '').splitlines() if not line.startswith(RESTORED_MARKER_PREFIX)]
+    if marker is not None:
+        lines.append(RESTORED_MARKER_PREFIX + marker)
+    return '\n'.join(lines) or None
+
+
+def restore_privilege_error(role: dict[str, t.Any], steps: list[str], mode: str, target: str,
+                            target_owner: str | None) -> str | None:
+    """Why the connected role cannot do these restore steps, or None; checked before anything changes.
+
+    ``role`` holds what the server says of the login role: ``user``, ``superuser``, ``createdb``,
+    ``owns_target`` (privileges of the target's owner; None when it does not exist) and
+    ``target_owner`` (privileges of the role ``target_owner`` names; None when that role does not exist).
+    """
+    if role.get('superuser'):
+        return None
+    missing = []
+    if 'create' in steps and not role.get('createdb'):
+        missing.append('the CREATEDB attribute (to create the database)')
+    if any(step in steps for step in ('clean', 'drop')) and not role.get('owns_target'):
+        missing.append('ownership of database "%s" (to %s it and to record the restore marker, '
+                       'a COMMENT ON DATABASE)' % (target, 'drop' if 'drop' in steps else 'replace its objects in'))
+    if 'create' in steps and target_owner and target_owner != role.get('user') and not role.get('target_owner'):
+        missing.append('membership in role "%s" (target_owner)' % target_owner)
+    if not missing:
+        return None
+    return ('role "%s" cannot restore into database "%s" with restore_mode %s: it needs %s, or superuser; '
+            'nothing was changed' % (role.get('user'), target, mode, ' and '.join(missing)))
+
+
+def is_backup_source(manifest: dict[str, t.Any], target: str, system_identifier: str | None) -> bool:
+    """Whether ``target`` is the database the backup was taken of (same name, and same cluster when both are known)."""
+    if manifest['database'] != target:
+        return False
+    recorded = manifest.get('system_identifier')
+    return recorded is None or system_identifier is None or str(recorded) == str(system_identifier)
+
+
+def overwrite_refusal(manifest: dict[str, t.Any], target: str, contents: dict[str, t.Any],
+                      system_identifier: str | None) -> str | None:
+    """Why restoring over this non-empty database needs ``force``, or None.
+
+    Replacing the data of the backup's own database is the rollback case; any other database that
+    holds tables is someone's data.
+    """
+    if not contents['count'] or is_backup_source(manifest, target, system_identifier):
+        return None
+    names = ', '.join(contents['names'][:NAMES_SHOWN])
+    if contents['count'] > NAMES_SHOWN:
+        names += ' and %d more' % (contents['count'] - NAMES_SHOWN)
+    source = '"%s"' % manifest['database']
+    if manifest['database'] == target:
+        source += ' on the server with system identifier %s; this one is %s' % (
+            manifest.get('system_identifier'), system_identifier)
+    return ('database "%s" holds %d tables or views (%s) and is not the database this backup was taken of (%s): '
+            'restoring would overwrite them. Set force: true to restore anyway, or restore into a new database '
+            '(restore_mode: create with another target_db); nothing was changed'
+            % (target, contents['count'], names, source))
+
+
+def database_state(target: str, exists: bool, contents: dict[str, t.Any] | None, marker: str | None) -> str:
+    """One line of the restore diff: what the target holds and which backup it was restored from."""
+    if not exists:
+        return '%s: absent\n' % target
+    held = '' if contents is None else ' %d tables or views,' % contents['count']
+    return '%s:%s restored from %s\n' % (target, held, marker or '(no pg_backup restore recorded)')
 
 
 def backup_list(manifests: list[dict[str, t.Any]]) -> list[str]:

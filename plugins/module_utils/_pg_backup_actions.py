@@ -187,6 +187,7 @@ def take_backup(action: Action) -> dict[str, t.Any]:
                             'use format custom through %s' % action.transport.kind)
     db_size = pg.database_size(catalog, dbname)
     revision = pg.alembic_revision(catalog, dbname)
+    cluster = pg.system_identifier(catalog, dbname)
 
     final = os.path.join(dest, decide.backup_stem(dbname, label) + decide.file_extension(fmt, compression))
     check_free_space(action, dest, db_size)
@@ -214,7 +215,7 @@ def take_backup(action: Action) -> dict[str, t.Any]:
             database=dbname, label=label, file=os.path.basename(final), fmt=fmt, compression=compression, size=size,
             sha256=sha256, server_version=decide.version_text(server_num), pg_dump_version='%d.%d' % pg_dump,
             started=started, finished=action.now(), toc_entries=toc_entries, alembic_revision=revision,
-            metadata=params.get('metadata'), exec_via=action.transport.kind)
+            metadata=params.get('metadata'), exec_via=action.transport.kind, system_identifier=cluster)
         store.make_private(temp)
         store.fsync_tree(temp)
         manifest_path = os.path.join(dest, decide.manifest_name(dbname, label))
@@ -347,25 +348,30 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
     maintenance = params['maintenance_db']
     exists = pg.database_exists(catalog, target, maintenance)
     wanted = decide.restored_marker(manifest)
-    marker = pg.database_setting(catalog, target, decide.RESTORED_SETTING, maintenance) if exists else None
+    comment = pg.database_comment(catalog, target, maintenance) if exists else None
+    marker = decide.marker_in_comment(comment)
     summary = dict(path=path, manifest=manifest, target_db=target, pruned=[])
-    state = {'before': '%s: %s\n' % (target, marker or ('exists' if exists else 'absent')),
-             'after': '%s: %s\n' % (target, wanted), 'before_header': target, 'after_header': target}
     if exists and marker == wanted and not params['force']:
-        return action.base_result(changed=False, steps=[], diff=dict(state, after=state['before']),
+        unchanged = decide.database_state(target, exists, None, marker)
+        return action.base_result(changed=False, steps=[], diff=restore_diff(target, unchanged, unchanged),
                                   msg='backup %s is already restored into %s' % (manifest['label'], target), **summary)
     try:
         steps = decide.restore_steps(params['restore_mode'], exists, target)
     except decide.BackupSpecError as exc:
         raise PgBackupError(str(exc)) from None
+    contents = check_restore_allowed(action, manifest, target, exists, steps, summary, marker)
+    diff = restore_diff(target, decide.database_state(target, exists, contents, marker),
+                        decide.database_state(target, True, None, wanted))
     if action.check_mode:
-        return action.base_result(changed=True, steps=steps, diff=state, msg='would restore %s into %s (%s)' % (
+        return action.base_result(changed=True, steps=steps, diff=diff, msg='would restore %s into %s (%s)' % (
             manifest['label'], target, ', '.join(steps)), **summary)
 
     ident = pg.quote_ident(target)
     if marker is not None and 'drop' not in steps:
-        action.admin('ALTER DATABASE %s RESET %s' % (ident, decide.RESTORED_SETTING))
+        # A restore that fails half way (no single transaction) must not look done.
+        set_comment(action, target, decide.comment_with_marker(comment, None))
     if 'drop' in steps:
+        catalog.disconnect(target)
         action.admin('DROP DATABASE %s WITH (FORCE)' % ident)
     if 'create' in steps:
         owner = ' OWNER %s' % pg.quote_ident(params['target_owner']) if params.get('target_owner') else ''
@@ -376,9 +382,39 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
             path, target, describe_exit(result.rc),
             '; the single transaction was rolled back' if single else '; the database may be partly restored',
             result.stderr.strip()), rc=result.rc, stderr=result.stderr, commands=action.commands, queries=action.queries)
-    action.admin('ALTER DATABASE %s SET %s = %s' % (ident, decide.RESTORED_SETTING, pg.quote_literal(wanted)))
-    return action.base_result(changed=True, steps=steps, diff=state, msg='restored %s into %s (%s)' % (
+    # The owner's own comment survives a recreate too.
+    set_comment(action, target, decide.comment_with_marker(comment, wanted))
+    return action.base_result(changed=True, steps=steps, diff=diff, msg='restored %s into %s (%s)' % (
         manifest['label'], target, ', '.join(steps)), **summary)
+
+
+def check_restore_allowed(action: Action, manifest: dict[str, t.Any], target: str, exists: bool, steps: list[str],
+                          summary: dict[str, t.Any], marker: str | None) -> dict[str, t.Any] | None:
+    """Refuse (in check mode too) a restore the role cannot finish, or one over another database's data.
+
+    Returns what the target holds (None when it does not exist yet).
+    """
+    params, catalog, maintenance = action.params, action.catalog(), action.params['maintenance_db']
+    role = pg.restore_role(catalog, target, params.get('target_owner'), maintenance)
+    refusal = decide.restore_privilege_error(role, steps, params['restore_mode'], target, params.get('target_owner'))
+    contents = None
+    if refusal is None and exists:
+        contents = pg.user_relations(catalog, target, decide.USER_RELATION_KINDS, decide.NAMES_SHOWN)
+        if not params['force']:
+            refusal = decide.overwrite_refusal(manifest, target, contents, pg.system_identifier(catalog, maintenance))
+    if refusal:
+        state = decide.database_state(target, exists, contents, marker)
+        raise PgBackupError(refusal, steps=[], diff=restore_diff(target, state, state), **summary)
+    return contents
+
+
+def restore_diff(target: str, before: str, after: str) -> dict[str, str]:
+    return {'before_header': target, 'after_header': target, 'before': before, 'after': after}
+
+
+def set_comment(action: Action, target: str, comment: str | None) -> None:
+    action.admin('COMMENT ON DATABASE %s IS %s' % (
+        pg.quote_ident(target), 'NULL' if comment is None else pg.quote_literal(comment)))
 
 
 def replay(action: Action, manifest: dict[str, t.Any], path: str, target: str, clean: bool, single: bool, jobs: int) -> t.Any:

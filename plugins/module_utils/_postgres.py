@@ -10,6 +10,7 @@ connection, with one readable message for the usual connection failures.
 
 from __future__ import annotations
 
+import json
 import re
 import typing as t
 
@@ -154,6 +155,12 @@ class PsycopgCatalog:
             raise PostgresError('%s failed on %s: %s' % (statement, connection_target(self.params, dbname),
                                                          first_line(str(exc)))) from None
 
+    def disconnect(self, dbname: str) -> None:
+        """Close the session on a database before it is dropped (DROP ... WITH (FORCE) would end it anyway)."""
+        conn = self.connections.pop(dbname, None)
+        if conn is not None:
+            conn.close()
+
     def close(self) -> None:
         for conn in self.connections.values():
             conn.close()
@@ -191,6 +198,9 @@ class PsqlCatalog:
     def execute(self, statement: str, dbname: str) -> None:
         self._run(statement, dbname)
 
+    def disconnect(self, dbname: str) -> None:
+        return None
+
     def close(self) -> None:
         return None
 
@@ -215,12 +225,42 @@ def alembic_revision(catalog: t.Any, dbname: str) -> str | None:
     return catalog.scalar("SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version", dbname)
 
 
-def database_setting(catalog: t.Any, name: str, setting: str, maintenance_db: str) -> str | None:
-    """A database-level ``ALTER DATABASE ... SET`` value, or None."""
-    return catalog.scalar(
-        "SELECT substr(c, %d) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, "
-        "unnest(s.setconfig) AS c WHERE d.datname = %s AND s.setrole = 0 AND c LIKE %s"
-        % (len(setting) + 2, quote_literal(name), quote_literal(setting + '=%')), maintenance_db)
+def json_value(catalog: t.Any, query: str, dbname: str) -> t.Any:
+    """The value of a query that returns one JSON text (one line, whatever it holds, through psql too)."""
+    text = catalog.scalar(query, dbname)
+    return None if text is None else json.loads(text)
+
+
+def database_comment(catalog: t.Any, name: str, maintenance_db: str) -> str | None:
+    return json_value(catalog, "SELECT to_json(shobj_description(oid, 'pg_database'))::text FROM pg_database "
+                               "WHERE datname = %s" % quote_literal(name), maintenance_db)
+
+
+def system_identifier(catalog: t.Any, dbname: str) -> str | None:
+    """The cluster's system identifier (unique per initdb), or None where pg_control_system() is not granted."""
+    return catalog.scalar("SELECT CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE') "
+                          "THEN (SELECT system_identifier::text FROM pg_control_system()) END", dbname)
+
+
+def restore_role(catalog: t.Any, target: str, target_owner: str | None, maintenance_db: str) -> dict[str, t.Any]:
+    """What a restore's privilege check needs to know of the login role (see _pg_backup.restore_privilege_error)."""
+    owner_check = ("(SELECT pg_has_role(o.oid, 'USAGE') FROM pg_roles o WHERE o.rolname = %s)" % quote_literal(target_owner)
+                   if target_owner else 'NULL')
+    return json_value(catalog, (
+        "SELECT json_build_object('user', current_user, 'superuser', r.rolsuper, 'createdb', r.rolcreatedb, "
+        "'owns_target', (SELECT pg_has_role(d.datdba, 'USAGE') FROM pg_database d WHERE d.datname = %s), "
+        "'target_owner', %s)::text FROM pg_roles r WHERE r.rolname = current_user"
+    ) % (quote_literal(target), owner_check), maintenance_db)
+
+
+def user_relations(catalog: t.Any, dbname: str, kinds: t.Sequence[str], limit: int) -> dict[str, t.Any]:
+    """How many tables/views (of these relkinds) a database holds outside the system schemas, and the first names."""
+    return json_value(catalog, (
+        "SELECT json_build_object('count', count(*), 'names', coalesce((array_agg(format('%%I.%%I', n.nspname, "
+        "c.relname) ORDER BY n.nspname, c.relname))[1:%d], '{}'))::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN (%s) "
+        "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%%'"
+    ) % (limit, ', '.join(quote_literal(kind) for kind in kinds)), dbname)
 
 
 def quote_ident(name: str) -> str:

@@ -20,6 +20,9 @@ description:
   - Idempotent. With O(state=present), a verified backup with the same label is reused
     (C(changed=false)); with O(state=restored), a database records the backup restored into it and is
     not restored again; O(force=true) overrides both.
+  - A restore refuses, before it changes anything (and in check mode too), when the login role lacks a
+    privilege it needs (see O(restore_mode)), and when it would overwrite a database that holds tables or
+    views and is not the backup's own source database, unless O(force=true).
   - The client programs run where O(exec_via) says (locally, in a container, or in a Kubernetes pod); the dump
     is streamed to O(dest) on the host the module runs on, never held in memory.
 author:
@@ -50,6 +53,10 @@ options:
     description:
       - Take the backup again although a verified one with this label exists (it is replaced only once the
         new one verified), or restore again although the database records this backup as restored.
+      - Also needed to restore over an existing database that holds tables or views when it is not the
+        database the backup was taken of (same name and, when the manifest records it, the same cluster
+        system identifier). Restoring into the backup's own database (the rollback case) or into an empty
+        one needs no O(force).
     type: bool
     default: false
   format:
@@ -134,8 +141,15 @@ options:
   restore_mode:
     description:
       - V(clean) restores into the existing O(target_db), dropping the objects the backup holds first.
+        Needs ownership of O(target_db) (or superuser) and of the objects the backup replaces.
       - V(recreate) drops O(target_db) (disconnecting its sessions) and creates it empty before restoring.
-      - V(create) creates O(target_db), which must not exist.
+        Needs ownership of O(target_db) and the C(CREATEDB) attribute (or superuser).
+      - V(create) creates O(target_db), which must not exist. Needs C(CREATEDB) (or superuser).
+      - With O(target_owner) naming another role, creating the database also needs the privileges of that
+        role (membership with inherit).
+      - The database privileges above are checked before anything is changed; a role without them is refused
+        with a message naming what it lacks. Ownership of the objects is left to C(pg_restore), whose failure
+        the default O(single_transaction) rolls back.
     type: str
     choices: [clean, recreate, create]
     default: clean
@@ -166,7 +180,8 @@ attributes:
       restored or removed; writes nothing.
   diff_mode:
     support: full
-    details: The list of backups of the database before and after; for a restore, what the database holds.
+    details: The list of backups of the database before and after; for a restore, how many tables or views the
+      target holds and which backup it was restored from. A refused restore shows the same before and after.
   idempotent:
     support: full
     details: Without a O(label), O(state=present) takes a new timestamped backup on every run.
@@ -175,8 +190,13 @@ notes:
     O(exec_via.type=docker), C(docker exec --env PGPASSWORD) copies it from the docker CLI's environment; with
     O(exec_via.type=pod), it is the first line of the exec stream's stdin), never through a command line, and is
     never returned.
-  - A restored database carries the setting C(artisan.restored_from) (C(ALTER DATABASE ... SET)) naming the
-    backup, which is how a second run knows it is done.
+  - A restored database records the backup in its comment (C(COMMENT ON DATABASE)), as a line that starts with
+    C(artisan.restored_from) and names the label and sha256 of the backup; other lines of the comment are kept. That is how a
+    second run knows it is done. A comment needs only the database's ownership, whereas PostgreSQL 15 refuses
+    C(ALTER DATABASE ... SET) of a custom setting to every role but a superuser.
+  - Privileges by state. V(present) needs what C(pg_dump) needs, reading every object dumped (normally the
+    database's owner). V(restored) needs what O(restore_mode) says, checked first. V(absent) touches no
+    database.
   - Parallel restores (O(jobs) above 1) need the archive as a file where pg_restore runs, so they are done with
     O(exec_via.type=local) only.
 seealso:
@@ -237,6 +257,16 @@ EXAMPLES = r"""
     restore_mode: recreate
     target_owner: app
 
+- name: Roll back as the database's owner (no superuser; restore_mode clean needs no CREATEDB)
+  artisan.upgrade.pg_backup:
+    state: restored
+    login_host: 127.0.0.1
+    login_user: app
+    login_password: "{{ vault_db_password }}"
+    db: app
+    dest: /var/backups/postgres
+    label: pre-upgrade-2.0.0
+
 - name: Restore a backup file into a new database to inspect it
   artisan.upgrade.pg_backup:
     state: restored
@@ -292,6 +322,7 @@ manifest:
     size: 104857
     sha256: 3b1f0c5e2f0d4a6c9e8b7a6d5c4b3a2918f7e6d5c4b3a29180f1e2d3c4b5a697
     server_version: "15.18"
+    system_identifier: "7712468653615273199"
     pg_dump_version: "15.18"
     started_at: "2026-11-22T03:24:29.103000Z"
     finished_at: "2026-11-22T03:24:31.874000Z"
@@ -328,7 +359,8 @@ queries:
   returned: always
   type: list
   elements: str
-  sample: ['DROP DATABASE "app" WITH (FORCE)', 'CREATE DATABASE "app" TEMPLATE template0']
+  sample: ['DROP DATABASE "app" WITH (FORCE)', 'CREATE DATABASE "app" TEMPLATE template0',
+           "COMMENT ON DATABASE \"app\" IS 'artisan.restored_from: pre-upgrade-2.0.0@sha256:3b1f0c5e...'"]
 duration:
   description: Seconds the task took.
   returned: always
@@ -419,7 +451,10 @@ def main():
     try:
         result = perform(action)
     except actions.PgBackupError as exc:
-        module.fail_json(msg=exc.msg, **dict(action.base_result(), **exc.context))
+        context = dict(action.base_result(), **exc.context)
+        if not module._diff:
+            context.pop('diff', None)
+        module.fail_json(msg=exc.msg, **context)
     except (pg.PostgresError, decide.BackupSpecError) as exc:
         module.fail_json(msg=str(exc), **action.base_result())
     except OSError as exc:

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from .helpers.ansible import assert_ok, run_module_tasks
-from .helpers.postgres import SUPERUSER, SUPERUSER_PASSWORD, free_port
+from .helpers.postgres import APP_PASSWORD, APP_USER, SUPERUSER, SUPERUSER_PASSWORD, free_port
 
 MODULE = 'artisan.upgrade.pg_backup'
 SEED = """
@@ -215,6 +215,104 @@ def test_recreate_restores_exactly_and_a_corrupted_backup_is_refused(postgres, s
     assert postgres.query('SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s', [seeded]) == [('artisan',)]
 
 
+def test_the_database_owner_restores_without_superuser_or_createdb(postgres, seeded, tmp_path, run_playbook):
+    # The usual production role: owns the application database and its tables, nothing more.
+    assert postgres.role_attributes(APP_USER) == (False, False)
+    owner = dict(login_host='127.0.0.1', port=postgres.port, login_user=APP_USER, login_password=APP_PASSWORD)
+    dest = str(tmp_path / 'backups')
+    original = fingerprint(postgres, seeded)
+    postgres.execute('COMMENT ON DATABASE "%s" IS \'Shop data: ask the shop team\'' % seeded)
+    [backup] = run_tasks(run_playbook, [dict(owner, db=seeded, dest=dest, label='pre-2.0.0')])
+    assert_ok(backup)
+    postgres.load_sql(seeded, 'DELETE FROM orders WHERE id > 10; UPDATE customers SET note = NULL;')
+    restore = dict(owner, state='restored', db=seeded, dest=dest, label='pre-2.0.0')
+
+    planned, real, check_again, real_again = run_tasks(
+        run_playbook, [(restore, {'check_mode': True}), restore, (restore, {'check_mode': True}), restore])
+    assert_ok(planned)
+    assert planned['changed'] is True
+    assert planned['diff']['before'] == '%s: 3 tables or views, restored from (no pg_backup restore recorded)\n' % seeded
+    assert planned['diff']['after'] == '%s: restored from pre-2.0.0@sha256:%s\n' % (seeded, backup['manifest']['sha256'])
+    assert_ok(real)
+    assert real['changed'] is True and real['steps'] == ['clean', 'restore']
+    assert fingerprint(postgres, seeded) == original
+    # The marker sits in the database's comment, below the owner's own text, which stays.
+    marker = 'artisan.restored_from: pre-2.0.0@sha256:%s' % backup['manifest']['sha256']
+    assert postgres.database_comment(seeded) == 'Shop data: ask the shop team\n' + marker
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False, again['msg']
+        assert not any('pg_restore' in c for c in again['commands'])
+    assert fingerprint(postgres, seeded) == original
+
+
+def test_a_restore_lacking_privileges_is_refused_before_anything_changes(postgres, seeded, conn, tmp_path, run_playbook):
+    owner = dict(login_host='127.0.0.1', port=postgres.port, login_user=APP_USER, login_password=APP_PASSWORD)
+    dest = str(tmp_path / 'backups')
+    [backup] = run_tasks(run_playbook, [dict(conn, db=seeded, dest=dest, label='pre')])
+    assert_ok(backup)
+    postgres.load_sql(seeded, 'DELETE FROM orders WHERE id > 10;')
+    damaged = fingerprint(postgres, seeded)
+    restore = dict(owner, state='restored', db=seeded, dest=dest, label='pre')
+    # recreate: the owner may drop its database but, without CREATEDB, could never create it again.
+    recreate = dict(restore, restore_mode='recreate')
+    planned, refused = run_tasks(run_playbook, [(recreate, {'check_mode': True}), recreate])
+    for result in (planned, refused):
+        assert result['failed'] is True
+        assert 'role "artisan" cannot restore into database "%s" with restore_mode recreate' % seeded in result['msg']
+        assert 'CREATEDB' in result['msg'] and 'nothing was changed' in result['msg']
+        assert result['queries'] == [] and not any('pg_restore' in c for c in result['commands'])
+        assert result['diff']['before'] == result['diff']['after']
+    assert postgres.query('SELECT 1 FROM pg_database WHERE datname = %s', [seeded]) == [(1,)]
+    assert fingerprint(postgres, seeded) == damaged
+
+    # clean: owning the tables is not enough, the restore marker needs the database's owner.
+    postgres.execute('ALTER DATABASE "%s" OWNER TO %s' % (seeded, SUPERUSER))
+    [not_owner] = run_tasks(run_playbook, [restore])
+    assert not_owner['failed'] is True
+    assert 'ownership of database "%s"' % seeded in not_owner['msg']
+    assert not_owner['queries'] == [] and not any('pg_restore' in c for c in not_owner['commands'])
+    assert fingerprint(postgres, seeded) == damaged
+    assert postgres.database_comment(seeded) is None
+
+
+def test_restoring_over_another_non_empty_database_needs_force(postgres, seeded, conn, tmp_path, run_playbook,
+                                                               scratch_dbs):
+    dest = str(tmp_path / 'backups')
+    other = postgres.create_database(seeded[:40] + '_other')
+    scratch_dbs.append(other)
+    postgres.load_sql(other, "CREATE TABLE invoices (id int PRIMARY KEY); INSERT INTO invoices VALUES (1), (2);"
+                             "CREATE TABLE customers (id int PRIMARY KEY, name text); INSERT INTO customers VALUES (7, 'x');")
+    original, others = fingerprint(postgres, seeded), fingerprint(postgres, other)
+    [backup] = run_tasks(run_playbook, [dict(conn, db=seeded, dest=dest, label='pre')])
+    assert_ok(backup)
+    into_other = dict(conn, state='restored', db=seeded, dest=dest, label='pre', target_db=other)
+
+    planned, refused, recreate = run_tasks(run_playbook, [
+        (into_other, {'check_mode': True}), into_other, dict(into_other, restore_mode='recreate')])
+    for result in (planned, refused, recreate):
+        assert result['failed'] is True
+        assert ('database "%s" holds 2 tables or views (public.customers, public.invoices) and is not the '
+                'database this backup was taken of ("%s")' % (other, seeded)) in result['msg']
+        assert 'force: true' in result['msg']
+        assert result['queries'] == [] and not any('pg_restore' in c for c in result['commands'])
+        assert result['diff']['before'] == result['diff']['after']
+    assert fingerprint(postgres, other) == others
+
+    [forced] = run_tasks(run_playbook, [dict(into_other, force=True)])
+    assert_ok(forced)
+    assert forced['changed'] is True
+    restored = fingerprint(postgres, other)
+    assert {k: v for k, v in restored.items() if k != 'invoices'} == original  # clean keeps what the backup lacks
+
+    # The rollback case: the backup's own database is restored into without force.
+    postgres.load_sql(seeded, 'DELETE FROM orders WHERE id > 10;')
+    [rollback] = run_tasks(run_playbook, [dict(conn, state='restored', db=seeded, dest=dest, label='pre')])
+    assert_ok(rollback)
+    assert rollback['changed'] is True
+    assert fingerprint(postgres, seeded) == original
+
+
 # --- state absent and retention -------------------------------------------------------------------
 
 def test_absent_check_real_check_real(seeded, conn, tmp_path, run_playbook):
@@ -373,11 +471,15 @@ def test_backup_and_restore_through_docker_exec(pg_container, tmp_path, run_play
     # The server is reached from inside the container; the password travels in the exec environment.
     where = dict(exec_via={'type': 'docker', 'container': container.name}, login_host='127.0.0.1',
                  login_user='owner', login_password='container-pw')
-    backup, again, restore = run_tasks(run_playbook, [
+    into_copy = dict(where, state='restored', db='shop', dest=dest, label='pre-2.0.0', target_db='shop_copy')
+    backup, again, other, restore, restored_again, refused, forced = run_tasks(run_playbook, [
         dict(where, db='shop', dest=dest, label='pre-2.0.0'),
         dict(where, db='shop', dest=dest, label='pre-2.0.0'),
-        dict(where, state='restored', db='shop', dest=dest, label='pre-2.0.0', target_db='shop_copy',
-             restore_mode='create'),
+        dict(where, db='shop', dest=dest, label='other'),
+        dict(into_copy, restore_mode='create'),
+        into_copy,  # the marker in the database's comment, read through psql in the container
+        dict(into_copy, label='other'),
+        dict(into_copy, label='other', force=True),
     ])
     assert_ok(backup)
     manifest = read_manifest(backup['manifest_path'])
@@ -388,7 +490,13 @@ def test_backup_and_restore_through_docker_exec(pg_container, tmp_path, run_play
     assert ' exec --env PGAPPNAME' in dump_command and '--env PGPASSWORD' in dump_command
     assert not any('container-pw' in c for c in backup['commands'] + restore['commands'])
     assert again['changed'] is False
+    assert_ok(other)
     assert_ok(restore)
+    assert container_fingerprint(pg_container, 'shop_copy') == container_fingerprint(pg_container, 'shop')
+    assert restored_again['changed'] is False, restored_again['msg']
+    assert refused['failed'] and 'database "shop_copy" holds 3 tables or views (public.alembic_version, ' in refused['msg']
+    assert_ok(forced)
+    assert forced['steps'] == ['clean', 'restore']
     assert container_fingerprint(pg_container, 'shop_copy') == container_fingerprint(pg_container, 'shop')
 
 

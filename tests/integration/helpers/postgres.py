@@ -110,6 +110,15 @@ class PostgresServer:
         with self.connect() as conn:
             conn.execute(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)').format(sql.Identifier(name)))
 
+    def database_comment(self, name: str) -> str | None:
+        """The database's COMMENT (where pg_backup keeps its restore marker)."""
+        rows = self.query("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name])
+        return rows[0][0] if rows else None
+
+    def role_attributes(self, name: str) -> tuple[bool, bool]:
+        """(superuser, createdb) of a role."""
+        return self.query('SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = %s', [name])[0]
+
     def load_sql(self, dbname: str, script: str, user: str = APP_USER) -> None:
         """Run a multi-statement SQL script in one transaction."""
         with psycopg.connect(self.dsn(dbname, user)) as conn:

@@ -261,6 +261,87 @@ def test_restored_marker_names_the_label_and_the_content():
     assert decide.restored_marker(manifest('pre', NOW)) == 'pre@sha256:' + 'ab' * 32
 
 
+@pytest.mark.parametrize('comment, marker', [
+    (None, None),
+    ('Shop data', None),
+    ('artisan.restored_from: pre@sha256:abc', 'pre@sha256:abc'),
+    ('Shop data\nartisan.restored_from: pre@sha256:abc\nmore', 'pre@sha256:abc'),
+    ('artisan.restored_from: ', None),
+])
+def test_marker_in_comment(comment, marker):
+    assert decide.marker_in_comment(comment) == marker
+
+
+@pytest.mark.parametrize('comment, marker, expected', [
+    (None, 'm1', 'artisan.restored_from: m1'),
+    ('Shop data', 'm1', 'Shop data\nartisan.restored_from: m1'),
+    ('Shop data\nartisan.restored_from: m0', 'm1', 'Shop data\nartisan.restored_from: m1'),
+    ('Shop data\nartisan.restored_from: m0', None, 'Shop data'),
+    ('artisan.restored_from: m0', None, None),  # nothing left: the comment is removed
+])
+def test_comment_with_marker_keeps_the_owners_text(comment, marker, expected):
+    assert decide.comment_with_marker(comment, marker) == expected
+    assert decide.marker_in_comment(decide.comment_with_marker(comment, marker)) == marker
+
+
+OWNER = {'user': 'app', 'superuser': False, 'createdb': False, 'owns_target': True, 'target_owner': None}
+
+
+@pytest.mark.parametrize('role, steps, mode, target_owner, missing', [
+    ({'user': 'postgres', 'superuser': True}, ['drop', 'create', 'restore'], 'recreate', 'app', None),
+    (OWNER, ['clean', 'restore'], 'clean', None, None),
+    (dict(OWNER, createdb=True), ['drop', 'create', 'restore'], 'recreate', None, None),
+    (dict(OWNER, createdb=True), ['create', 'restore'], 'create', 'app', None),  # owning itself needs no membership
+    (dict(OWNER, createdb=True, target_owner=True), ['create', 'restore'], 'create', 'web', None),
+    (dict(OWNER, owns_target=False), ['clean', 'restore'], 'clean', None, ['ownership of database "shop"']),
+    (OWNER, ['drop', 'create', 'restore'], 'recreate', None, ['the CREATEDB attribute']),
+    (dict(OWNER, owns_target=False), ['drop', 'create', 'restore'], 'recreate', None,
+     ['the CREATEDB attribute', 'ownership of database "shop" (to drop it']),
+    (dict(OWNER, createdb=True), ['create', 'restore'], 'create', 'web', ['membership in role "web"']),
+])
+def test_restore_privilege_error_names_what_is_missing(role, steps, mode, target_owner, missing):
+    error = decide.restore_privilege_error(role, steps, mode, 'shop', target_owner)
+    if missing is None:
+        assert error is None
+        return
+    assert error.startswith('role "app" cannot restore into database "shop" with restore_mode %s: it needs ' % mode)
+    assert error.endswith('or superuser; nothing was changed')
+    assert all(text in error for text in missing), error
+
+
+CONTENTS = {'count': 12, 'names': ['public.t%02d' % i for i in range(10)]}
+
+
+@pytest.mark.parametrize('target, recorded, current, refused', [
+    ('shop', None, '7712468653615273199', False),  # older manifests: the name decides
+    ('shop', '7712468653615273199', '7712468653615273199', False),  # the rollback case
+    ('shop', '7712468653615273199', None, False),  # pg_control_system() not granted here
+    ('shop', '7712468653615273199', '1111', True),  # a namesake on another cluster
+    ('shop_copy', '7712468653615273199', '7712468653615273199', True),
+])
+def test_overwrite_refusal_spares_the_backups_own_database(target, recorded, current, refused):
+    made = manifest('pre', NOW, system_identifier=recorded)
+    error = decide.overwrite_refusal(made, target, CONTENTS, current)
+    assert (error is not None) is refused
+    if refused:
+        assert error.startswith('database "%s" holds 12 tables or views (public.t00, public.t01, ' % target)
+        assert 'public.t09 and 2 more) and is not the database this backup was taken of ("shop"' in error
+        assert 'Set force: true' in error and error.endswith('nothing was changed')
+    if refused and target == 'shop':
+        assert 'on the server with system identifier 7712468653615273199; this one is 1111' in error
+
+
+def test_overwrite_refusal_allows_an_empty_database():
+    assert decide.overwrite_refusal(manifest('pre', NOW), 'other', {'count': 0, 'names': []}, None) is None
+
+
+def test_database_state():
+    assert decide.database_state('shop', False, None, None) == 'shop: absent\n'
+    assert decide.database_state('shop', True, {'count': 3, 'names': []}, None) == (
+        'shop: 3 tables or views, restored from (no pg_backup restore recorded)\n')
+    assert decide.database_state('shop', True, None, 'pre@sha256:ab') == 'shop: restored from pre@sha256:ab\n'
+
+
 def test_backups_diff_lists_oldest_first():
     before = ages(2)
     after = ages(2, 0)

@@ -105,3 +105,25 @@ def test_psql_catalog_null_is_none_and_failures_are_explained():
                              'psql', list().append)
     with pytest.raises(pg.PostgresError, match='cannot connect to database "shop" on db.internal:5433: wrong password'):
         failing.scalar('SELECT 1', 'shop')
+
+
+def test_json_values_come_back_whole_through_psql():
+    # A multi-line comment is one line of JSON, so psql's first line holds all of it.
+    transport = FakeTransport(0, b'"Shop data\\nartisan.restored_from: pre@sha256:ab"\n')
+    catalog = pg.PsqlCatalog(PARAMS, transport, 'psql', list().append)
+    assert pg.database_comment(catalog, "it's", 'postgres') == 'Shop data\nartisan.restored_from: pre@sha256:ab'
+    assert "WHERE datname = 'it''s'" in transport.calls[0][0][-1]
+    assert pg.database_comment(pg.PsqlCatalog(PARAMS, FakeTransport(0, b'\n'), 'psql', list().append), 'x', 'postgres') is None
+
+
+def test_user_relations_and_restore_role_queries():
+    transport = FakeTransport(0, b'{"count" : 2, "names" : ["public.a","public.b"]}\n')
+    catalog = pg.PsqlCatalog(PARAMS, transport, 'psql', list().append)
+    assert pg.user_relations(catalog, 'shop', ('r', 'v'), 10) == {'count': 2, 'names': ['public.a', 'public.b']}
+    query = transport.calls[0][0][-1]
+    assert "relkind IN ('r', 'v')" in query and '[1:10]' in query and "format('%I.%I'" in query
+    assert "NOT LIKE 'pg\\_%'" in query
+    pg.restore_role(catalog, 'shop', None, 'postgres')
+    assert "'target_owner', NULL)" in transport.calls[1][0][-1]
+    pg.restore_role(catalog, 'shop', 'web', 'postgres')
+    assert "o.rolname = 'web'" in transport.calls[2][0][-1] and '--dbname=postgres' in transport.calls[2][0]
