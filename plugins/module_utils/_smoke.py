@@ -337,12 +337,14 @@ def failure_message(results: list[dict[str, t.Any]], rounds: int, elapsed: float
         rounds, elapsed, len(lines), '\n'.join(lines))
 
 
-def run_round(checks: list[dict[str, t.Any]], probe: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
-              attempts: dict[str, int]) -> tuple[list[dict[str, t.Any]], dict[str, t.Any]]:
+def run_round(checks: list[dict[str, t.Any]], probe: t.Callable[[dict[str, t.Any], float], dict[str, t.Any]],
+              attempts: dict[str, int], time_left: t.Callable[[], float] = lambda: float('inf'),
+              ) -> tuple[list[dict[str, t.Any]], dict[str, t.Any]]:
     """Run every check once, in order; values captured by one check fill ``{name}`` in later ones.
 
-    A check that needs a value an earlier check failed to capture is not sent (it would only fail
-    for a confusing reason, such as a 401) and says which value is missing.
+    ``probe(check, budget)`` gets the seconds ``time_left()`` says the round still has; a check with
+    none left is not sent. A check that needs a value an earlier check failed to capture is not sent
+    either (it would only fail for a confusing reason, such as a 401) and says which value is missing.
     """
     declared = {var for check in checks for var in (check.get('capture') or {})}
     captures: dict[str, t.Any] = {}
@@ -351,20 +353,32 @@ def run_round(checks: list[dict[str, t.Any]], probe: t.Callable[[dict[str, t.Any
         attempts[check['name']] += 1
         wanted = set(PLACEHOLDER.findall(json.dumps(check, default=str))) & declared
         missing = sorted(wanted - set(captures))
+        budget = time_left()
         if missing:
             outcome = dict(ok=False, status=None, latency_ms=0.0,
                            message='not run: %s not captured by an earlier check' % ', '.join(missing))
+        elif budget <= 0:
+            outcome = dict(ok=False, status=None, latency_ms=0.0, message='not run: no time left before the deadline')
         else:
-            outcome = probe(substitute(check, captures))
+            outcome = probe(substitute(check, captures), budget)
         captures.update(outcome.pop('captured', None) or {})
         results.append(dict(outcome, name=check['name'], type=check['type'],
                             required=check.get('required', True), attempts=attempts[check['name']]))
     return results, captures
 
 
+# The round that starts at the deadline still needs time for its requests; so does a metrics window.
+ROUND_ALLOWANCE = 1.0
+
+
+def round_allowance(checks: list[dict[str, t.Any]]) -> float:
+    """Seconds every round may take, even past the deadline: a short allowance plus the metrics windows."""
+    return ROUND_ALLOWANCE + sum(float(c.get('window') or 0) for c in checks if c['type'] == 'metrics')
+
+
 def run_suite(
     checks: list[dict[str, t.Any]],
-    probe: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
+    probe: t.Callable[[dict[str, t.Any], float], dict[str, t.Any]],
     timeout: float,
     interval: float,
     max_interval: float,
@@ -373,24 +387,30 @@ def run_suite(
     sleep: t.Callable[[float], None],
 ) -> tuple[list[dict[str, t.Any]], int, float, dict[str, t.Any]]:
     """Run every check in rounds until the required ones pass ``consecutive_successes`` rounds in a row
-    or ``timeout`` seconds pass. ``probe(check)`` returns ``{ok, status, latency_ms, message[, captured]}``.
+    or the ``timeout`` deadline passes. ``probe(check, budget)`` returns
+    ``{ok, status, latency_ms, message[, captured]}`` within ``budget`` seconds.
 
-    Returns the results of the last round (with per-check attempt counts), the number of rounds, the
-    elapsed seconds and the values captured in the last round.
+    Waits never pass the deadline and the last round starts at the deadline itself, so a service that
+    becomes ready before it passes. A round ends at the deadline, or ``round_allowance`` after its start
+    if that is later. Returns the results of the last round (with per-check attempt counts), the number
+    of rounds, the elapsed seconds and the values captured in the last round.
     """
     start = clock()
+    deadline = start + timeout
+    allowance = round_allowance(checks)
     attempts = {c['name']: 0 for c in checks}
     streak = 0
     rounds = 0
     delay = interval
     while True:
         rounds += 1
-        results, captures = run_round(checks, probe, attempts)
+        round_end = max(deadline, clock() + allowance)
+        results, captures = run_round(checks, probe, attempts, lambda: round_end - clock())
         streak = 0 if required_failures(results) else streak + 1
-        elapsed = clock() - start
-        if streak >= consecutive_successes or elapsed + delay > timeout:
-            return results, rounds, elapsed, captures
-        sleep(delay if streak == 0 else interval)
+        now = clock()
+        if streak >= consecutive_successes or now >= deadline:
+            return results, rounds, now - start, captures
+        sleep(min(delay if streak == 0 else interval, deadline - now))
         delay = next_delay(delay, max_interval) if streak == 0 else interval
 
 

@@ -72,7 +72,7 @@ def test_evaluate_http(fields, status, body, latency, reason):
 
 
 class FakeTime:
-    """A clock that advances only when the suite sleeps, so deadlines are exact."""
+    """A clock that advances only when the suite sleeps or a probe takes time, so deadlines are exact."""
 
     def __init__(self):
         self.now = 0.0
@@ -90,7 +90,7 @@ def scripted_probe(outcomes):
     """Return each check's next scripted outcome (True = ok), repeating the last one."""
     calls = {}
 
-    def probe(check):
+    def probe(check, budget=None):
         sequence = outcomes[check['name']]
         index = calls.get(check['name'], 0)
         calls[check['name']] = index + 1
@@ -106,6 +106,25 @@ def run(outcomes, checks=None, timeout=60.0, consecutive=1):
     results, rounds, elapsed, _captures = _smoke.run_suite(checks, scripted_probe(outcomes), timeout, 1.0, 4.0, consecutive,
                                                            fake.clock, fake.sleep)
     return results, rounds, elapsed, fake.sleeps
+
+
+def ready_at(fake, when, cost=0.0, seen=None):
+    """A probe of a service that answers 503 until ``when`` (fake seconds); each request takes ``cost``."""
+    def probe(check, budget=None):
+        if seen is not None:
+            seen.append((fake.now, budget))
+        fake.now += cost if budget is None else min(cost, budget)
+        ok = fake.now >= when and (budget is None or cost <= budget)
+        return dict(ok=ok, status=200 if ok else 503, latency_ms=cost * 1000, message='ok' if ok else 'status 503')
+    return probe
+
+
+def run_against(probe_for, timeout, interval=1.0, max_interval=10.0, consecutive=1, checks=None):
+    fake = FakeTime()
+    results, rounds, elapsed, _captures = _smoke.run_suite(
+        checks or [dict(name='ready', type='http')], probe_for(fake), timeout, interval, max_interval, consecutive,
+        fake.clock, fake.sleep)
+    return results, rounds, elapsed, fake
 
 
 def test_run_suite_passes_in_one_round_when_all_pass():
@@ -129,10 +148,75 @@ def test_run_suite_needs_consecutive_successes_so_flapping_does_not_pass():
 
 
 def test_run_suite_stops_at_the_deadline_with_the_last_failures():
-    results, rounds, elapsed, _sleeps = run({'a': [False]}, timeout=10.0)
+    results, rounds, elapsed, sleeps = run({'a': [False]}, timeout=10.0)
     assert not results[0]['ok']
-    assert elapsed <= 10.0
-    assert rounds == 4  # rounds at t=0, 1, 3, 7; the next would start after the deadline
+    assert elapsed == 10.0
+    assert rounds == 5  # rounds at t=0, 1, 3, 7 and the last one at the deadline
+    assert sleeps == [1.0, 2.0, 4.0, 3.0]
+
+
+def test_a_service_ready_before_the_deadline_passes_in_a_last_round_at_the_deadline():
+    # timeout 6, ready at 4 s: the back-off would wait until 7 s; the last round runs at 6 s instead.
+    results, rounds, elapsed, _fake = run_against(lambda fake: ready_at(fake, 4.0), timeout=6.0)
+    assert results[0]['ok'], results
+    assert (rounds, elapsed) == (4, 6.0)
+
+
+@pytest.mark.parametrize('ready', [0.5 * step for step in range(1, 56)])
+def test_readiness_is_noticed_within_max_interval(ready):
+    results, _rounds, elapsed, _fake = run_against(lambda fake: ready_at(fake, ready, cost=0.05), timeout=30.0,
+                                                   interval=0.5, max_interval=2.0)
+    assert results[0]['ok']
+    assert ready <= elapsed <= ready + 2.0 + 0.05
+
+
+def test_consecutive_successes_also_end_at_the_deadline():
+    _results, rounds, elapsed, fake = run_against(lambda fake: ready_at(fake, 5.5), timeout=6.0, interval=0.25,
+                                                  max_interval=0.25, consecutive=3)
+    assert (rounds, elapsed) == (25, 6.0)
+    assert max(fake.sleeps) == 0.25
+
+
+def test_requests_get_only_the_time_left_before_the_deadline():
+    # A response that takes 4 s must not pass a suite whose timeout is 2 s.
+    seen = []
+    results, rounds, elapsed, _fake = run_against(lambda fake: ready_at(fake, 0.0, cost=4.0, seen=seen), timeout=2.0)
+    assert not results[0]['ok']
+    assert seen == [(0.0, 2.0)]
+    assert (rounds, elapsed) == (1, 2.0)
+
+
+def test_the_round_at_the_deadline_gets_a_short_allowance():
+    seen = []
+    results, _rounds, elapsed, _fake = run_against(lambda fake: ready_at(fake, 5.0, cost=0.1, seen=seen), timeout=3.0,
+                                                   interval=1.0)
+    assert not results[0]['ok']
+    assert [at for at, _budget in seen] == pytest.approx([0.0, 1.1, 3.0])
+    assert seen[-1][1] == pytest.approx(_smoke.ROUND_ALLOWANCE)
+    assert elapsed == pytest.approx(3.1)
+
+
+def test_a_round_with_metrics_checks_is_allowed_their_windows():
+    checks = [dict(name='ratio', type='metrics', window=5.0), dict(name='ready', type='http')]
+    assert _smoke.round_allowance(checks) == _smoke.ROUND_ALLOWANCE + 5.0
+    seen = []
+    _results, _rounds, _elapsed, _fake = run_against(lambda fake: ready_at(fake, 99.0, seen=seen), timeout=2.0, checks=checks)
+    assert seen[-2:] == [(2.0, _smoke.ROUND_ALLOWANCE + 5.0), (2.0, _smoke.ROUND_ALLOWANCE + 5.0)]
+
+
+def test_a_check_with_no_time_left_in_its_round_is_not_sent():
+    checks = [dict(name='slow', type='http'), dict(name='next', type='http')]
+    sent = []
+
+    def probe(check, budget):
+        sent.append(check['name'])
+        return dict(ok=False, status=None, latency_ms=1.0, message='no response')
+
+    left = iter([1.0, 0.0])
+    results, _captures = _smoke.run_round(checks, probe, {'slow': 0, 'next': 0}, lambda: next(left))
+    assert sent == ['slow']
+    assert results[1]['message'] == 'not run: no time left before the deadline'
+    assert results[1]['attempts'] == 1
 
 
 def test_advisory_check_failure_does_not_fail_the_suite():
@@ -225,7 +309,7 @@ def test_a_check_needing_a_value_that_was_not_captured_is_not_sent():
               dict(name='me', type='http', headers={'Authorization': 'Bearer {token}'})]
     sent = []
 
-    def probe(check):
+    def probe(check, budget=None):
         sent.append(check['name'])
         return dict(ok=False, status=401, latency_ms=1.0, message='status 401')
 
@@ -239,7 +323,7 @@ def test_captured_values_reach_later_checks_in_the_same_round():
               dict(name='me', type='http', headers={'Authorization': 'Bearer {token}'})]
     seen = []
 
-    def probe(check):
+    def probe(check, budget=None):
         seen.append(check.get('headers'))
         return dict(ok=True, status=200, latency_ms=1.0, message='ok', captured={'token': 's3cret'} if check['name'] == 'login' else {})
 
