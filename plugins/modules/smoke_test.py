@@ -123,8 +123,15 @@ options:
         type: dict
       capture:
         description:
-          - Values to capture from the JSON response, as V(name) to JSON path, for use as V({name}) in
-            later checks. Captured values are treated as secrets and never shown.
+          - Values to capture from the JSON response, for use as V({name}) in later checks. Each item maps
+            a V(name) to a JSON path, or to a dictionary with C(path) (the JSON path) and C(secret) (a
+            boolean); see the examples.
+          - The value of a secret capture is replaced by V(********) wherever the module would show it - in
+            check messages, the failure message and report files. Other captured values are shown as they are.
+          - C(secret) defaults to V(true) for what an authentication flow yields - a capture whose name or
+            JSON path mentions a credential (token, secret, password, key, session, cookie, auth, jwt, ...)
+            or whose value a later check sends in a request header - and to V(false) for other values, so a
+            captured V(200) or V(ok) never masks the numbers and words of the result.
         type: dict
       send:
         description:
@@ -251,6 +258,7 @@ options:
     description:
       - Also write the results to this file, for CI systems. It is written in check mode too, as it is
         output, not managed state.
+      - It holds the same results as the task, secret captured values masked the same way.
     type: path
   report_format:
     description:
@@ -270,6 +278,8 @@ attributes:
     support: full
 notes:
   - Proxy settings from the environment are ignored, so that the service itself is tested.
+  - Secret captured values are masked by the module itself, not through Ansible's C(no_log) replacement,
+    which would also mask every equal number and word of the result.
 seealso:
   - module: ansible.builtin.uri
     description: A single HTTP request per task.
@@ -298,7 +308,8 @@ EXAMPLES = r"""
         path: /api/auth/login
         body: {username: test@example.com, password: "{{ smoke_password }}"}
         capture:
-          token: $.access_token
+          token: $.access_token  # secret by default: masked wherever the module shows it
+          user_id: {path: $.user.id, secret: false}
       - name: who am I
         path: /api/users/me
         headers:
@@ -360,7 +371,7 @@ checks:
       type: int
       sample: 3
     message:
-      description: Why the check failed, or V(ok).
+      description: Why the check failed, or V(ok). Secret captured values in it are replaced by V(********).
       type: str
       sample: status 503, expected 200-299
     ratio:
@@ -374,7 +385,7 @@ totals:
   type: dict
   sample: {total: 4, passed: 4, failed: 0, failed_required: 0}
 captured:
-  description: Names of the values captured in the last round (the values are secret and not returned).
+  description: Names of the values captured in the last round (the values are not returned).
   returned: always
   type: list
   elements: str
@@ -450,6 +461,9 @@ class Prober:
         self.request_timeout = module.params['request_timeout']
         self.default_host = urlsplit(module.params['base_url'] or '').hostname or '127.0.0.1'
         self.tls = None
+        # Secret captured values of every round, masked in the result and reports. Not no_log_values:
+        # Ansible would mask every equal string and number, so a captured "1" or "ok" garbled the result.
+        self.secrets = set()
 
     def __call__(self, check, budget):
         return getattr(self, check['type'])(check, budget)
@@ -460,8 +474,7 @@ class Prober:
         error = response.error
         if error is None:
             error, captured = _smoke.evaluate_http(check, response.status, response.body, response.latency_ms, response.headers)
-        # Captured values are usually tokens: keep them out of every output, including -vvv.
-        self.module.no_log_values.update(str(value) for value in captured.values())
+        self.secrets.update(_smoke.secret_forms(check, captured))
         return dict(ok=error is None, status=response.status, latency_ms=round(response.latency_ms, 1),
                     message=error or 'ok', captured=captured)
 
@@ -564,9 +577,12 @@ def main():
         module.fail_json(msg=str(exc))
 
     session = _http.new_session(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
+    prober = Prober(module, session)
     results, rounds, elapsed, captures = _smoke.run_suite(
-        checks, Prober(module, session), params['timeout'], params['interval'], params['max_interval'],
+        checks, prober, params['timeout'], params['interval'], params['max_interval'],
         params['consecutive_successes'], time.monotonic, time.sleep)
+    # Everything below (result, message, report files) is built from the masked results.
+    results = _smoke.mask(results, prober.secrets)
     report = dict(changed=False, checks=results, totals=_smoke.summarize(results), rounds=rounds,
                   duration_ms=round(elapsed * 1000, 1), captured=sorted(captures))
     if params['report_path']:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _smoke
@@ -388,3 +391,67 @@ def test_junit_report_marks_required_failures_and_skips_advisory_ones():
     assert xml.startswith('<testsuite name="smoke_test" tests="3" failures="1" errors="0" skipped="1" time="1.500">')
     assert '<failure message="status 500" />' in xml
     assert '<skipped message="timeout" />' in xml
+
+
+def login_suite(capture, me_headers=None):
+    return _smoke.normalize_suite([
+        http_check(name='login', path='/login', capture=capture),
+        http_check(name='me', path='/me', headers=me_headers or {}),
+    ], 'http://h')
+
+
+@pytest.mark.parametrize('capture, headers, secret', [
+    ({'token': '$.access_token'}, None, {'token': True}),
+    ({'t': '$.data.jwt'}, None, {'t': True}),
+    ({'uid': '$.id'}, {'X-User': '{uid}'}, {'uid': True}),
+    ({'code': '$.code', 'state': '$.status', 'one': '$.one'}, None, {'code': False, 'state': False, 'one': False}),
+    ({'token': {'path': '$.token', 'secret': False}}, {'Authorization': 'Bearer {token}'}, {'token': False}),
+    ({'uid': {'path': '$.id', 'secret': 'yes'}}, None, {'uid': True}),
+])
+def test_what_an_auth_flow_yields_is_secret_by_default_and_the_flag_wins(capture, headers, secret):
+    login = login_suite(capture, headers)[0]
+    assert {var: spec['secret'] for var, spec in login['capture'].items()} == secret
+
+
+@pytest.mark.parametrize('capture, message', [
+    ({'t': {'secret': True}}, 'capture t needs a JSON path'),
+    ({'t': {'path': '$.t', 'secret': True, 'mask': 1}}, 'capture t needs a JSON path'),
+    ({'t': {'path': '$.t', 'secret': 'perhaps'}}, "capture t: secret must be true or false, got 'perhaps'"),
+    ({'t': 3}, 'capture t needs a JSON path'),
+])
+def test_bad_captures_are_refused(capture, message):
+    with pytest.raises(_smoke.CheckSpecError, match=re.escape(message)):
+        _smoke.normalize_check(0, http_check(capture=capture), 'http://h')
+
+
+def test_secret_forms_cover_only_secret_captures_as_messages_quote_them():
+    login = login_suite({'token': '$.token', 'code': '$.code', 'key': '$.key'})[0]
+    forms = _smoke.secret_forms(login, {'token': 'a"b', 'code': 200, 'key': 1234})
+    assert forms == {'a"b', 'a\\"b', '1234'}
+
+
+def test_masking_leaves_numbers_and_other_strings_alone():
+    results = [dict(name='login', ok=True, status=200, attempts=1, latency_ms=1.0, message='ok', required=True),
+               dict(name='ok check', ok=False, status=200, attempts=1, latency_ms=1.0, required=False,
+                    message='$.auth is "Bearer tok-123456", expected "x"')]
+    masked = _smoke.mask(results, {'tok-123456'})
+    assert masked[0] == results[0]
+    assert masked[1]['message'] == '$.auth is "Bearer ********", expected "x"'
+    assert _smoke.mask(results, set()) == results
+
+
+def test_masking_catches_a_secret_cut_off_at_the_end_of_a_message():
+    message = 'body is not JSON: %r' % ('<p>your token is tok-1234567890abcdef</p>' * 2)[:75]
+    assert message.endswith("tok-1234567890abc'")
+    masked = _smoke.mask(message, {'tok-1234567890abcdef'})
+    assert masked == "body is not JSON: '<p>your token is ********</p><p>your token is ********'"
+    assert _smoke.mask('status 503, expected 2xx', {'xyz', '2xx-secret'}) == 'status 503, expected 2xx'
+    assert _smoke.mask('tok-1 and tok-12', {'tok-1234567890abcdef'}) == 'tok-1 and ********'
+
+
+def test_reports_built_from_masked_results_hold_no_secret():
+    results = _smoke.mask([dict(name='me', type='http', ok=False, required=True, latency_ms=5, status=200, attempts=2,
+                                message='$.token is "tok-abcdef", expected "x"')], {'tok-abcdef'})
+    for report in (_smoke.junit_report(results, 1.0), _smoke.json_report(results, 2, 1.0)):
+        assert 'tok-abcdef' not in report and '********' in report
+    assert json.loads(_smoke.json_report(results, 2, 1.0))['checks'][0]['status'] == 200
