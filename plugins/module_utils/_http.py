@@ -66,12 +66,17 @@ def http_probe(session: t.Any, check: dict[str, t.Any], request_timeout: float) 
     return Response(response.status_code, response.text, dict(response.headers), (time.monotonic() - started) * 1000, None)
 
 
+def seconds(value: float) -> str:
+    """Seconds as a person writes them: 2s, 0.5s, 1.3s (a timeout cut to the deadline is rarely round)."""
+    return '%gs' % (round(value, 1) if value >= 1 else float('%.2g' % value))
+
+
 def describe_request_error(exc: Exception, request_timeout: float) -> str:
     """A short reason for a failed request, instead of urllib3's nested repr with object addresses."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return 'cannot connect within %ss' % request_timeout
+        return 'cannot connect within %s' % seconds(request_timeout)
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return 'no response within %ss' % request_timeout
+        return 'no response within %s' % seconds(request_timeout)
     if isinstance(exc, requests.exceptions.SSLError):
         return 'TLS error: %s' % root_cause(exc)
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -125,8 +130,8 @@ def websocket_exchange(check: dict[str, t.Any], budget: float, context: ssl.SSLC
                 while True:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        return ((time.monotonic() - started) * 1000,
-                                'no reply matching %s within %ss (got %s)' % (describe(expected), budget, seen[-3:] or 'nothing'))
+                        return ((time.monotonic() - started) * 1000, 'no reply matching %s within %s (got %s)'
+                                % (describe(expected), seconds(budget), seen[-3:] or 'nothing'))
                     try:
                         reply = socket_.recv(timeout=remaining)
                     except TimeoutError:
@@ -135,7 +140,9 @@ def websocket_exchange(check: dict[str, t.Any], budget: float, context: ssl.SSLC
                     if matches(expected, text):
                         break
                     seen.append(text[:80])
-    except (OSError, TimeoutError) as exc:
+    except (TimeoutError, socket.timeout):  # the same class since Python 3.10
+        return (time.monotonic() - started) * 1000, 'cannot connect within %s' % seconds(budget)
+    except OSError as exc:
         return (time.monotonic() - started) * 1000, 'cannot connect: %s' % root_cause(exc)
     except Exception as exc:  # pylint: disable=broad-except  # websockets raises its own family (handshake, closed)
         return (time.monotonic() - started) * 1000, '%s: %s' % (type(exc).__name__, exc)
@@ -148,6 +155,8 @@ def tcp_probe(host: str, port: int, request_timeout: float) -> tuple[float, str 
     try:
         with socket.create_connection((host, port), timeout=request_timeout):
             pass
+    except (TimeoutError, socket.timeout):  # the same class since Python 3.10
+        return (time.monotonic() - started) * 1000, 'cannot connect to %s:%d within %s' % (host, port, seconds(request_timeout))
     except OSError as exc:
         return (time.monotonic() - started) * 1000, 'cannot connect to %s:%d: %s' % (host, port, exc)
     return (time.monotonic() - started) * 1000, None

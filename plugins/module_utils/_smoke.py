@@ -10,9 +10,16 @@ import re
 import typing as t
 import xml.etree.ElementTree as ET
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 DEFAULT_STATUS = '200-299'
 PLACEHOLDER = re.compile(r'\{([A-Za-z_][A-Za-z0-9_]*)\}')
 MISSING = object()
+MASK = '********'
+# A capture whose name or JSON path says credential is secret unless the user says otherwise.
+CREDENTIAL = re.compile(r'token|secret|passw|pwd|key|session|cookie|auth|credential|jwt|bearer|otp', re.IGNORECASE)
+# A message quoting a response cut short may hold the start of a secret; shorter starts are too common to mask.
+MIN_MASKED_PART = 6
 
 
 class CheckSpecError(ValueError):
@@ -142,7 +149,23 @@ def _normalize_http(where: str, check: dict[str, t.Any], result: dict[str, t.Any
     _check_paths(where, 'assert_json', [a['path'] for a in check.get('assert_json') or []])
     for name, pattern in (check.get('assert_headers') or {}).items():
         _check_regex(where, 'assert_headers[%s]' % name, str(pattern))
-    _check_paths(where, 'capture', (check.get('capture') or {}).values())
+    result['capture'] = {var: _normalize_capture(where, var, spec) for var, spec in (check.get('capture') or {}).items()}
+
+
+def _normalize_capture(where: str, var: str, spec: t.Any) -> dict[str, t.Any]:
+    """``$.path`` or ``{path: $.path, secret: bool}`` -> {path, secret}; secret None means "decide from the suite"."""
+    if isinstance(spec, str):
+        spec = {'path': spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get('path'), str) or set(spec) - {'path', 'secret'}:
+        raise CheckSpecError('%s: capture %s needs a JSON path, or path and secret (true or false)' % (where, var))
+    secret = spec.get('secret')
+    if secret is not None:
+        try:
+            secret = boolean(secret)
+        except TypeError:
+            raise CheckSpecError('%s: capture %s: secret must be true or false, got %r' % (where, var, secret)) from None
+    _check_paths(where, 'capture %s' % var, [spec['path']])
+    return {'path': spec['path'], 'secret': secret}
 
 
 def _normalize_websocket(where: str, check: dict[str, t.Any], result: dict[str, t.Any]) -> None:
@@ -206,7 +229,65 @@ def normalize_suite(checks: list[dict[str, t.Any]], base_url: str | None) -> lis
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise CheckSpecError('check names must be unique; repeated: %s' % ', '.join(duplicates))
+    in_headers = {var for check in normalized for var in PLACEHOLDER.findall(json.dumps(check.get('headers') or {}))}
+    for check in normalized:
+        for var, spec in (check.get('capture') or {}).items():
+            if spec['secret'] is None:
+                spec['secret'] = is_credential(var, spec['path'], var in in_headers)
     return normalized
+
+
+def is_credential(var: str, path: str, sent_in_a_header: bool) -> bool:
+    """The default of a capture's ``secret``: what an auth flow yields (a token by its name, or a value
+    later sent in a request header, such as ``Authorization: Bearer {token}``) is secret; other values are not."""
+    return sent_in_a_header or bool(CREDENTIAL.search(var) or CREDENTIAL.search(path))
+
+
+def secret_forms(check: dict[str, t.Any], captured: dict[str, t.Any]) -> set[str]:
+    """The texts of the secret values captured by a check, as messages may quote them (plain or JSON-escaped)."""
+    forms = set()
+    for var, value in captured.items():
+        if not check['capture'][var]['secret']:
+            continue
+        encoded = json.dumps(value)
+        # A string's JSON form without its quotes, so that a masked message keeps them.
+        forms.update({str(value), encoded[1:-1] if isinstance(value, str) else encoded})
+    return {form for form in forms if form}
+
+
+def _mask_text(text: str, secret: str) -> str:
+    """Mask each occurrence of the secret, and of its first MIN_MASKED_PART or more characters."""
+    if len(secret) <= MIN_MASKED_PART:
+        return text.replace(secret, MASK)
+    parts, position = [], 0
+    while True:
+        found = text.find(secret[:MIN_MASKED_PART], position)
+        if found < 0:
+            break
+        end = found + MIN_MASKED_PART
+        while end - found < len(secret) and end < len(text) and text[end] == secret[end - found]:
+            end += 1
+        parts.extend((text[position:found], MASK))
+        position = end
+    parts.append(text[position:])
+    return ''.join(parts)
+
+
+def mask(value: t.Any, secrets: t.Iterable[str]) -> t.Any:
+    """Replace secret texts in every string of a result; numbers, booleans and keys stay as they are.
+
+    Messages quote responses cut to a few dozen characters, so the start of a secret is masked too.
+    """
+    ordered = sorted(set(secrets), key=len, reverse=True)
+    if isinstance(value, str):
+        for secret in ordered:
+            value = _mask_text(value, secret)
+        return value
+    if isinstance(value, list):
+        return [mask(item, ordered) for item in value]
+    if isinstance(value, dict):
+        return {key: mask(item, ordered) for key, item in value.items()}
+    return value
 
 
 def version_check(expect_version: str, version_path: str, version_field: str) -> dict[str, t.Any]:
@@ -274,10 +355,10 @@ def evaluate_http(check: dict[str, t.Any], status: int, body: str, latency_ms: f
         if failure:
             return failure, {}
     captured = {}
-    for var, path in (check.get('capture') or {}).items():
-        value = lookup(document, path)
+    for var, spec in (check.get('capture') or {}).items():
+        value = lookup(document, spec['path'])
         if value is MISSING:
-            return 'cannot capture %s: %s is missing from the response' % (var, path), {}
+            return 'cannot capture %s: %s is missing from the response' % (var, spec['path']), {}
         captured[var] = value
     if check.get('max_ms') is not None and latency_ms > check['max_ms']:
         return 'took %.1f ms, budget %d ms' % (latency_ms, check['max_ms']), {}
@@ -337,12 +418,14 @@ def failure_message(results: list[dict[str, t.Any]], rounds: int, elapsed: float
         rounds, elapsed, len(lines), '\n'.join(lines))
 
 
-def run_round(checks: list[dict[str, t.Any]], probe: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
-              attempts: dict[str, int]) -> tuple[list[dict[str, t.Any]], dict[str, t.Any]]:
+def run_round(checks: list[dict[str, t.Any]], probe: t.Callable[[dict[str, t.Any], float], dict[str, t.Any]],
+              attempts: dict[str, int], time_left: t.Callable[[], float] = lambda: float('inf'),
+              ) -> tuple[list[dict[str, t.Any]], dict[str, t.Any]]:
     """Run every check once, in order; values captured by one check fill ``{name}`` in later ones.
 
-    A check that needs a value an earlier check failed to capture is not sent (it would only fail
-    for a confusing reason, such as a 401) and says which value is missing.
+    ``probe(check, budget)`` gets the seconds ``time_left()`` says the round still has; a check with
+    none left is not sent. A check that needs a value an earlier check failed to capture is not sent
+    either (it would only fail for a confusing reason, such as a 401) and says which value is missing.
     """
     declared = {var for check in checks for var in (check.get('capture') or {})}
     captures: dict[str, t.Any] = {}
@@ -351,20 +434,32 @@ def run_round(checks: list[dict[str, t.Any]], probe: t.Callable[[dict[str, t.Any
         attempts[check['name']] += 1
         wanted = set(PLACEHOLDER.findall(json.dumps(check, default=str))) & declared
         missing = sorted(wanted - set(captures))
+        budget = time_left()
         if missing:
             outcome = dict(ok=False, status=None, latency_ms=0.0,
                            message='not run: %s not captured by an earlier check' % ', '.join(missing))
+        elif budget <= 0:
+            outcome = dict(ok=False, status=None, latency_ms=0.0, message='not run: no time left before the deadline')
         else:
-            outcome = probe(substitute(check, captures))
+            outcome = probe(substitute(check, captures), budget)
         captures.update(outcome.pop('captured', None) or {})
         results.append(dict(outcome, name=check['name'], type=check['type'],
                             required=check.get('required', True), attempts=attempts[check['name']]))
     return results, captures
 
 
+# The round that starts at the deadline still needs time for its requests; so does a metrics window.
+ROUND_ALLOWANCE = 1.0
+
+
+def round_allowance(checks: list[dict[str, t.Any]]) -> float:
+    """Seconds every round may take, even past the deadline: a short allowance plus the metrics windows."""
+    return ROUND_ALLOWANCE + sum(float(c.get('window') or 0) for c in checks if c['type'] == 'metrics')
+
+
 def run_suite(
     checks: list[dict[str, t.Any]],
-    probe: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
+    probe: t.Callable[[dict[str, t.Any], float], dict[str, t.Any]],
     timeout: float,
     interval: float,
     max_interval: float,
@@ -373,24 +468,30 @@ def run_suite(
     sleep: t.Callable[[float], None],
 ) -> tuple[list[dict[str, t.Any]], int, float, dict[str, t.Any]]:
     """Run every check in rounds until the required ones pass ``consecutive_successes`` rounds in a row
-    or ``timeout`` seconds pass. ``probe(check)`` returns ``{ok, status, latency_ms, message[, captured]}``.
+    or the ``timeout`` deadline passes. ``probe(check, budget)`` returns
+    ``{ok, status, latency_ms, message[, captured]}`` within ``budget`` seconds.
 
-    Returns the results of the last round (with per-check attempt counts), the number of rounds, the
-    elapsed seconds and the values captured in the last round.
+    Waits never pass the deadline and the last round starts at the deadline itself, so a service that
+    becomes ready before it passes. A round ends at the deadline, or ``round_allowance`` after its start
+    if that is later. Returns the results of the last round (with per-check attempt counts), the number
+    of rounds, the elapsed seconds and the values captured in the last round.
     """
     start = clock()
+    deadline = start + timeout
+    allowance = round_allowance(checks)
     attempts = {c['name']: 0 for c in checks}
     streak = 0
     rounds = 0
     delay = interval
     while True:
         rounds += 1
-        results, captures = run_round(checks, probe, attempts)
+        round_end = max(deadline, clock() + allowance)
+        results, captures = run_round(checks, probe, attempts, lambda: round_end - clock())
         streak = 0 if required_failures(results) else streak + 1
-        elapsed = clock() - start
-        if streak >= consecutive_successes or elapsed + delay > timeout:
-            return results, rounds, elapsed, captures
-        sleep(delay if streak == 0 else interval)
+        now = clock()
+        if streak >= consecutive_successes or now >= deadline:
+            return results, rounds, now - start, captures
+        sleep(min(delay if streak == 0 else interval, deadline - now))
         delay = next_delay(delay, max_interval) if streak == 0 else interval
 
 

@@ -123,8 +123,15 @@ options:
         type: dict
       capture:
         description:
-          - Values to capture from the JSON response, as V(name) to JSON path, for use as V({name}) in
-            later checks. Captured values are treated as secrets and never shown.
+          - Values to capture from the JSON response, for use as V({name}) in later checks. Each item maps
+            a V(name) to a JSON path, or to a dictionary with C(path) (the JSON path) and C(secret) (a
+            boolean); see the examples.
+          - The value of a secret capture is replaced by V(********) wherever the module would show it - in
+            check messages, the failure message and report files. Other captured values are shown as they are.
+          - C(secret) defaults to V(true) for what an authentication flow yields - a capture whose name or
+            JSON path mentions a credential (token, secret, password, key, session, cookie, auth, jwt, ...)
+            or whose value a later check sends in a request header - and to V(false) for other values, so a
+            captured V(200) or V(ok) never masks the numbers and words of the result.
         type: dict
       send:
         description:
@@ -172,7 +179,8 @@ options:
         type: float
       window:
         description:
-          - Metrics check - seconds between the two reads of the endpoint.
+          - Metrics check - seconds between the two reads of the endpoint. A round is given this much
+            beyond the O(timeout) deadline, so the last round can complete its measurement.
         type: float
         default: 5
       required:
@@ -197,17 +205,25 @@ options:
     default: $.version
   timeout:
     description:
-      - Deadline in seconds for the whole suite to pass.
+      - Deadline in seconds for the whole suite to pass. No wait goes past it and the last round starts at
+        the deadline itself, so a service that becomes ready before the deadline passes.
+      - Every request, WebSocket exchange, TCP connect and metrics read gets at most the time its round
+        has left (see O(request_timeout)). A round ends at the deadline, or 1 second plus the O(checks[].window)
+        of its metrics checks after it started if that is later; so the task ends at most that long after
+        the deadline.
     type: float
     default: 60
   interval:
     description:
       - Seconds to wait after a failed round; doubled after each further failure up to O(max_interval).
+      - Also the wait between passing rounds when O(consecutive_successes) is more than 1.
     type: float
     default: 1
   max_interval:
     description:
-      - Longest wait between two rounds, in seconds.
+      - Longest wait between two rounds, in seconds. It bounds how late readiness is noticed - a service
+        that becomes ready is seen passing within O(max_interval) (plus the time of one round) - and must
+        not be less than O(interval).
     type: float
     default: 10
   consecutive_successes:
@@ -217,7 +233,8 @@ options:
     default: 1
   request_timeout:
     description:
-      - Timeout of one request or connection attempt, in seconds.
+      - Timeout of one request or connection attempt, in seconds; shortened to the time left before the
+        O(timeout) deadline.
     type: float
     default: 5
   validate_certs:
@@ -241,6 +258,7 @@ options:
     description:
       - Also write the results to this file, for CI systems. It is written in check mode too, as it is
         output, not managed state.
+      - It holds the same results as the task, secret captured values masked the same way.
     type: path
   report_format:
     description:
@@ -260,6 +278,8 @@ attributes:
     support: full
 notes:
   - Proxy settings from the environment are ignored, so that the service itself is tested.
+  - Secret captured values are masked by the module itself, not through Ansible's C(no_log) replacement,
+    which would also mask every equal number and word of the result.
 seealso:
   - module: ansible.builtin.uri
     description: A single HTTP request per task.
@@ -288,7 +308,8 @@ EXAMPLES = r"""
         path: /api/auth/login
         body: {username: test@example.com, password: "{{ smoke_password }}"}
         capture:
-          token: $.access_token
+          token: $.access_token  # secret by default: masked wherever the module shows it
+          user_id: {path: $.user.id, secret: false}
       - name: who am I
         path: /api/users/me
         headers:
@@ -350,7 +371,7 @@ checks:
       type: int
       sample: 3
     message:
-      description: Why the check failed, or V(ok).
+      description: Why the check failed, or V(ok). Secret captured values in it are replaced by V(********).
       type: str
       sample: status 503, expected 200-299
     ratio:
@@ -364,7 +385,7 @@ totals:
   type: dict
   sample: {total: 4, passed: 4, failed: 0, failed_required: 0}
 captured:
-  description: Names of the values captured in the last round (the values are secret and not returned).
+  description: Names of the values captured in the last round (the values are not returned).
   returned: always
   type: list
   elements: str
@@ -431,7 +452,8 @@ CHECK_OPTIONS = dict(
 
 
 class Prober:
-    """Runs one check against the service; the decisions are _smoke's, the I/O is _http's."""
+    """Runs one check against the service within the seconds the suite has left; the decisions are
+    _smoke's, the I/O is _http's."""
 
     def __init__(self, module, session):
         self.module = module
@@ -439,41 +461,51 @@ class Prober:
         self.request_timeout = module.params['request_timeout']
         self.default_host = urlsplit(module.params['base_url'] or '').hostname or '127.0.0.1'
         self.tls = None
+        # Secret captured values of every round, masked in the result and reports. Not no_log_values:
+        # Ansible would mask every equal string and number, so a captured "1" or "ok" garbled the result.
+        self.secrets = set()
 
-    def __call__(self, check):
-        return getattr(self, check['type'])(check)
+    def __call__(self, check, budget):
+        return getattr(self, check['type'])(check, budget)
 
-    def http(self, check):
-        response = _http.http_probe(self.session, check, self.request_timeout)
+    def http(self, check, budget):
+        response = _http.http_probe(self.session, check, min(self.request_timeout, budget))
         captured = {}
         error = response.error
         if error is None:
             error, captured = _smoke.evaluate_http(check, response.status, response.body, response.latency_ms, response.headers)
-        # Captured values are usually tokens: keep them out of every output, including -vvv.
-        self.module.no_log_values.update(str(value) for value in captured.values())
+        self.secrets.update(_smoke.secret_forms(check, captured))
         return dict(ok=error is None, status=response.status, latency_ms=round(response.latency_ms, 1),
                     message=error or 'ok', captured=captured)
 
-    def websocket(self, check):
+    def websocket(self, check, budget):
         if _http.websocket_connect is None:
             self.module.fail_json(msg=missing_required_lib('websockets >= 11', reason='for websocket checks'))
         if self.tls is None:
             params = self.module.params
             self.tls = _http.ssl_context(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
-        budget = check['max_ms'] / 1000 if check.get('max_ms') else self.request_timeout
-        latency, error = _http.websocket_exchange(check, budget, self.tls, _smoke.message_matches, _smoke.describe_expectation)
+        exchange = check['max_ms'] / 1000 if check.get('max_ms') else self.request_timeout
+        latency, error = _http.websocket_exchange(check, min(exchange, budget), self.tls, _smoke.message_matches,
+                                                  _smoke.describe_expectation)
         return dict(ok=error is None, status=None, latency_ms=round(latency, 1), message=error or 'ok')
 
-    def tcp(self, check):
-        latency, error = _http.tcp_probe(check.get('host') or self.default_host, check['port'], self.request_timeout)
+    def tcp(self, check, budget):
+        latency, error = _http.tcp_probe(check.get('host') or self.default_host, check['port'], min(self.request_timeout, budget))
         return dict(ok=error is None, status=None, latency_ms=round(latency, 1), message=error or 'ok')
 
-    def metrics(self, check):
+    def metrics(self, check, budget):
+        ends = time.monotonic() + budget
         scrapes = []
         for scrape in range(2):
             if scrape:
                 time.sleep(check['window'])
-            response = _http.http_probe(self.session, dict(check, method='GET', body=None), self.request_timeout)
+            # The first read leaves room for the window; the second gets what is left of the budget.
+            left = ends - time.monotonic() - (0 if scrape else check['window'])
+            if left <= 0:
+                return dict(ok=False, status=None, latency_ms=0.0, ratio=None,
+                            message='no time left before the deadline to read the metrics over a %s window'
+                            % _http.seconds(check['window']))
+            response = _http.http_probe(self.session, dict(check, method='GET', body=None), min(self.request_timeout, left))
             error = response.error or (None if response.status == 200 else 'status %d from the metrics endpoint' % response.status)
             if error is None:
                 try:
@@ -532,8 +564,10 @@ def main():
         module.fail_json(msg='checks is empty: give at least one check to run')
     if params['consecutive_successes'] < 1:
         module.fail_json(msg='consecutive_successes must be 1 or more, got %d' % params['consecutive_successes'])
-    if params['timeout'] <= 0 or params['request_timeout'] <= 0:
-        module.fail_json(msg='timeout and request_timeout must be positive numbers of seconds')
+    if min(params['timeout'], params['request_timeout'], params['interval']) <= 0:
+        module.fail_json(msg='timeout, request_timeout and interval must be positive numbers of seconds')
+    if params['max_interval'] < params['interval']:
+        module.fail_json(msg='max_interval (%g) must not be less than interval (%g)' % (params['max_interval'], params['interval']))
     checks = list(params['checks'])
     if params['expect_version']:
         checks.append(_smoke.version_check(params['expect_version'], params['version_path'], params['version_field']))
@@ -543,9 +577,12 @@ def main():
         module.fail_json(msg=str(exc))
 
     session = _http.new_session(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
+    prober = Prober(module, session)
     results, rounds, elapsed, captures = _smoke.run_suite(
-        checks, Prober(module, session), params['timeout'], params['interval'], params['max_interval'],
+        checks, prober, params['timeout'], params['interval'], params['max_interval'],
         params['consecutive_successes'], time.monotonic, time.sleep)
+    # Everything below (result, message, report files) is built from the masked results.
+    results = _smoke.mask(results, prober.secrets)
     report = dict(changed=False, checks=results, totals=_smoke.summarize(results), rounds=rounds,
                   duration_ms=round(elapsed * 1000, 1), captured=sorted(captures))
     if params['report_path']:

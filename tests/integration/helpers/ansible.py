@@ -42,8 +42,9 @@ def _result(event: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict | None = None,
                  extravars: dict[str, t.Any] | None = None, check: bool = False, diff: bool = False,
-                 limit: str | None = None) -> PlaybookRun:
-    """Run a playbook (a path, or plays as data) with this collection on ANSIBLE_COLLECTIONS_PATH."""
+                 limit: str | None = None, verbosity: int = 0) -> PlaybookRun:
+    """Run a playbook (a path, or plays as data) with this collection on ANSIBLE_COLLECTIONS_PATH;
+    ``verbosity=3`` is -vvv (its output is in ``stdout``)."""
     with tempfile.TemporaryDirectory(prefix='artisan-runner-') as private:
         if isinstance(playbook, list):
             path = os.path.join(private, 'playbook.yml')
@@ -58,6 +59,7 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
             extravars=dict({'ansible_python_interpreter': sys.executable}, **(extravars or {})),
             cmdline=cmdline or None,
             limit=limit,
+            verbosity=verbosity or None,
             quiet=True,
             envvars={'ANSIBLE_COLLECTIONS_PATH': os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''),
                      'ANSIBLE_NOCOLOR': '1'},

@@ -44,3 +44,8 @@ def test_session_ignores_proxies_from_the_environment_and_honours_tls_options():
     assert _http.new_session(True, '/etc/ca.pem').verify == '/etc/ca.pem'
     assert _http.new_session(False, '/etc/ca.pem').verify is False
     assert _http.new_session(True, None, '/etc/client.pem', '/etc/client.key').cert == ('/etc/client.pem', '/etc/client.key')
+
+
+@pytest.mark.parametrize('value, text', [(5.0, '5s'), (3, '3s'), (1.96, '2s'), (1.34, '1.3s'), (0.4987, '0.5s'), (0.042, '0.042s')])
+def test_seconds_read_as_a_person_writes_them(value, text):
+    assert _http.seconds(value) == text

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _smoke
@@ -72,7 +75,7 @@ def test_evaluate_http(fields, status, body, latency, reason):
 
 
 class FakeTime:
-    """A clock that advances only when the suite sleeps, so deadlines are exact."""
+    """A clock that advances only when the suite sleeps or a probe takes time, so deadlines are exact."""
 
     def __init__(self):
         self.now = 0.0
@@ -90,7 +93,7 @@ def scripted_probe(outcomes):
     """Return each check's next scripted outcome (True = ok), repeating the last one."""
     calls = {}
 
-    def probe(check):
+    def probe(check, budget=None):
         sequence = outcomes[check['name']]
         index = calls.get(check['name'], 0)
         calls[check['name']] = index + 1
@@ -106,6 +109,25 @@ def run(outcomes, checks=None, timeout=60.0, consecutive=1):
     results, rounds, elapsed, _captures = _smoke.run_suite(checks, scripted_probe(outcomes), timeout, 1.0, 4.0, consecutive,
                                                            fake.clock, fake.sleep)
     return results, rounds, elapsed, fake.sleeps
+
+
+def ready_at(fake, when, cost=0.0, seen=None):
+    """A probe of a service that answers 503 until ``when`` (fake seconds); each request takes ``cost``."""
+    def probe(check, budget=None):
+        if seen is not None:
+            seen.append((fake.now, budget))
+        fake.now += cost if budget is None else min(cost, budget)
+        ok = fake.now >= when and (budget is None or cost <= budget)
+        return dict(ok=ok, status=200 if ok else 503, latency_ms=cost * 1000, message='ok' if ok else 'status 503')
+    return probe
+
+
+def run_against(probe_for, timeout, interval=1.0, max_interval=10.0, consecutive=1, checks=None):
+    fake = FakeTime()
+    results, rounds, elapsed, _captures = _smoke.run_suite(
+        checks or [dict(name='ready', type='http')], probe_for(fake), timeout, interval, max_interval, consecutive,
+        fake.clock, fake.sleep)
+    return results, rounds, elapsed, fake
 
 
 def test_run_suite_passes_in_one_round_when_all_pass():
@@ -129,10 +151,75 @@ def test_run_suite_needs_consecutive_successes_so_flapping_does_not_pass():
 
 
 def test_run_suite_stops_at_the_deadline_with_the_last_failures():
-    results, rounds, elapsed, _sleeps = run({'a': [False]}, timeout=10.0)
+    results, rounds, elapsed, sleeps = run({'a': [False]}, timeout=10.0)
     assert not results[0]['ok']
-    assert elapsed <= 10.0
-    assert rounds == 4  # rounds at t=0, 1, 3, 7; the next would start after the deadline
+    assert elapsed == 10.0
+    assert rounds == 5  # rounds at t=0, 1, 3, 7 and the last one at the deadline
+    assert sleeps == [1.0, 2.0, 4.0, 3.0]
+
+
+def test_a_service_ready_before_the_deadline_passes_in_a_last_round_at_the_deadline():
+    # timeout 6, ready at 4 s: the back-off would wait until 7 s; the last round runs at 6 s instead.
+    results, rounds, elapsed, _fake = run_against(lambda fake: ready_at(fake, 4.0), timeout=6.0)
+    assert results[0]['ok'], results
+    assert (rounds, elapsed) == (4, 6.0)
+
+
+@pytest.mark.parametrize('ready', [0.5 * step for step in range(1, 56)])
+def test_readiness_is_noticed_within_max_interval(ready):
+    results, _rounds, elapsed, _fake = run_against(lambda fake: ready_at(fake, ready, cost=0.05), timeout=30.0,
+                                                   interval=0.5, max_interval=2.0)
+    assert results[0]['ok']
+    assert ready <= elapsed <= ready + 2.0 + 0.05
+
+
+def test_consecutive_successes_also_end_at_the_deadline():
+    _results, rounds, elapsed, fake = run_against(lambda fake: ready_at(fake, 5.5), timeout=6.0, interval=0.25,
+                                                  max_interval=0.25, consecutive=3)
+    assert (rounds, elapsed) == (25, 6.0)
+    assert max(fake.sleeps) == 0.25
+
+
+def test_requests_get_only_the_time_left_before_the_deadline():
+    # A response that takes 4 s must not pass a suite whose timeout is 2 s.
+    seen = []
+    results, rounds, elapsed, _fake = run_against(lambda fake: ready_at(fake, 0.0, cost=4.0, seen=seen), timeout=2.0)
+    assert not results[0]['ok']
+    assert seen == [(0.0, 2.0)]
+    assert (rounds, elapsed) == (1, 2.0)
+
+
+def test_the_round_at_the_deadline_gets_a_short_allowance():
+    seen = []
+    results, _rounds, elapsed, _fake = run_against(lambda fake: ready_at(fake, 5.0, cost=0.1, seen=seen), timeout=3.0,
+                                                   interval=1.0)
+    assert not results[0]['ok']
+    assert [at for at, _budget in seen] == pytest.approx([0.0, 1.1, 3.0])
+    assert seen[-1][1] == pytest.approx(_smoke.ROUND_ALLOWANCE)
+    assert elapsed == pytest.approx(3.1)
+
+
+def test_a_round_with_metrics_checks_is_allowed_their_windows():
+    checks = [dict(name='ratio', type='metrics', window=5.0), dict(name='ready', type='http')]
+    assert _smoke.round_allowance(checks) == _smoke.ROUND_ALLOWANCE + 5.0
+    seen = []
+    _results, _rounds, _elapsed, _fake = run_against(lambda fake: ready_at(fake, 99.0, seen=seen), timeout=2.0, checks=checks)
+    assert seen[-2:] == [(2.0, _smoke.ROUND_ALLOWANCE + 5.0), (2.0, _smoke.ROUND_ALLOWANCE + 5.0)]
+
+
+def test_a_check_with_no_time_left_in_its_round_is_not_sent():
+    checks = [dict(name='slow', type='http'), dict(name='next', type='http')]
+    sent = []
+
+    def probe(check, budget):
+        sent.append(check['name'])
+        return dict(ok=False, status=None, latency_ms=1.0, message='no response')
+
+    left = iter([1.0, 0.0])
+    results, _captures = _smoke.run_round(checks, probe, {'slow': 0, 'next': 0}, lambda: next(left))
+    assert sent == ['slow']
+    assert results[1]['message'] == 'not run: no time left before the deadline'
+    assert results[1]['attempts'] == 1
 
 
 def test_advisory_check_failure_does_not_fail_the_suite():
@@ -225,7 +312,7 @@ def test_a_check_needing_a_value_that_was_not_captured_is_not_sent():
               dict(name='me', type='http', headers={'Authorization': 'Bearer {token}'})]
     sent = []
 
-    def probe(check):
+    def probe(check, budget=None):
         sent.append(check['name'])
         return dict(ok=False, status=401, latency_ms=1.0, message='status 401')
 
@@ -239,7 +326,7 @@ def test_captured_values_reach_later_checks_in_the_same_round():
               dict(name='me', type='http', headers={'Authorization': 'Bearer {token}'})]
     seen = []
 
-    def probe(check):
+    def probe(check, budget=None):
         seen.append(check.get('headers'))
         return dict(ok=True, status=200, latency_ms=1.0, message='ok', captured={'token': 's3cret'} if check['name'] == 'login' else {})
 
@@ -304,3 +391,67 @@ def test_junit_report_marks_required_failures_and_skips_advisory_ones():
     assert xml.startswith('<testsuite name="smoke_test" tests="3" failures="1" errors="0" skipped="1" time="1.500">')
     assert '<failure message="status 500" />' in xml
     assert '<skipped message="timeout" />' in xml
+
+
+def login_suite(capture, me_headers=None):
+    return _smoke.normalize_suite([
+        http_check(name='login', path='/login', capture=capture),
+        http_check(name='me', path='/me', headers=me_headers or {}),
+    ], 'http://h')
+
+
+@pytest.mark.parametrize('capture, headers, secret', [
+    ({'token': '$.access_token'}, None, {'token': True}),
+    ({'t': '$.data.jwt'}, None, {'t': True}),
+    ({'uid': '$.id'}, {'X-User': '{uid}'}, {'uid': True}),
+    ({'code': '$.code', 'state': '$.status', 'one': '$.one'}, None, {'code': False, 'state': False, 'one': False}),
+    ({'token': {'path': '$.token', 'secret': False}}, {'Authorization': 'Bearer {token}'}, {'token': False}),
+    ({'uid': {'path': '$.id', 'secret': 'yes'}}, None, {'uid': True}),
+])
+def test_what_an_auth_flow_yields_is_secret_by_default_and_the_flag_wins(capture, headers, secret):
+    login = login_suite(capture, headers)[0]
+    assert {var: spec['secret'] for var, spec in login['capture'].items()} == secret
+
+
+@pytest.mark.parametrize('capture, message', [
+    ({'t': {'secret': True}}, 'capture t needs a JSON path'),
+    ({'t': {'path': '$.t', 'secret': True, 'mask': 1}}, 'capture t needs a JSON path'),
+    ({'t': {'path': '$.t', 'secret': 'perhaps'}}, "capture t: secret must be true or false, got 'perhaps'"),
+    ({'t': 3}, 'capture t needs a JSON path'),
+])
+def test_bad_captures_are_refused(capture, message):
+    with pytest.raises(_smoke.CheckSpecError, match=re.escape(message)):
+        _smoke.normalize_check(0, http_check(capture=capture), 'http://h')
+
+
+def test_secret_forms_cover_only_secret_captures_as_messages_quote_them():
+    login = login_suite({'token': '$.token', 'code': '$.code', 'key': '$.key'})[0]
+    forms = _smoke.secret_forms(login, {'token': 'a"b', 'code': 200, 'key': 1234})
+    assert forms == {'a"b', 'a\\"b', '1234'}
+
+
+def test_masking_leaves_numbers_and_other_strings_alone():
+    results = [dict(name='login', ok=True, status=200, attempts=1, latency_ms=1.0, message='ok', required=True),
+               dict(name='ok check', ok=False, status=200, attempts=1, latency_ms=1.0, required=False,
+                    message='$.auth is "Bearer tok-123456", expected "x"')]
+    masked = _smoke.mask(results, {'tok-123456'})
+    assert masked[0] == results[0]
+    assert masked[1]['message'] == '$.auth is "Bearer ********", expected "x"'
+    assert _smoke.mask(results, set()) == results
+
+
+def test_masking_catches_a_secret_cut_off_at_the_end_of_a_message():
+    message = 'body is not JSON: %r' % ('<p>your token is tok-1234567890abcdef</p>' * 2)[:75]
+    assert message.endswith("tok-1234567890abc'")
+    masked = _smoke.mask(message, {'tok-1234567890abcdef'})
+    assert masked == "body is not JSON: '<p>your token is ********</p><p>your token is ********'"
+    assert _smoke.mask('status 503, expected 2xx', {'xyz', '2xx-secret'}) == 'status 503, expected 2xx'
+    assert _smoke.mask('tok-1 and tok-12', {'tok-1234567890abcdef'}) == 'tok-1 and ********'
+
+
+def test_reports_built_from_masked_results_hold_no_secret():
+    results = _smoke.mask([dict(name='me', type='http', ok=False, required=True, latency_ms=5, status=200, attempts=2,
+                                message='$.token is "tok-abcdef", expected "x"')], {'tok-abcdef'})
+    for report in (_smoke.junit_report(results, 1.0), _smoke.json_report(results, 2, 1.0)):
+        assert 'tok-abcdef' not in report and '********' in report
+    assert json.loads(_smoke.json_report(results, 2, 1.0))['checks'][0]['status'] == 200
