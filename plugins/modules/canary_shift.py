@@ -294,9 +294,8 @@ notes:
     (plus the include file when it is new); otherwise the previous file is put back and the task fails.
   - Taking over a hand-written split (such as C(split_clients $remote_addr $backend { 10% app_v2; * app_v1; })) -
     move anything that is not an C(upstream) or C(split_clients) (a C(server) block, a C(map) other than one setting
-    the split's variable) to another file first: the module rewrites the file as a whole and refuses a file holding
-    more. Then run it with
-    O(nginx.mode=sticky), O(nginx.sticky_by=client_address) and O(nginx.split_variable=backend) so that
+    the split's variable) to another file first, since the module rewrites the file as a whole and refuses a file
+    holding more. Then run it with O(nginx.mode=sticky), O(nginx.sticky_by=client_address) and O(nginx.split_variable=backend) so that
     C(proxy_pass http://$backend;) keeps working. The first run warns that it takes the file over and names
     what it replaces; directives such as C(keepalive) in the old upstreams are kept (see O(nginx.upstream_directives));
     the upstreams are renamed C(<upstream>_stable) and C(<upstream>_canary). Run it in check mode with C(--diff) first.

@@ -175,8 +175,8 @@ def test_a_map_setting_the_split_variable_is_replaced_by_the_split():
 
 def test_upstreams_that_disagree_on_a_directive_are_refused():
     live = decide.read_include(RUNBOOK_SPLIT.replace('keepalive 32;\n}\n\nsplit', 'keepalive 16;\n}\n\nsplit'))
-    with pytest.raises(decide.CanarySpecError, match=r'set keepalive differently \(keepalive 32; keepalive 16\); .* '
-                                                      'give it as nginx.upstream_directives'):
+    message = r'set keepalive differently \(keepalive 32; keepalive 16\); .* give it as nginx.upstream_directives'
+    with pytest.raises(decide.CanarySpecError, match=message):
         decide.kept_directives(live)
 
 
