@@ -97,3 +97,38 @@ def test_unexpected_files_after_the_swap():
     assert provider.unexpected_files(before, before + ['/etc/nginx/sites-enabled/app.previous'], before[1]) == \
         'it would also load /etc/nginx/sites-enabled/app.previous'
     assert provider.unexpected_files(before, before[:1], before[1]) == 'it would no longer load /etc/nginx/sites-enabled/app'
+
+
+class FakeHost:
+    """An NginxHost whose files are a dict and whose nginx -T lists what ``loaded`` says."""
+
+    def __init__(self, files, loaded):
+        self.files, self.loaded, self.config, self.commands = files, loaded, '/etc/nginx/nginx.conf', []
+
+    def dump(self):
+        return dict.fromkeys(self.loaded, '')
+
+    def copy(self, source, dest):
+        self.files[dest] = self.files[source]
+
+    def rename(self, source, dest):
+        self.files[dest] = self.files.pop(source)
+
+    def remove(self, path):
+        self.files.pop(path, None)
+
+
+def test_a_swap_that_changes_the_files_nginx_loads_is_undone():
+    params = dict(weight=10, force=False, nginx=dict(include_path='/etc/nginx/sites-enabled/app', previous_path=None))
+    before = {'/etc/nginx/nginx.conf': '', '/etc/nginx/sites-enabled/app': 'old'}
+    host = FakeHost({'/etc/nginx/sites-enabled/app': 'new', '/etc/nginx/sites-enabled/.app.previous': 'old'},
+                    list(before) + ['/etc/nginx/sites-enabled/app~'])
+    shift = provider.NginxShift(params, host, check_mode=False)
+    with pytest.raises(decide.CanaryError) as raised:
+        shift.check_loaded_files(before, existed=True)
+    assert raised.value.msg == ('after the new file was put in place, nginx -T of /etc/nginx/nginx.conf no longer matched: '
+                                'it would also load /etc/nginx/sites-enabled/app~; the previous file was put back and '
+                                'nginx was not reloaded')
+    assert host.files['/etc/nginx/sites-enabled/app'] == 'old'
+    host.loaded = list(before)
+    shift.check_loaded_files(before, existed=True)
