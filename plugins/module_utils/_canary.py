@@ -16,6 +16,8 @@ import math
 import re
 import typing as t
 
+from ansible_collections.artisan.upgrade.plugins.module_utils._nginx_config import statements
+
 STATE_MARKER = '# artisan.upgrade.canary_shift state: '
 NAME_PATTERN = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 HOSTNAME_PATTERN = re.compile(r'^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$')
@@ -96,6 +98,7 @@ class NginxSplit:
     mode: str = 'weights'
     sticky_key: str = ''
     directives: list[str] = dataclasses.field(default_factory=list)
+    variable: str = ''  # set by split_clients in sticky mode; '' means <upstream>_upstream
 
     def active(self, side: str) -> list[str]:
         return [a for a in getattr(self, side) if a not in self.drain]
@@ -105,8 +108,17 @@ class NginxSplit:
 
     def state(self) -> dict[str, t.Any]:
         """The facts the file records about itself, so a later run reports the share it replaces."""
-        return dict(weight=self.weight, mode=self.mode, upstream=self.upstream, stable=self.stable,
-                    canary=self.canary, drain=self.drain, sticky_key=self.sticky_key or None)
+        state = dict(weight=self.weight, mode=self.mode, upstream=self.upstream, stable=self.stable,
+                     canary=self.canary, drain=self.drain, sticky_key=self.sticky_key or None)
+        # Only when set: a file without them keeps the state line earlier versions wrote.
+        if self.variable:
+            state['split_variable'] = self.variable
+        if self.directives:
+            state['directives'] = self.directives
+        return state
+
+    def split_variable(self) -> str:
+        return self.variable or '%s_upstream' % self.upstream
 
 
 def sticky_key(sticky_by: str, name: str | None) -> str:
@@ -126,11 +138,16 @@ def sticky_key(sticky_by: str, name: str | None) -> str:
 
 def nginx_split(weight: int, upstream: str, stable: list[str], canary: list[str], drain: list[str] | None = None,
                 mode: str = 'weights', sticky_by: str = 'client_address', sticky_name: str | None = None,
-                directives: list[str] | None = None) -> NginxSplit:
+                directives: list[str] | None = None, variable: str | None = None) -> NginxSplit:
     """Check every option up front and return the split they describe."""
     check_weight(weight)
     if not NAME_PATTERN.match(upstream):
         raise CanarySpecError('upstream "%s": letters, digits and _ only, not starting with a digit' % upstream)
+    variable = (variable or '').lstrip('$')
+    if variable and mode != 'sticky':
+        raise CanarySpecError('split_variable names the variable split_clients sets, so it needs mode=sticky')
+    if variable and not NAME_PATTERN.match(variable):
+        raise CanarySpecError('split_variable "%s": letters, digits and _ only, not starting with a digit' % variable)
     if not stable or not canary:
         raise CanarySpecError('give at least one stable and one canary backend')
     for address in list(stable) + list(canary) + list(drain or []):
@@ -143,7 +160,8 @@ def nginx_split(weight: int, upstream: str, stable: list[str], canary: list[str]
         raise CanarySpecError('drain names backend(s) %s that are neither stable nor canary' % ', '.join(sorted(unknown)))
     split = NginxSplit(upstream=upstream, weight=weight, stable=list(stable), canary=list(canary), drain=list(drain or []),
                        mode=mode, sticky_key=sticky_key(sticky_by, sticky_name) if mode == 'sticky' else '',
-                       directives=[check_directive(d) for d in directives or []])
+                       directives=[check_directive(d) for d in directives or []],
+                       variable='' if variable == '%s_upstream' % upstream else variable)
     for side in ('stable', 'canary'):
         if split.share(side) and not split.active(side):
             raise CanarySpecError('every %s backend is drained, so %d %% of the traffic would have nowhere to go'
@@ -178,7 +196,7 @@ def render_nginx(split: NginxSplit) -> str:
     else:
         for side in ('stable', 'canary'):
             lines += _upstream_block('%s_%s' % (split.upstream, side), _server_lines(split, side, 1), split.directives)
-        lines.append('split_clients "%s" $%s_upstream {' % (split.sticky_key, split.upstream))
+        lines.append('split_clients "%s" $%s {' % (split.sticky_key, split.split_variable()))
         if 0 < split.weight < 100:
             lines.append('    %d%% %s_canary;' % (split.weight, split.upstream))
         lines.append('    * %s_%s;' % (split.upstream, 'stable' if split.weight < 100 else 'canary'))
@@ -198,6 +216,72 @@ def recorded_state(text: str | None) -> dict[str, t.Any] | None:
     return None
 
 
+@dataclasses.dataclass
+class LiveInclude:
+    """What an include file holds, as far as rewriting it as a whole needs to know."""
+
+    upstreams: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # name: its servers
+    directives: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # name: its other directives
+    variables: list[str] = dataclasses.field(default_factory=list)  # what its split_clients set
+    maps: list[str] = dataclasses.field(default_factory=list)  # what its maps set
+    others: list[str] = dataclasses.field(default_factory=list)  # any other top-level statement
+
+
+def _statement_text(text: str, start: int, end: int) -> str:
+    return ' '.join(text[start:end].rstrip(';{').split())
+
+
+def read_include(text: str | None) -> LiveInclude:
+    """The upstreams, split_clients and anything else of an include file (hand-written or not)."""
+    found, text = LiveInclude(), text or ''
+    block = None
+    for statement in statements(text):
+        if statement.depth == 0:
+            block = statement
+            if statement.name == 'upstream' and statement.args:
+                found.upstreams[statement.args[0]], found.directives[statement.args[0]] = [], []
+            elif statement.name in ('split_clients', 'map') and len(statement.args) == 2:
+                (found.variables if statement.name == 'split_clients' else found.maps).append(statement.args[1].lstrip('$'))
+            else:
+                found.others.append(_statement_text(text, statement.start, statement.end))
+        elif statement.depth == 1 and block is not None and block.name == 'upstream' and block.args:
+            side = found.upstreams if statement.name == 'server' else found.directives
+            side[block.args[0]].append(_statement_text(text, statement.start, statement.end))
+    return found
+
+
+def kept_directives(live: LiveInclude) -> list[str]:
+    """The upstreams' directives other than ``server``, to carry into the new file; the same set must fit all."""
+    kept: list[str] = []
+    for directives in live.directives.values():
+        kept += [d for d in directives if d not in kept]
+    names = [d.split()[0] for d in kept]
+    clashing = sorted({n for n in names if names.count(n) > 1})
+    if clashing:
+        raise CanarySpecError('the upstreams of the live file set %s differently (%s); the new upstreams share one set of '
+                              'directives: give it as nginx.upstream_directives'
+                              % (', '.join(clashing), '; '.join(d for d in kept if d.split()[0] in clashing)))
+    return kept
+
+
+def check_rewritable(live: LiveInclude, path: str, split: NginxSplit) -> None:
+    """Refuse a file holding more than upstreams and the split's variable: rewriting it would delete the rest."""
+    others = live.others + ['map setting $%s' % v for v in live.maps if split.mode != 'sticky' or v != split.split_variable()]
+    if others:
+        raise CanarySpecError('%s holds more than upstreams and split_clients (%s); this module rewrites the file as a '
+                              'whole and would delete them: move them to another file first' % (path, '; '.join(others)))
+
+
+def takeover_warning(live: LiveInclude, path: str, kept: list[str]) -> str:
+    """What a first run replaces in a file this module did not write."""
+    replaced = ['upstream %s (%s)' % (name, '; '.join(servers) or 'no server')
+                for name, servers in live.upstreams.items()]
+    replaced += ['split_clients setting $%s' % variable for variable in live.variables]
+    replaced += ['map setting $%s' % variable for variable in live.maps]
+    return ('taking over %s, which canary_shift did not write: replaced %s; kept in every upstream: %s (see the diff)'
+            % (path, ', '.join(replaced) or 'nothing', ', '.join(kept) or 'no other directive'))
+
+
 def shift_summary(before: dict[str, t.Any] | None, after: dict[str, t.Any]) -> list[str]:
     """Human lines saying what a shift changes, for ``changes`` and ``msg``."""
     if before is None:
@@ -205,7 +289,7 @@ def shift_summary(before: dict[str, t.Any] | None, after: dict[str, t.Any]) -> l
     changes = []
     if before.get('weight') != after['weight']:
         changes.append('canary weight %s %% -> %d %%' % (before.get('weight'), after['weight']))
-    for key in ('mode', 'sticky_key', 'stable', 'canary', 'drain'):
+    for key in ('mode', 'sticky_key', 'split_variable', 'stable', 'canary', 'drain', 'directives'):
         if before.get(key) != after.get(key):
             changes.append('%s %s -> %s' % (key, before.get(key), after.get(key)))
     return changes or ['include file rewritten (its content differed from the rendered split)']

@@ -4,9 +4,12 @@
 """canary_shift's nginx provider: the one place that touches nginx, its files and its processes.
 
 Every command runs through the ``exec_via`` transport, so a containerised nginx is handled the same
-way as one on the host. Order of a shift: render, validate the whole configuration with the
-candidate in place (``nginx -t``), keep the live file as ``<file>.previous``, rename the candidate
-over the live file, reload, and wait for the master to start new workers (proof the new
+way as one on the host. Order of a shift: render, make sure no include of the configuration would
+load the copy of the live file or the staged candidate (a Debian ``include sites-enabled/*;`` loads
+every file beside the live one but hidden ones), validate the whole configuration with the
+candidate in place (``nginx -t``), make sure nginx is running, keep the live file as
+``.<file>.previous``, rename the candidate over the live file, check that nginx now loads exactly
+the files it loaded before, reload, and wait for the master to start new workers (proof the new
 configuration loaded). A failure before the rename leaves the live file alone; a reload that does
 not take puts the previous file back.
 """
@@ -71,7 +74,7 @@ class NginxHost:
             raise _failure('renaming %s to %s' % (source, dest), result)
 
     def copy(self, source: str, dest: str) -> None:
-        result = self.run(['cp', '-p', source, dest])
+        result = self.run(['sh', '-c', 'mkdir -p "$(dirname "$2")" && cp -p "$1" "$2"', 'sh', source, dest])
         if not result.ok:
             raise _failure('copying %s to %s' % (source, dest), result)
 
@@ -147,13 +150,43 @@ def unhealthy_sides(split: decide.NginxSplit, probe: t.Callable[[str], str | Non
 
 
 def annotated_test_error(stderr: str, flat_path: str, flat_text: str) -> str:
-    """nginx -t's message, naming the line of the checked configuration it points at."""
+    """nginx -t's complaints, each naming the line it points at instead of the scratch file nginx checked.
+
+    The closing ``configuration file <scratch file> test failed`` line says nothing more and is dropped.
+    """
     lines = flat_text.splitlines()
-    message = stderr.strip()
-    match = re.search(r' in %s:(\d+)' % re.escape(flat_path), message)
-    if match and 0 < int(match.group(1)) <= len(lines):
-        message = message.replace(match.group(0), ' at "%s"' % lines[int(match.group(1)) - 1].strip())
-    return message.replace(flat_path, 'the configuration with the candidate file')
+
+    def quote_line(match: re.Match) -> str:
+        number = int(match.group(1))
+        return ' at "%s"' % lines[number - 1].strip() if 0 < number <= len(lines) else ' at line %d' % number
+
+    complaints = []
+    for line in stderr.strip().splitlines():
+        if flat_path in line and line.rstrip().endswith(' test failed'):
+            continue
+        line = re.sub(r'^(nginx: |\S+ \S+ )(?=\[)', '', line.strip())  # "nginx: " or the error log's date and time
+        line = re.sub(r'^(\[\w+\]) \d+#\d+: ', r'\1 ', line)
+        complaints.append(re.sub(r' in %s:(\d+)' % re.escape(flat_path), quote_line, line).replace(flat_path, 'the checked configuration'))
+    return '; '.join(complaints) or '(no output)'
+
+
+def refuse_loaded_scratch_files(main: str, files: dict[str, str], scratch: dict[str, str]) -> None:
+    """Refuse when an include of the configuration would load one of the files a shift writes beside the live ones."""
+    for what, (path, remedy) in scratch.items():
+        loader = conf.loaded_by(main, files, path)
+        if loader:
+            raise CanaryError('%s %s would be loaded by nginx ("%s"), which would then define everything twice: %s'
+                              % (what, path, loader, remedy))
+
+
+def unexpected_files(before: t.Iterable[str], after: t.Iterable[str], path: str) -> str | None:
+    """How the files nginx loads after the swap differ from those before it plus the managed one, if they do."""
+    expected, loaded = set(before) | {path}, set(after)
+    extra, missing = sorted(loaded - expected), sorted(expected - loaded)
+    if not extra and not missing:
+        return None
+    return '; '.join(filter(None, ['it would also load %s' % ', '.join(extra) if extra else '',
+                                   'it would no longer load %s' % ', '.join(missing) if missing else '']))
 
 
 class NginxShift:
@@ -171,23 +204,34 @@ class NginxShift:
         self.sleep = sleep
         self.warn = warn
         self.path = self.options['include_path']
-        self.previous_path = self.path + '.previous'
+        self.previous_path = self.options['previous_path'] or posixpath.join(
+            posixpath.dirname(self.path), '.%s.previous' % posixpath.basename(self.path))
 
-    def split(self) -> decide.NginxSplit:
+    def split(self, directives: list[str]) -> decide.NginxSplit:
         o = self.options
         return decide.nginx_split(self.params['weight'], o['upstream'], o['stable'], o['canary'], o['drain'], o['mode'],
-                                  o['sticky_by'], o['sticky_name'], o['upstream_directives'])
+                                  o['sticky_by'], o['sticky_name'], directives, o['split_variable'])
 
     def sibling(self, directory: str, name: str) -> str:
         """A temporary name beside ``name`` that no ``*.conf`` include pattern matches (leading dot)."""
         return posixpath.join(directory, '.%s.canary-%s.tmp' % (posixpath.basename(name), uuid.uuid4().hex[:8]))
 
-    def validate(self, candidate: str) -> str:
-        """nginx -t on the live configuration with the candidate in place; returns the flattened text."""
-        flat, loads = conf.flatten(self.host.config, self.host.dump(), self.path, candidate)
+    def flatten(self, files: dict[str, str], candidate: str) -> str:
+        """The configuration with the candidate in place, once sure that a shift loads no file it only keeps aside."""
+        flat, loads = conf.flatten(self.host.config, files, self.path, candidate)
         if not loads:
             raise CanaryError('%s does not include %s, so nginx would never read the split: add "include %s;" to '
                               'its http block' % (self.host.config, self.path, self.path))
+        hidden = 'make that include skip hidden files (a "*" pattern does)'
+        refuse_loaded_scratch_files(self.host.config, files, {
+            'the copy of the live file': (self.previous_path, 'choose nginx.previous_path outside every folder an include '
+                                                              'loads, or a hidden name a "*" pattern skips'),
+            'the staged candidate': (self.sibling(posixpath.dirname(self.path), self.path), hidden),
+            'the checked configuration': (self.sibling(posixpath.dirname(self.host.config), self.host.config), hidden)})
+        return flat
+
+    def validate(self, flat: str) -> None:
+        """nginx -t on the live configuration with the candidate in place."""
         flat_path = self.sibling(posixpath.dirname(self.host.config), self.host.config)
         try:
             self.host.write(flat_path, flat, like=self.host.config)
@@ -195,10 +239,21 @@ class NginxShift:
         finally:
             self.host.remove(flat_path)
         if not result.ok:
-            raise CanaryError('nginx rejects the new split, the live file was left as it was: %s'
-                              % annotated_test_error(result.stderr, flat_path, flat),
+            raise CanaryError('nginx rejects the new split, the live file was left as it was: nginx -t of %s with the '
+                              'candidate in place says: %s'
+                              % (self.host.config, annotated_test_error(result.stderr, flat_path, flat)),
                               cmd=result.command, rc=result.rc, stderr=result.stderr)
-        return flat
+
+    def check_loaded_files(self, before: dict[str, str], existed: bool) -> None:
+        """After the swap: nginx must load the files it loaded before plus the managed one, nothing else."""
+        try:
+            difference = unexpected_files(before, self.host.dump(), self.path)
+        except CanaryError as exc:
+            difference = exc.msg
+        if difference:
+            self.restore(existed)
+            raise CanaryError('after the new file was put in place, nginx -T of %s no longer matched: %s; the previous '
+                              'file was put back and nginx was not reloaded' % (self.host.config, difference))
 
     def install(self, candidate: str, existed: bool) -> None:
         staged = self.sibling(posixpath.dirname(self.path), self.path)
@@ -255,10 +310,27 @@ class NginxShift:
             return 'the previous file was put back, but asking nginx to load it failed: %s' % exc.msg
         return 'the previous file was put back and nginx asked to load it'
 
+    def current_files(self) -> dict[str, str]:
+        try:
+            return self.host.dump()
+        except CanaryError as exc:
+            stale = self.path + '.previous'
+            if stale in exc.msg:
+                exc.msg += ' (%s was left there by an earlier version of canary_shift: delete it)' % stale
+            raise
+
+    def not_running(self) -> str:
+        return 'nginx is not running (no live master per the pid file of %s)' % self.host.config
+
     def perform(self) -> dict[str, t.Any]:
-        split = self.split()
-        candidate = decide.render_nginx(split)
+        directives = self.options['upstream_directives']
+        split = self.split(directives or [])
         live = self.host.read(self.path)
+        included = decide.read_include(live)
+        decide.check_rewritable(included, self.path, split)
+        if directives is None:
+            split = self.split(decide.kept_directives(included))
+        candidate = decide.render_nginx(split)
         before, after = decide.recorded_state(live), split.state()
         result: dict[str, t.Any] = dict(
             changed=live != candidate, provider='nginx', weight=split.weight, achieved_weight=split.weight,
@@ -269,31 +341,41 @@ class NginxShift:
         if not result['changed']:
             result['msg'] = 'nginx already sends %d %% of %s to the canary' % (split.weight, split.upstream)
             return result
+        if live is not None and before is None:
+            self.warn(decide.takeover_warning(included, self.path, split.directives))
         unhealthy = unhealthy_sides(split, self.probe) if self.options['probe_backends'] else {}
         if unhealthy and not self.params['force']:
             raise CanaryError('no %s backend accepts connections (%s); refusing to send it traffic (force=true overrides)'
                               % (' or '.join(unhealthy), '; '.join(sum(unhealthy.values(), []))), **{**result, 'changed': False})
         for side, errors in unhealthy.items():
             self.warn('forced: %s gets traffic although no backend of it accepts connections (%s)' % (side, '; '.join(errors)))
-        if self.check_mode:
-            result['msg'] = 'would shift: %s' % '; '.join(result['changes'])
-            return result
         try:
-            flat = self.validate(candidate)
+            files = self.current_files()
+            flat = self.flatten(files, candidate)
             master = self.host.master_pid(conf.pid_path(flat, self.host.version()))
+            if master is None and self.options['require_running']:
+                raise CanaryError('%s: nothing was shifted and %s was left as it was; start nginx, or set '
+                                  'nginx.require_running=false to write the file for its next start'
+                                  % (self.not_running(), self.path))
+            if self.check_mode:
+                result['msg'] = 'would shift: %s' % '; '.join(result['changes'])
+                return result
+            self.validate(flat)
             self.install(candidate, live is not None)
+            self.check_loaded_files(files, live is not None)
         except CanaryError as exc:
             exc.context = {**result, **exc.context, 'changed': False}
             raise
         if master is None:
-            self.warn('nginx is not running (per the pid file of %s): the new split applies when it starts' % self.host.config)
-        else:
-            try:
-                result['new_workers'] = sorted(self.reload(master))
-            except CanaryError as exc:
-                exc.msg += '; ' + self.revert(live is not None)
-                exc.context = {**result, **exc.context, 'changed': False}
-                raise
-            result['reloaded'] = True
+            self.warn('%s: the new split applies when it starts' % self.not_running())
+            result['msg'] = 'written for the next start of nginx, which is not running: %s' % '; '.join(result['changes'])
+            return result
+        try:
+            result['new_workers'] = sorted(self.reload(master))
+        except CanaryError as exc:
+            exc.msg += '; ' + self.revert(live is not None)
+            exc.context = {**result, **exc.context, 'changed': False}
+            raise
+        result['reloaded'] = True
         result['msg'] = 'shifted: %s' % '; '.join(result['changes'])
         return result

@@ -97,6 +97,17 @@ def included_files(pattern: str, conf_dir: str, known: t.Iterable[str]) -> list[
     return sorted(p for p in set(known) if _matches(full, posixpath.normpath(p)))
 
 
+def loaded_by(main: str, files: dict[str, str], path: str) -> str | None:
+    """The ``include`` (and the file holding it) of a loaded configuration that would also load ``path``."""
+    conf_dir = posixpath.dirname(main)
+    for name, text in files.items():
+        for statement in statements(text):
+            if statement.name == 'include' and len(statement.args) == 1 \
+                    and included_files(statement.args[0], conf_dir, [path]):
+                return 'include %s; in %s' % (statement.args[0], name)
+    return None
+
+
 def flatten(main: str, files: dict[str, str], replace: str, replacement: str) -> tuple[str, int]:
     """The main configuration with every include inlined and file ``replace`` swapped for ``replacement``.
 

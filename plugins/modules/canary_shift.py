@@ -16,8 +16,9 @@ description:
   - With O(provider=nginx), the module owns one include file (O(nginx.include_path)) holding the upstream of the
     two versions, either weighted per request or split by a sticky key with C(split_clients). The new file is
     checked with C(nginx -t) on the whole live configuration with the candidate in its place before it replaces
-    the live file (by an atomic rename, the old one kept as C(<include_path>.previous)), then nginx is reloaded
-    gracefully and the module waits until the master runs workers of the new configuration.
+    the live file (by an atomic rename, the old one kept as O(nginx.previous_path)), then nginx is reloaded
+    gracefully and the module waits until the master runs workers of the new configuration. By default the task
+    fails when nginx is not running (see O(nginx.require_running)).
   - With O(provider=k8s_replicas), a constant number of pods (O(k8s_replicas.total)) is split between a stable and a
     canary Deployment behind one Service, the canary getting round(total x weight) of them (rounding to whole pods,
     as Argo Rollouts does; RV(achieved_weight) says the share that gives). The side that grows is scaled first and
@@ -158,9 +159,16 @@ options:
           - Name of the upstream. With O(nginx.mode=weights) the file defines C(upstream <name>) to
             C(proxy_pass http://<name>;) to.
           - With O(nginx.mode=sticky) it defines C(upstream <name>_stable), C(upstream <name>_canary) and the
-            variable C($<name>_upstream) that C(split_clients) sets, to C(proxy_pass http://$<name>_upstream;) to.
+            variable C($<name>_upstream) (or O(nginx.split_variable)) that C(split_clients) sets, to
+            C(proxy_pass http://$<name>_upstream;) to.
         type: str
         required: true
+      split_variable:
+        description:
+          - With O(nginx.mode=sticky), the name of the variable C(split_clients) sets (without the C($)), for a
+            C(proxy_pass) that already uses another name, such as C($backend) in a hand-written split.
+          - Defaults to C(<upstream>_upstream).
+        type: str
       stable:
         description:
           - Backends of the current version, as C(host:port), C([ipv6]:port) or C(unix:/path).
@@ -202,10 +210,25 @@ options:
       upstream_directives:
         description:
           - Extra directives for each upstream block, one per item without the final C(;), for example
-            V(keepalive 32).
+            V(keepalive 32). V([]) removes them all.
+          - When omitted, the directives other than C(server) that the upstreams of the live file carry are kept,
+            including those of a hand-written file taken over. The task fails when its upstreams carry different
+            values of one directive; give the list then.
         type: list
         elements: str
-        default: []
+      previous_path:
+        description:
+          - Where the live file is copied before it is replaced, to put it back when the reload does not take.
+          - Defaults to C(.<name>.previous) beside O(nginx.include_path), a hidden name that no C(*) include pattern
+            loads (Debian's C(include /etc/nginx/sites-enabled/*;) loads every other file of that folder). A path any
+            C(include) of the configuration would load is refused. Its folder is created when missing.
+        type: path
+      require_running:
+        description:
+          - Fail, writing nothing, when nginx is not running, since no traffic would move.
+          - V(false) writes the file anyway (checked with C(nginx -t)) for nginx to read when it starts, with a warning.
+        type: bool
+        default: true
       config:
         description:
           - The main configuration file nginx runs with, checked with the candidate in place.
@@ -252,7 +275,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the live state and probes the backends; writes, validates, scales and reloads nothing.
+    details: Reads the live state (for nginx also C(nginx -T) and whether it runs) and probes the backends; writes,
+      validates, scales and reloads nothing.
   diff_mode:
     support: full
     details: The nginx include file, the replicas, the canary Ingress's annotations and spec, or the selector, before and after.
@@ -264,8 +288,17 @@ notes:
     relative paths resolve as they do for the live configuration. The live configuration must pass C(nginx -t).
   - A reload is graceful; old workers finish their requests. C(worker_shutdown_timeout) bounds how long
     long-lived connections (WebSockets) keep an old worker, and with it the old split, alive.
-  - To revert instantly, rename C(<include_path>.previous) over the include file and reload, or run the task
-    again with the previous O(weight).
+  - To revert instantly, copy RV(previous_path) over the include file and reload, or run the task again with the
+    previous O(weight).
+  - After the new file is in place and before the reload, C(nginx -T) must list exactly the files it listed before
+    (plus the include file when it is new); otherwise the previous file is put back and the task fails.
+  - Taking over a hand-written split (such as C(split_clients $remote_addr $backend { 10% app_v2; * app_v1; })) -
+    move anything that is not an C(upstream) or C(split_clients) (a C(server) block, a C(map) other than one setting
+    the split's variable) to another file first, since the module rewrites the file as a whole and refuses a file
+    holding more. Then run it with O(nginx.mode=sticky), O(nginx.sticky_by=client_address) and O(nginx.split_variable=backend) so that
+    C(proxy_pass http://$backend;) keeps working. The first run warns that it takes the file over and names
+    what it replaces; directives such as C(keepalive) in the old upstreams are kept (see O(nginx.upstream_directives));
+    the upstreams are renamed C(<upstream>_stable) and C(<upstream>_canary). Run it in check mode with C(--diff) first.
   - The connection options (O(kubeconfig), O(context), O(host), ...) are used by the Kubernetes providers only, and
     O(exec_via) by the nginx provider only.
 seealso:
@@ -303,6 +336,19 @@ EXAMPLES = r"""
       sticky_name: session_id
       reload: docker_kill
       probe_backends: false
+
+- name: Take over the runbook's hand-written split (its server block moved to sites-enabled/covet first)
+  artisan.upgrade.canary_shift:
+    provider: nginx
+    weight: 10
+    nginx:
+      include_path: /etc/nginx/sites-enabled/covet-split
+      upstream: covet
+      stable: [v1.internal:8000]
+      canary: [v2.internal:8000]
+      mode: sticky
+      sticky_by: client_address
+      split_variable: backend  # proxy_pass http://$backend; stays as it is
 
 - name: Take one stable host out of rotation while it restarts
   artisan.upgrade.canary_shift:
@@ -396,12 +442,13 @@ include_path:
   type: str
   sample: /etc/nginx/conf.d/shop-upstream.conf
 previous_path:
-  description: Where the include file as it was before the last change is kept.
+  description: Where the include file as it was before the last change is kept (O(nginx.previous_path)).
   returned: provider is nginx
   type: str
-  sample: /etc/nginx/conf.d/shop-upstream.conf.previous
+  sample: /etc/nginx/conf.d/.shop-upstream.conf.previous
 reloaded:
-  description: Whether nginx was reloaded and runs the new configuration.
+  description: Whether nginx was reloaded and runs the new configuration (false when nothing changed, or nginx was not
+    running and O(nginx.require_running=false)).
   returned: provider is nginx
   type: bool
   sample: true
@@ -453,7 +500,10 @@ NGINX_OPTIONS = dict(
     mode=dict(type='str', choices=['weights', 'sticky'], default='weights'),
     sticky_by=dict(type='str', choices=['client_address', 'cookie', 'header'], default='client_address'),
     sticky_name=dict(type='str'),
-    upstream_directives=dict(type='list', elements='str', default=[]),
+    upstream_directives=dict(type='list', elements='str'),
+    split_variable=dict(type='str'),
+    previous_path=dict(type='path'),
+    require_running=dict(type='bool', default=True),
     config=dict(type='path', default='/etc/nginx/nginx.conf'),
     binary=dict(type='str', default='nginx'),
     reload=dict(type='str', choices=['signal', 'systemd', 'docker_kill'], default='signal'),

@@ -108,8 +108,9 @@ def test_weights_check_real_check_real_and_measured_split(site, run_playbook):
     text = include.read_text()
     assert 'server %s weight=7;' % site['stable'].address in text
     assert 'server %s weight=3;' % site['canary'].address in text
-    assert (include.parent / 'app.conf.previous').read_text() == unmanaged
-    assert sorted(os.listdir(include.parent)) == ['app.conf', 'app.conf.previous']
+    assert real['previous_path'] == str(include.parent / '.app.conf.previous')
+    assert (include.parent / '.app.conf.previous').read_text() == unmanaged
+    assert sorted(os.listdir(include.parent)) == ['.app.conf.previous', 'app.conf']
     assert any(c.startswith('nginx -t -q -c ') for c in real['commands'])
 
     live_workers = workers(server)
@@ -161,7 +162,7 @@ def test_a_config_nginx_rejects_never_reaches_the_live_file(site, run_playbook):
     server, include = site['server'], site['include']
     [first] = run_tasks(run_playbook, [shift(20, site['options'])])
     assert_ok(first)
-    live, previous = include.read_text(), (include.parent / 'app.conf.previous').read_text()
+    live, previous = include.read_text(), open(first['previous_path'], encoding='utf-8').read()
     live_workers = workers(server)
 
     broken, bad_address, out_of_range = run_tasks(run_playbook, [
@@ -170,15 +171,16 @@ def test_a_config_nginx_rejects_never_reaches_the_live_file(site, run_playbook):
         shift(101, site['options']),
     ])
     assert broken['failed'] and broken['changed'] is False
-    assert 'nginx rejects the new split, the live file was left as it was' in broken['msg']
-    assert '"keepalive many;"' in broken['msg'] and 'invalid value' in broken['msg']
+    assert broken['msg'] == ('nginx rejects the new split, the live file was left as it was: nginx -t of %s with the '
+                             'candidate in place says: [emerg] invalid value "many" in "keepalive" directive at '
+                             '"keepalive many;"' % server.config)
     assert bad_address['failed']
     assert 'backend "127.0.0.1:99999": give host:port with a port from 1 to 65535' in bad_address['msg']
     assert bad_address['commands'] == []
     assert out_of_range['failed'] and 'from 0 to 100, got 101' in out_of_range['msg']
 
-    assert include.read_text() == live and (include.parent / 'app.conf.previous').read_text() == previous
-    assert sorted(os.listdir(include.parent)) == ['app.conf', 'app.conf.previous']
+    assert include.read_text() == live and open(first['previous_path'], encoding='utf-8').read() == previous
+    assert sorted(os.listdir(include.parent)) == ['.app.conf.previous', 'app.conf']
     assert not [n for n in os.listdir(server.root) if n.startswith('.')], 'a check file was left behind'
     assert workers(server) == live_workers
     answers = count_answers(server.url, REQUESTS)
@@ -231,15 +233,39 @@ def test_a_reload_that_does_not_take_puts_the_previous_file_back(site, run_playb
     assert abs(canary_share(answers) - 0.20) <= WEIGHTS_TOLERANCE, answers
 
 
-def test_nginx_not_running_gets_the_file_and_a_warning(site, run_playbook):
+def test_nginx_not_running_fails_unless_the_file_is_wanted_for_its_next_start(site, run_playbook):
     server, include = site['server'], site['include']
+    unmanaged = include.read_text()
     server.process.send_signal(signal.SIGQUIT)
     server.process.wait(10)
-    [result] = run_tasks(run_playbook, [shift(40, site['options'])])
-    assert_ok(result)
-    assert result['changed'] is True and result['reloaded'] is False
-    assert any('nginx is not running' in w for w in result['warnings'])
+    args = shift(40, site['options'])
+    refused, refused_check = run_tasks(run_playbook, [args, (args, {'check_mode': True})])
+    for result in (refused, refused_check):
+        assert result['failed'] and result['changed'] is False and result['reloaded'] is False
+        assert result['msg'] == ('nginx is not running (no live master per the pid file of %s): nothing was shifted and '
+                                 '%s was left as it was; start nginx, or set nginx.require_running=false to write the '
+                                 'file for its next start' % (server.config, include))
+    assert include.read_text() == unmanaged and os.listdir(include.parent) == ['app.conf']
+
+    later = shift(40, dict(site['options'], require_running=False))
+    written, again = run_tasks(run_playbook, [later, later])
+    assert_ok(written)
+    assert written['changed'] is True and written['reloaded'] is False
+    assert written['msg'] == 'written for the next start of nginx, which is not running: canary weight set to 40 % (no earlier split recorded)'
+    assert any('nginx is not running' in w for w in written['warnings'])
     assert 'weight=2;' in include.read_text()
+    assert_ok(again)
+    assert again['changed'] is False
+
+
+def test_taking_over_a_hand_written_upstream_keeps_its_other_directives(tmp_path, backends, nginx_factory, run_playbook):
+    site = start_site(tmp_path, backends, nginx_factory, 'http://app', 'upstream app {{ server {stable}; keepalive 8; }}\n')
+    [result] = run_tasks(run_playbook, [shift(50, site['options'])])
+    assert_ok(result)
+    assert 'upstream app {\n    server %s;\n    server %s;\n    keepalive 8;\n}' % (
+        site['stable'].address, site['canary'].address) in site['include'].read_text()
+    assert any(w.startswith('taking over %s' % site['include']) and w.endswith('kept in every upstream: keepalive 8 (see the diff)')
+               for w in result['warnings'])
 
 
 def test_include_not_loaded_by_the_configuration_is_refused(site, tmp_path, run_playbook):
@@ -248,6 +274,104 @@ def test_include_not_loaded_by_the_configuration_is_refused(site, tmp_path, run_
     assert result['failed']
     assert 'does not include %s' % elsewhere in result['msg']
     assert not elsewhere.exists()
+
+
+def debian_site(tmp_path, backends, nginx_factory, proxy_to, name, text):
+    """nginx laid out as Debian does: its http block includes conf.d/*.conf and every file of sites-enabled/."""
+    stable, canary = backends('stable'), backends('canary')
+    (tmp_path / 'conf.d').mkdir()
+    (tmp_path / 'conf.d' / 'gzip.conf').write_text('gzip off;\n')
+    enabled = tmp_path / 'sites-enabled'
+    enabled.mkdir()
+    include = enabled / name
+    include.write_text(text.format(stable=stable.address, canary=canary.address))
+    server = nginx_factory('location / { proxy_pass %s; }' % proxy_to,
+                           'include %s/conf.d/*.conf; include %s/*;' % (tmp_path, enabled))
+    return dict(server=server, include=include, stable=stable, canary=canary,
+                options=dict(include_path=str(include), upstream='app', stable=[stable.address], canary=[canary.address],
+                             config=server.config))
+
+
+def test_debian_sites_enabled_layout_loads_no_copy_of_the_split(tmp_path, backends, nginx_factory, run_playbook):
+    site = debian_site(tmp_path, backends, nginx_factory, 'http://app', 'app', UNMANAGED)
+    server, include = site['server'], site['include']
+    files = server.loaded_files()
+    assert files == [server.config, str(tmp_path / 'conf.d' / 'gzip.conf'), str(include)]
+
+    first, second, again = run_tasks(run_playbook, [shift(30, site['options']), shift(60, site['options']),
+                                                    shift(60, site['options'])])
+    for result in (first, second):
+        assert_ok(result)
+        assert result['changed'] is True and result['reloaded'] is True
+    assert_ok(again)
+    assert again['changed'] is False
+    checked = server.test_config()
+    assert checked.returncode == 0, checked.stderr
+    assert server.loaded_files() == files, 'a copy of the split would be loaded by a reload or restart'
+    assert sorted(os.listdir(include.parent)) == ['.app.previous', 'app']
+    assert 'weight=3;' in (include.parent / '.app.previous').read_text()
+    answers = count_answers(server.url, REQUESTS)
+    assert abs(canary_share(answers) - 0.60) <= WEIGHTS_TOLERANCE, answers
+
+    live = include.read_text()
+    loaded_copy = include.parent / 'app.bak'
+    [refused] = run_tasks(run_playbook, [shift(90, dict(site['options'], previous_path=str(loaded_copy)))])
+    assert refused['failed'] and refused['changed'] is False
+    assert refused['msg'].startswith('the copy of the live file %s would be loaded by nginx ("include %s/*; in %s")'
+                                     % (loaded_copy, include.parent, server.config))
+    assert include.read_text() == live and not loaded_copy.exists()
+    assert server.loaded_files() == files
+
+
+# The runbook's canary split as an operator put it in sites-enabled (its server block moved elsewhere), with
+# the connection reuse the runbook's upstreams lacked.
+RUNBOOK_SPLIT = """upstream covet_v1 {{
+    server {stable};
+    keepalive 32;
+}}
+
+upstream covet_v2 {{
+    server {canary};
+    keepalive 32;
+}}
+
+split_clients $remote_addr $backend {{
+    10% covet_v2;  # 10% to new version
+    * covet_v1;    # 90% to old version
+}}
+"""
+
+
+def test_taking_over_the_runbooks_hand_written_split(tmp_path, backends, nginx_factory, run_playbook):
+    site = debian_site(tmp_path, backends, nginx_factory, 'http://$backend', 'covet-split', RUNBOOK_SPLIT)
+    server, include = site['server'], site['include']
+    hand_written = include.read_text()
+    options = dict(site['options'], upstream='covet', mode='sticky', sticky_by='client_address', split_variable='backend')
+
+    [planned] = run_tasks(run_playbook, [(shift(100, options), {'check_mode': True})])
+    assert_ok(planned)
+    assert planned['diff']['before'] == hand_written
+    assert include.read_text() == hand_written, 'check mode wrote'
+    everything, again = run_tasks(run_playbook, [shift(100, options), shift(100, options)])
+    for result in (planned, everything):
+        [warning] = [w for w in result['warnings'] if 'taking over' in w]
+        assert warning == ('taking over %s, which canary_shift did not write: replaced upstream covet_v1 (server %s), '
+                           'upstream covet_v2 (server %s), split_clients setting $backend; kept in every upstream: '
+                           'keepalive 32 (see the diff)' % (include, site['stable'].address, site['canary'].address))
+    assert_ok(everything)
+    assert everything['changed'] is True and everything['reloaded'] is True
+    text = include.read_text()
+    assert 'split_clients "${remote_addr}" $backend {\n    * covet_canary;\n}' in text
+    assert text.count('    keepalive 32;\n') == 2
+    assert count_answers(server.url, 200) == {'canary': 200}
+    assert_ok(again)
+    assert again['changed'] is False and not again.get('warnings')
+    [back] = run_tasks(run_playbook, [shift(0, options)])
+    assert_ok(back)
+    assert back['changed'] is True and not back.get('warnings')
+    assert include.read_text().count('    keepalive 32;\n') == 2, 'the kept directives were dropped by a later shift'
+    assert count_answers(server.url, 200) == {'stable': 200}
+    assert server.loaded_files() == [server.config, str(tmp_path / 'conf.d' / 'gzip.conf'), str(include)]
 
 
 def wait_until_answering(url, timeout=30):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -66,8 +67,17 @@ class NginxServer:
             handle.write(content)
         os.replace(path + '.tmp', path)
 
+    def test_config(self) -> subprocess.CompletedProcess:
+        """``nginx -t`` of the configuration as it is on disk now, as a reload or restart would read it."""
+        return subprocess.run([NGINX, '-t', '-c', self.config], capture_output=True, text=True, check=False)
+
+    def loaded_files(self) -> list[str]:
+        """Every file ``nginx -T`` reads for the configuration on disk now, in its order."""
+        dump = subprocess.run([NGINX, '-T', '-c', self.config], capture_output=True, text=True, check=True)
+        return re.findall(r'^# configuration file (.+):$', dump.stdout, re.MULTILINE)
+
     def start(self) -> 'NginxServer':
-        check = subprocess.run([NGINX, '-t', '-c', self.config], capture_output=True, text=True, check=False)
+        check = self.test_config()
         if check.returncode != 0:
             raise RuntimeError('nginx -t rejected the test configuration: %s' % check.stderr)
         self.process = subprocess.Popen([NGINX, '-c', self.config], stderr=subprocess.DEVNULL)

@@ -62,6 +62,8 @@ def test_backends_refused_with_a_clear_message(address, message):
     (dict(mode='sticky', sticky_by='header', sticky_name='X Y'), 'header name "X Y"'),
     (dict(directives=['keepalive 2; server x']), 'one simple directive'),
     (dict(directives=['include /etc/passwd { }']), 'one simple directive'),
+    (dict(variable='backend'), 'split_variable names the variable split_clients sets, so it needs mode=sticky'),
+    (dict(mode='sticky', variable='back-end'), 'split_variable "back-end": letters, digits and _ only'),
 ])
 def test_nginx_split_refuses_bad_options_up_front(kwargs, message):
     args = dict(weight=30, upstream='app', stable=[S1, S2], canary=[C1])
@@ -104,6 +106,80 @@ def test_render_sticky(weight, lines):
     assert 'upstream shop_canary {\n    server %s;\n}' % C1 in text
 
 
+def test_render_sticky_with_the_variable_a_hand_written_split_used():
+    split = decide.nginx_split(10, 'covet', [S1], [C1], mode='sticky', variable='$backend', directives=['keepalive 32'])
+    text = decide.render_nginx(split)
+    assert 'split_clients "${remote_addr}" $backend {\n    10% covet_canary;\n    * covet_stable;\n}\n' in text
+    assert 'upstream covet_stable {\n    server %s;\n    keepalive 32;\n}' % S1 in text
+    assert decide.recorded_state(text) == dict(split.state(), split_variable='backend', directives=['keepalive 32'])
+    default = decide.nginx_split(10, 'covet', [S1], [C1], mode='sticky', variable='covet_upstream')
+    assert default.variable == '' and 'split_variable' not in default.state()
+
+
+# The runbook's canary section, as an operator would put it in sites-enabled, keepalive added.
+RUNBOOK_SPLIT = """# Nginx traffic split
+upstream covet_v1 {
+    server v1.internal:8000;
+    keepalive 32;
+}
+
+upstream covet_v2 {
+    server v2.internal:8000 max_fails=3;
+    keepalive 32;
+}
+
+split_clients $remote_addr $backend {
+    10% covet_v2;  # 10% to new version
+    * covet_v1;    # 90% to old version
+}
+"""
+
+
+def test_read_include_of_a_hand_written_split():
+    live = decide.read_include(RUNBOOK_SPLIT)
+    assert live.upstreams == {'covet_v1': ['server v1.internal:8000'], 'covet_v2': ['server v2.internal:8000 max_fails=3']}
+    assert live.directives == {'covet_v1': ['keepalive 32'], 'covet_v2': ['keepalive 32']}
+    assert live.variables == ['backend'] and live.others == []
+    assert decide.kept_directives(live) == ['keepalive 32']
+    decide.check_rewritable(live, '/etc/nginx/sites-enabled/covet', decide.nginx_split(10, 'covet', [S1], [C1]))
+    assert decide.takeover_warning(live, '/etc/nginx/sites-enabled/covet', ['keepalive 32']) == (
+        'taking over /etc/nginx/sites-enabled/covet, which canary_shift did not write: replaced upstream covet_v1 '
+        '(server v1.internal:8000), upstream covet_v2 (server v2.internal:8000 max_fails=3), split_clients setting '
+        '$backend; kept in every upstream: keepalive 32 (see the diff)')
+    assert decide.read_include(None) == decide.LiveInclude()
+
+
+def test_read_include_of_a_file_this_module_wrote_keeps_its_directives():
+    split = decide.nginx_split(30, 'shop', [S1], [C1], mode='sticky', directives=['keepalive 16', 'zone shop 64k'])
+    assert decide.kept_directives(decide.read_include(decide.render_nginx(split))) == ['keepalive 16', 'zone shop 64k']
+
+
+def test_a_file_holding_more_than_the_split_is_refused():
+    live = decide.read_include(RUNBOOK_SPLIT + 'server {\n    location / { proxy_pass http://$backend; }\n}\n'
+                               'map $uri $x { default 1; }\n')
+    assert live.others == ['server'] and live.maps == ['x']
+    with pytest.raises(decide.CanarySpecError) as raised:
+        decide.check_rewritable(live, '/etc/nginx/sites-enabled/covet', decide.nginx_split(10, 'covet', [S1], [C1]))
+    assert str(raised.value) == (
+        '/etc/nginx/sites-enabled/covet holds more than upstreams and split_clients (server; map setting $x); this '
+        'module rewrites the file as a whole and would delete them: move them to another file first')
+
+
+def test_a_map_setting_the_split_variable_is_replaced_by_the_split():
+    live = decide.read_include('upstream app_stable { server a:1; }\nmap $uri $app_upstream { default app_stable; }\n')
+    decide.check_rewritable(live, '/x', decide.nginx_split(10, 'app', [S1], [C1], mode='sticky'))
+    with pytest.raises(decide.CanarySpecError, match=r'\(map setting \$app_upstream\)'):
+        decide.check_rewritable(live, '/x', decide.nginx_split(10, 'app', [S1], [C1]))
+    assert 'replaced upstream app_stable (server a:1), map setting $app_upstream;' in decide.takeover_warning(live, '/x', [])
+
+
+def test_upstreams_that_disagree_on_a_directive_are_refused():
+    live = decide.read_include(RUNBOOK_SPLIT.replace('keepalive 32;\n}\n\nsplit', 'keepalive 16;\n}\n\nsplit'))
+    message = r'set keepalive differently \(keepalive 32; keepalive 16\); .* give it as nginx.upstream_directives'
+    with pytest.raises(decide.CanarySpecError, match=message):
+        decide.kept_directives(live)
+
+
 def test_sticky_keys():
     assert decide.sticky_key('client_address', None) == '${remote_addr}'
     assert decide.sticky_key('cookie', 'session_id') == '${cookie_session_id}'
@@ -122,6 +198,8 @@ def test_shift_summary():
     assert decide.shift_summary(before, after) == ['canary weight 10 % -> 30 %', "drain [] -> ['%s']" % S1]
     assert decide.shift_summary(None, after) == ['canary weight set to 30 % (no earlier split recorded)']
     assert decide.shift_summary(after, after) == ['include file rewritten (its content differed from the rendered split)']
+    kept = decide.nginx_split(30, 'shop', [S1, S2], [C1], drain=[S1], directives=['keepalive 8']).state()
+    assert decide.shift_summary(after, kept) == ["directives None -> ['keepalive 8']"]
 
 
 # --- Kubernetes -----------------------------------------------------------------------------------

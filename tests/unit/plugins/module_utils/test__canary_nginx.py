@@ -52,11 +52,83 @@ def test_reload_commands():
     assert argv == ['/usr/bin/docker', 'kill', '--signal', 'HUP', 'edge'] and transport.kind == 'local'
 
 
-def test_annotated_test_error_names_the_line_instead_of_the_scratch_file():
-    # nginx 1.22.1 `nginx -t -q` standard error for a bad keepalive value
-    stderr = ('nginx: [emerg] invalid value "many" in /etc/nginx/.nginx.conf.canary-1a2b.tmp:7\n'
-              'nginx: configuration file /etc/nginx/.nginx.conf.canary-1a2b.tmp test failed\n')
-    flat = 'events {}\nhttp {\nupstream app {\n    server a:1;\n    server b:1;\n\n    keepalive many;\n}\n}\n'
-    message = provider.annotated_test_error(stderr, '/etc/nginx/.nginx.conf.canary-1a2b.tmp', flat)
-    assert message.startswith('nginx: [emerg] invalid value "many" at "keepalive many;"')
-    assert 'the configuration with the candidate file test failed' in message
+# `nginx -t -q -c <file>` standard error of Debian 12's nginx 1.22.1, recorded as root: an error found while
+# parsing comes with the error log's date and pid, then a closing line naming the checked file.
+FLAT = '/etc/nginx/.nginx.conf.canary-1a2b.tmp'
+FLAT_TEXT = 'events {}\nhttp {\nupstream app {\n    server a:1;\n    server b:1;\n\n    keepalive many;\n}\n}\n'
+TEST_FAILED_1_22 = ('2026/11/26 13:19:06 [emerg] 26264#26264: invalid value "many" in "keepalive" directive in %s:7\n'
+                    'nginx: configuration file %s test failed\n' % (FLAT, FLAT))
+# The same error as nginx prints it before its error log is set up.
+TEST_FAILED_EARLY = ('nginx: [emerg] invalid value "many" in %s:7\n'
+                     'nginx: configuration file %s test failed\n' % (FLAT, FLAT))
+
+
+@pytest.mark.parametrize('stderr,message', [
+    (TEST_FAILED_1_22, '[emerg] invalid value "many" in "keepalive" directive at "keepalive many;"'),
+    (TEST_FAILED_EARLY, '[emerg] invalid value "many" at "keepalive many;"'),
+    ('nginx: [emerg] unexpected end of file in %s:99\nnginx: configuration file %s test failed\n' % (FLAT, FLAT),
+     '[emerg] unexpected end of file at line 99'),
+    ('', '(no output)'),
+])
+def test_annotated_test_error_names_the_line_and_drops_the_scratch_file(stderr, message):
+    assert provider.annotated_test_error(stderr, FLAT, FLAT_TEXT) == message
+
+
+DEBIAN_FILES = {'/etc/nginx/nginx.conf': 'http { include /etc/nginx/conf.d/*.conf; include /etc/nginx/sites-enabled/*; }',
+                '/etc/nginx/sites-enabled/default': 'server { listen 80; }'}
+
+
+def test_refuse_loaded_scratch_files_names_the_include_that_would_load_one():
+    provider.refuse_loaded_scratch_files('/etc/nginx/nginx.conf', DEBIAN_FILES, {
+        'the copy': ('/etc/nginx/sites-enabled/.app.previous', ''), 'the state': ('/var/lib/canary/app.previous', '')})
+    with pytest.raises(decide.CanaryError) as raised:
+        provider.refuse_loaded_scratch_files('/etc/nginx/nginx.conf', DEBIAN_FILES, {
+            'the copy of the live file': ('/etc/nginx/sites-enabled/app.previous', 'choose another path')})
+    assert raised.value.msg == (
+        'the copy of the live file /etc/nginx/sites-enabled/app.previous would be loaded by nginx '
+        '("include /etc/nginx/sites-enabled/*; in /etc/nginx/nginx.conf"), which would then define everything twice: '
+        'choose another path')
+
+
+def test_unexpected_files_after_the_swap():
+    before = ['/etc/nginx/nginx.conf', '/etc/nginx/sites-enabled/app']
+    assert provider.unexpected_files(before, before, '/etc/nginx/sites-enabled/app') is None
+    assert provider.unexpected_files(before[:1], before, '/etc/nginx/sites-enabled/app') is None
+    assert provider.unexpected_files(before, before + ['/etc/nginx/sites-enabled/app.previous'], before[1]) == \
+        'it would also load /etc/nginx/sites-enabled/app.previous'
+    assert provider.unexpected_files(before, before[:1], before[1]) == 'it would no longer load /etc/nginx/sites-enabled/app'
+
+
+class FakeHost:
+    """An NginxHost whose files are a dict and whose nginx -T lists what ``loaded`` says."""
+
+    def __init__(self, files, loaded):
+        self.files, self.loaded, self.config, self.commands = files, loaded, '/etc/nginx/nginx.conf', []
+
+    def dump(self):
+        return dict.fromkeys(self.loaded, '')
+
+    def copy(self, source, dest):
+        self.files[dest] = self.files[source]
+
+    def rename(self, source, dest):
+        self.files[dest] = self.files.pop(source)
+
+    def remove(self, path):
+        self.files.pop(path, None)
+
+
+def test_a_swap_that_changes_the_files_nginx_loads_is_undone():
+    params = dict(weight=10, force=False, nginx=dict(include_path='/etc/nginx/sites-enabled/app', previous_path=None))
+    before = {'/etc/nginx/nginx.conf': '', '/etc/nginx/sites-enabled/app': 'old'}
+    host = FakeHost({'/etc/nginx/sites-enabled/app': 'new', '/etc/nginx/sites-enabled/.app.previous': 'old'},
+                    list(before) + ['/etc/nginx/sites-enabled/app~'])
+    shift = provider.NginxShift(params, host, check_mode=False)
+    with pytest.raises(decide.CanaryError) as raised:
+        shift.check_loaded_files(before, existed=True)
+    assert raised.value.msg == ('after the new file was put in place, nginx -T of /etc/nginx/nginx.conf no longer matched: '
+                                'it would also load /etc/nginx/sites-enabled/app~; the previous file was put back and '
+                                'nginx was not reloaded')
+    assert host.files['/etc/nginx/sites-enabled/app'] == 'old'
+    host.loaded = list(before)
+    shift.check_loaded_files(before, existed=True)

@@ -63,6 +63,16 @@ def test_flatten_adds_a_new_file_a_glob_would_load_and_counts_none_for_an_unload
     assert loads == 0  # glob(3): * does not match a leading dot, so staged files are never loaded
 
 
+def test_loaded_by_names_the_include_that_loads_a_path():
+    files = conf.parse_dump(DUMP_1_22)
+    files['/etc/nginx/nginx.conf'] += 'include sites-enabled/*;\n'
+    assert conf.loaded_by('/etc/nginx/nginx.conf', files, '/etc/nginx/sites-enabled/app.previous') == \
+        'include sites-enabled/*; in /etc/nginx/nginx.conf'
+    assert conf.loaded_by('/etc/nginx/nginx.conf', files, '/etc/nginx/conf.d/app.conf.previous') is None
+    assert conf.loaded_by('/etc/nginx/nginx.conf', files, '/etc/nginx/sites-enabled/.app.previous') is None
+    assert conf.loaded_by('/etc/nginx/nginx.conf', files, '/var/lib/canary/app.previous') is None
+
+
 def test_flatten_refuses_include_loops():
     files = {'/etc/nginx/nginx.conf': 'include loop.conf;', '/etc/nginx/loop.conf': 'include loop.conf;'}
     with pytest.raises(conf.NginxConfigError, match='nested deeper'):
