@@ -133,10 +133,12 @@ class K8sShift:
             self.sleep(min(POLL_INTERVAL, left))
 
     @staticmethod
-    def unchanged(result: dict[str, t.Any], state: t.Any, weight: float | None) -> dict[str, t.Any]:
-        """A result for a shift that was refused or put back: the live state, with nothing achieved."""
-        return dict(result, after=state, achieved_weight=weight, changes=[],
-                    diff=dict(result['diff'], after=result['diff']['before']))
+    def unchanged(result: dict[str, t.Any], state: t.Any, weight: float | None, changed: bool) -> dict[str, t.Any]:
+        """A result for a shift that was refused (``changed`` False) or put back: the live state, nothing achieved."""
+        context = dict(result)
+        context.update(changed=changed, after=state, achieved_weight=weight, changes=[])
+        context['diff'] = {'before': result['diff']['before'], 'after': result['diff']['before']}
+        return context
 
     def result(self, before: t.Any, after: t.Any, before_weight: float | None, achieved: float | None,
                changes: list[str]) -> dict[str, t.Any]:
@@ -175,7 +177,7 @@ class ReplicaShift(K8sShift):
                     other = names['stable' if side == 'canary' else 'canary']
                     raise CanaryError('%s; scaled %s back to %d, %s untouched' % (
                         outcome.error, names[side], current[side], other),
-                        **self.unchanged(result, dict(current), decide.replica_weight(current))) from outcome.error
+                        **self.unchanged(result, dict(current), decide.replica_weight(current), True)) from outcome.error
         result['msg'] = 'scaled: %s' % '; '.join(result['changes'])
         return result
 
@@ -274,11 +276,11 @@ class ServiceShift(K8sShift):
         ready = cluster.ready_pod_ips(target)
         result['ready_endpoints'] = len(ready)
         # Refused or put back, the Service keeps the selector it had: report that, not the target.
-        as_before = self.unchanged(result, dict(selector=live), result['before_weight'])
         if not ready:
             if not self.params['force']:
                 raise CanaryError('no Ready pod matches %s; refusing to switch Service %s to it (force=true overrides)'
-                                  % (decide.label_selector(target), o['name']), **dict(as_before, changed=False))
+                                  % (decide.label_selector(target), o['name']),
+                                  **self.unchanged(result, dict(selector=live), result['before_weight'], False))
             self.warn('forced: no Ready pod matches %s' % decide.label_selector(target))
         if self.check_mode:
             result['msg'] = 'would switch: %s' % result['changes'][0]
@@ -293,7 +295,7 @@ class ServiceShift(K8sShift):
                 self.wait('waiting for the endpoints of %s to be the %s pods' % (o['name'], side), switched)
             if outcome.undone:
                 raise CanaryError('%s; the selector was put back' % outcome.error,
-                                  **dict(as_before, changed=True)) from outcome.error
+                                  **self.unchanged(result, dict(selector=live), result['before_weight'], True)) from outcome.error
         result['msg'] = 'switched: %s' % result['changes'][0]
         return result
 

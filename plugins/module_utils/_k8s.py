@@ -84,8 +84,9 @@ def uses_kubeconfig(params: dict[str, t.Any]) -> bool:
     return bool(params.get('kubeconfig')) or not params.get('host')
 
 
-def kubeconfig_files(kubeconfig: str | None, environ: t.Mapping[str, str] = os.environ) -> tuple[str, str]:
+def kubeconfig_files(kubeconfig: str | None, environ: t.Mapping[str, str] | None = None) -> tuple[str, str]:
     """(paths as kubectl reads them, where they came from): the option, else $KUBECONFIG, else ~/.kube/config."""
+    environ = os.environ if environ is None else environ
     if kubeconfig:
         return kubeconfig, 'kubeconfig'
     if environ.get('KUBECONFIG'):

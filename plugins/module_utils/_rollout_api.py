@@ -272,14 +272,13 @@ class RolloutApi:
                 listing = self.request('GET', self.core_path(namespace, 'events'), {
                     'fieldSelector': 'involvedObject.kind=Pod,involvedObject.name=%s' % problem.pod})
                 entry['events'] = [decide.event_line(event) for event in decide.recent_events(listing['items'])]
-            except ApiException as exc:
-                entry['events_error'] = str(getattr(exc, 'reason', exc))
             except Exception as exc:  # pylint: disable=broad-exception-caught
-                if not is_unreachable(exc):
+                if not isinstance(exc, ApiException) and not is_unreachable(exc):
                     raise
-                entry['events_error'] = str(exc)
-                reachable = False
-                continue
+                entry['events_error'] = str(getattr(exc, 'reason', None) or exc)
+                if not isinstance(exc, ApiException):
+                    reachable = False
+                    continue
             if problem.reason == 'CrashLoopBackOff' and log_lines > 0:
                 entry['logs'] = self.log_tail(namespace, problem, log_lines)
         return report
