@@ -11,6 +11,7 @@ switches a Service's selector between two versions once the target has Ready pod
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import typing as t
@@ -31,11 +32,15 @@ def _is_not_found(exc: BaseException) -> bool:
 
 
 class Cluster:
-    """The API calls the providers make, each recorded as the kubectl line that does the same."""
+    """The API calls the providers make, each recorded as the kubectl line that does the same.
 
-    def __init__(self, api_client: t.Any, namespace: str) -> None:
+    Every call waits at most the time ``deadline`` leaves (the task's ``wait_timeout``).
+    """
+
+    def __init__(self, api_client: t.Any, namespace: str, deadline: _k8s.Deadline) -> None:
         self.api_client = api_client
         self.namespace = namespace
+        self.deadline = deadline
         self.apps = k8s_client.AppsV1Api(api_client)
         self.core = k8s_client.CoreV1Api(api_client)
         self.networking = k8s_client.NetworkingV1Api(api_client)
@@ -44,14 +49,15 @@ class Cluster:
     def call(self, what: str, function: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any] | None:
         """Run one API call; a plain dict of the answer, None for 404 on a read, CanaryError otherwise."""
         try:
-            answer = function(*args, **kwargs)
+            answer = function(*args, _request_timeout=self.deadline.request_timeout(), **kwargs)
         except _k8s.ApiException as exc:
             if _is_not_found(exc) and what.startswith('get '):
                 return None
             raise CanaryError('%s: %s' % (what, _k8s.api_error_message(exc))) from exc
         except Exception as exc:  # pylint: disable=broad-exception-caught
             if _k8s.is_unreachable(exc):
-                raise CanaryError('cannot reach the Kubernetes API at %s: %s' % (_k8s.server_url(self.api_client), exc)) from exc
+                raise CanaryError('cannot reach the Kubernetes API at %s: %s' % (
+                    _k8s.server_url(self.api_client), _k8s.unreachable_message(exc))) from exc
             raise
         return self.api_client.sanitize_for_serialization(answer)
 
@@ -105,30 +111,36 @@ class K8sShift:
     provider = ''
 
     def __init__(self, params: dict[str, t.Any], cluster: Cluster, check_mode: bool,
-                 clock: t.Callable[[], float] = time.monotonic, sleep: t.Callable[[float], None] = time.sleep,
-                 warn: t.Callable[[str], None] = lambda msg: None) -> None:
+                 sleep: t.Callable[[float], None] = time.sleep, warn: t.Callable[[str], None] = lambda msg: None) -> None:
         self.params = params
         self.options = params[self.provider]
         self.cluster = cluster
         self.check_mode = check_mode
-        self.clock = clock
         self.sleep = sleep
         self.warn = warn
 
     def wait(self, what: str, done: t.Callable[[], bool | str]) -> None:
-        """Poll ``done`` until it is True; a string it returns is a failure reason that ends the wait."""
-        deadline = self.clock() + self.params['wait_timeout']
+        """Poll ``done`` until it is True or the task's deadline; a string it returns is a failure reason."""
         while True:
             outcome = done()
             if outcome is True:
                 return
             if isinstance(outcome, str):
                 raise CanaryError('%s: %s' % (what, outcome))
-            if self.clock() >= deadline:
+            left = self.cluster.deadline.left()
+            if left <= 0:
                 raise CanaryError('%s: not done within %ss' % (what, self.params['wait_timeout']))
-            self.sleep(POLL_INTERVAL)
+            self.sleep(min(POLL_INTERVAL, left))
 
-    def result(self, before: t.Any, after: t.Any, before_weight: float | None, achieved: float,
+    @staticmethod
+    def unchanged(result: dict[str, t.Any], state: t.Any, weight: float | None, changed: bool) -> dict[str, t.Any]:
+        """A result for a shift that was refused (``changed`` False) or put back: the live state, nothing achieved."""
+        context = dict(result)
+        context.update(changed=changed, after=state, achieved_weight=weight, changes=[])
+        context['diff'] = {'before': result['diff']['before'], 'after': result['diff']['before']}
+        return context
+
+    def result(self, before: t.Any, after: t.Any, before_weight: float | None, achieved: float | None,
                changes: list[str]) -> dict[str, t.Any]:
         changed = before != after
         return dict(changed=changed, provider=self.provider, weight=self.params['weight'], achieved_weight=achieved,
@@ -159,13 +171,13 @@ class ReplicaShift(K8sShift):
         for side, replicas, grows in steps:
             self.cluster.scale(names[side], replicas)
             if grows and not self.params['force']:
-                try:
+                with undo_on_failure(lambda side=side: self.cluster.scale(names[side], current[side])) as outcome:
                     self.wait_available(names[side], replicas)
-                except CanaryError as exc:
-                    self.cluster.scale(names[side], current[side])
-                    raise CanaryError('%s; scaled %s back to %d, %s untouched'
-                                      % (exc, names[side], current[side], names['stable' if side == 'canary' else 'canary']),
-                                      **{**result, 'changed': True}) from exc
+                if outcome.undone:
+                    other = names['stable' if side == 'canary' else 'canary']
+                    raise CanaryError('%s; scaled %s back to %d, %s untouched' % (
+                        outcome.error, names[side], current[side], other),
+                        **self.unchanged(result, dict(current), decide.replica_weight(current), True)) from outcome.error
         result['msg'] = 'scaled: %s' % '; '.join(result['changes'])
         return result
 
@@ -263,10 +275,12 @@ class ServiceShift(K8sShift):
             return result
         ready = cluster.ready_pod_ips(target)
         result['ready_endpoints'] = len(ready)
+        # Refused or put back, the Service keeps the selector it had: report that, not the target.
         if not ready:
             if not self.params['force']:
                 raise CanaryError('no Ready pod matches %s; refusing to switch Service %s to it (force=true overrides)'
-                                  % (decide.label_selector(target), o['name']), **{**result, 'changed': False})
+                                  % (decide.label_selector(target), o['name']),
+                                  **self.unchanged(result, dict(selector=live), result['before_weight'], False))
             self.warn('forced: no Ready pod matches %s' % decide.label_selector(target))
         if self.check_mode:
             result['msg'] = 'would switch: %s' % result['changes'][0]
@@ -277,11 +291,11 @@ class ServiceShift(K8sShift):
                 endpoints = cluster.endpoint_ips(o['name'])
                 return bool(endpoints) and endpoints <= cluster.ready_pod_ips(target)
 
-            try:
+            with undo_on_failure(lambda: self.set_selector(o['name'], live)) as outcome:
                 self.wait('waiting for the endpoints of %s to be the %s pods' % (o['name'], side), switched)
-            except CanaryError as exc:
-                self.set_selector(o['name'], live)
-                raise CanaryError('%s; the selector was put back' % exc, **result) from exc
+            if outcome.undone:
+                raise CanaryError('%s; the selector was put back' % outcome.error,
+                                  **self.unchanged(result, dict(selector=live), result['before_weight'], True)) from outcome.error
         result['msg'] = 'switched: %s' % result['changes'][0]
         return result
 
@@ -289,6 +303,31 @@ class ServiceShift(K8sShift):
         patch = [{'op': 'replace', 'path': '/spec/selector', 'value': selector}]
         self.cluster.change("patch service/%s --type=json -p '%s'" % (name, json.dumps(patch)), 'patch service %s' % name,
                             self.cluster.core.patch_namespaced_service, name, self.cluster.namespace, patch)
+
+
+class _Outcome:
+    undone = False
+    error: BaseException | None = None
+
+
+@contextlib.contextmanager
+def undo_on_failure(undo: t.Callable[[], None]) -> t.Iterator[_Outcome]:
+    """Run ``undo`` when the block raises anything after a write (an interrupt included).
+
+    A CanaryError (a wait that failed) is kept in the outcome for the caller to report; any other
+    exception goes on once the write is undone. A failing undo is added to the error's message.
+    """
+    outcome = _Outcome()
+    try:
+        yield outcome
+    except BaseException as exc:
+        try:
+            undo()
+        except Exception as undo_error:  # pylint: disable=broad-exception-caught
+            raise CanaryError('%s; putting the previous state back failed too: %s' % (exc, undo_error)) from exc
+        if not isinstance(exc, CanaryError):
+            raise
+        outcome.undone, outcome.error = True, exc
 
 
 PROVIDERS = {cls.provider: cls for cls in (ReplicaShift, IngressShift, ServiceShift)}

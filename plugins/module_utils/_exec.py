@@ -297,7 +297,8 @@ class PodTransport:
         _k8s = _kubernetes()
         where = 'pod "%s" in namespace "%s"' % (self.pod, self.namespace)
         try:
-            pod = self.core().read_namespaced_pod(self.pod, self.namespace)
+            # Bounded: an API server that takes the connection and never answers must not hang the task.
+            pod = self.core().read_namespaced_pod(self.pod, self.namespace, _request_timeout=_k8s.REQUEST_TIMEOUT)
         except _k8s.ApiException as exc:
             raise ExecError('%s: %s' % (where, _k8s.api_error_message(exc))) from exc
         except Exception as exc:  # pylint: disable=broad-exception-caught

@@ -10,6 +10,8 @@ official ``kubernetes`` library, with readable messages for the usual connection
 from __future__ import annotations
 
 import json
+import os
+import time
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec  # noqa: F401  pylint: disable=unused-import
@@ -18,6 +20,7 @@ try:
     import kubernetes
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
+    from urllib3.util.retry import Retry
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError as exc:
@@ -31,8 +34,30 @@ except ImportError as exc:
         """Stand-in so that ``except ConfigException`` compiles without the library."""
 
 
+# Cap of one request's timeout; a task's deadline shortens it (Deadline.request_timeout).
+REQUEST_TIMEOUT = 30.0
+# What a request gets once the deadline has passed: enough to report or put something back.
+MIN_REQUEST_TIMEOUT = 5.0
+
+
 class K8sError(Exception):
     """A failure to reach or use the API server, with a message that says what to do."""
+
+
+class Deadline:
+    """When a task must be done; every request it makes waits at most the time left."""
+
+    def __init__(self, seconds: float, clock: t.Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.at = clock() + seconds
+
+    def left(self) -> float:
+        return self.at - self.clock()
+
+    def request_timeout(self, cap: float = REQUEST_TIMEOUT) -> float:
+        """The time left, at least MIN_REQUEST_TIMEOUT (to report or undo after it) and at most ``cap``."""
+        return min(cap, max(self.left(), MIN_REQUEST_TIMEOUT))
 
 
 def _explicit_settings(params: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -59,9 +84,32 @@ def uses_kubeconfig(params: dict[str, t.Any]) -> bool:
     return bool(params.get('kubeconfig')) or not params.get('host')
 
 
+def kubeconfig_files(kubeconfig: str | None, environ: t.Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(paths as kubectl reads them, where they came from): the option, else $KUBECONFIG, else ~/.kube/config."""
+    environ = os.environ if environ is None else environ
+    if kubeconfig:
+        return kubeconfig, 'kubeconfig'
+    if environ.get('KUBECONFIG'):
+        return environ['KUBECONFIG'], 'KUBECONFIG'
+    return '~/.kube/config', 'the default'
+
+
+def missing_kubeconfig(paths: str, source: str) -> str | None:
+    """Why no kubeconfig can be read from ``paths`` (a KUBECONFIG-style list), or None when one exists."""
+    files = [path for path in paths.split(os.pathsep) if path]
+    if any(os.path.exists(os.path.expanduser(path)) for path in files):
+        return None
+    shown = ', '.join(path if os.path.expanduser(path) == path else '%s (%s)' % (path, os.path.expanduser(path))
+                      for path in files) or repr(paths)
+    return 'cannot load kubeconfig %s: %s (%s); set kubeconfig (or K8S_AUTH_KUBECONFIG) to a kubeconfig file, or host' % (
+        shown, 'no such file' if len(files) == 1 else 'none of these files exists', source)
+
+
 def configuration(params: dict[str, t.Any]) -> t.Any:
     """A ``kubernetes.client.Configuration`` from a kubeconfig (file, dict, or ~/.kube/config) and the options."""
     config = kubernetes.client.Configuration()
+    # A read that timed out is not sent again: each caller bounds its requests by its own deadline.
+    config.retries = Retry(total=3, read=False)
     if uses_kubeconfig(params):
         kubeconfig = params.get('kubeconfig')
         try:
@@ -70,7 +118,11 @@ def configuration(params: dict[str, t.Any]) -> t.Any:
                     config_dict=kubeconfig, active_context=params.get('context'))
                 loader.load_and_set(config)
             else:
-                kubernetes.config.load_kube_config(config_file=kubeconfig, context=params.get('context'),
+                paths, source = kubeconfig_files(kubeconfig)
+                missing = missing_kubeconfig(paths, source)
+                if missing:
+                    raise K8sError(missing)
+                kubernetes.config.load_kube_config(config_file=paths, context=params.get('context'),
                                                    client_configuration=config, persist_config=False)
         except (ConfigException, OSError, ValueError, TypeError) as exc:
             raise K8sError('cannot load kubeconfig %s%s: %s' % (
@@ -113,6 +165,13 @@ def is_unreachable(exc: BaseException) -> bool:
         return False
     name = type(exc).__module__ + '.' + type(exc).__name__
     return name.startswith('urllib3.') or isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def unreachable_message(exc: BaseException) -> str:
+    """The transport error, saying plainly when the server took the connection but did not answer in time."""
+    if 'timed out' in str(exc).lower() or isinstance(exc, TimeoutError):
+        return 'no answer in time (%s)' % exc
+    return str(exc)
 
 
 def server_url(client: t.Any) -> str:

@@ -21,10 +21,8 @@ RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt'
 RESTART_TOKEN_ANNOTATION = 'artisan.upgrade/restart-token'
 POD_TEMPLATE_HASH = 'pod-template-hash'
 DAEMONSET_GENERATION_ANNOTATION = 'deprecated.daemonset.template.generation'
-# The numbers a revision had before a rollback re-numbered it: the Deployment controller keeps them on
-# ReplicaSets; for ControllerRevisions, which have no such record, this module keeps them itself.
+# The numbers a ReplicaSet had before a rollback re-numbered it (kubectl ignores them, and so do we).
 RS_REVISION_HISTORY = 'deployment.kubernetes.io/revision-history'
-CR_REVISION_HISTORY = 'artisan.upgrade/revision-history'
 # Deployment annotations a rollback keeps from the Deployment instead of taking them from the ReplicaSet.
 ROLLBACK_KEEPS = frozenset((
     'kubectl.kubernetes.io/last-applied-configuration',
@@ -365,12 +363,6 @@ class HistoryEntry:
     annotations: dict[str, str]
     raw_data: dict[str, t.Any] | None = None
 
-    @property
-    def earlier_revisions(self) -> tuple[int, ...]:
-        """Numbers this revision had before rollbacks re-numbered it."""
-        text = self.annotations.get(RS_REVISION_HISTORY if self.raw_data is None else CR_REVISION_HISTORY) or ''
-        return tuple(_revision_number(part) for part in text.split(',') if part.strip())
-
 
 def history(obj: dict[str, t.Any], owned: list[dict[str, t.Any]]) -> list[HistoryEntry]:
     """The workload's revisions, oldest first, from the objects it controls (by its UID, as kubectl does)."""
@@ -411,26 +403,25 @@ class UndoPlan:
 
 
 def plan_undo(obj: dict[str, t.Any], entries: list[HistoryEntry], to_revision: int) -> UndoPlan:
-    """kubectl rollout undo: ``to_revision`` 0 means the previous revision (the second highest)."""
+    """kubectl rollout undo: ``to_revision`` 0 means the previous revision (the second highest).
+
+    As kubectl (rollback.go), only the revision numbers the objects carry now count: a rollback gives the
+    template it restores the next number, and its old number is gone from the history.
+    """
     kind, name = obj['kind'], obj['metadata']['name']
-    if kind == 'Deployment' and is_paused(obj):
-        raise RolloutError("you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
-                           "resume deployment/%s' and try again" % name)
-    if not entries:
-        raise RolloutError('no rollout history found for %s %s' % (kind.lower(), name))
     if to_revision == 0:
         if len(entries) < 2:
-            raise RolloutError('no rollout history found for %s %s: it has only revision %d'
-                               % (kind.lower(), name, entries[-1].revision))
+            raise RolloutError('no rollout history found for %s %s%s' % (
+                kind.lower(), name, ': it has only revision %d' % entries[-1].revision if entries else ''))
         target = entries[-2]
     else:
-        # A revision re-numbered by an earlier rollback is still found by its old number, so that
-        # repeating "undo to revision N" finds the template already in place.
-        target = next((e for e in entries if e.revision == to_revision), None) or next(
-            (e for e in reversed(entries) if to_revision in e.earlier_revisions), None)
+        target = next((e for e in entries if e.revision == to_revision), None)
         if target is None:
             raise RolloutError('unable to find specified revision %d in history of %s %s (revisions: %s)'
                                % (to_revision, kind.lower(), name, ', '.join(str(e.revision) for e in entries)))
+    if kind == 'Deployment' and is_paused(obj):
+        raise RolloutError("you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
+                           "resume deployment/%s' and try again" % name)
     if target.template == _without_hash(obj['spec']['template']):
         return UndoPlan(target, None, '')
     if kind != 'Deployment':
@@ -441,14 +432,6 @@ def plan_undo(obj: dict[str, t.Any], entries: list[HistoryEntry], to_revision: i
     patch = [{'op': 'replace', 'path': '/spec/template', 'value': target.template},
              {'op': 'replace', 'path': '/metadata/annotations', 'value': annotations}]
     return UndoPlan(target, patch, 'application/json-patch+json')
-
-
-def revision_history_patch(entry: HistoryEntry) -> dict[str, t.Any] | None:
-    """For a ControllerRevision an undo re-adopts: remember its current number, as ReplicaSets do."""
-    if entry.raw_data is None or entry.revision in entry.earlier_revisions:
-        return None
-    numbers = ','.join(str(n) for n in entry.earlier_revisions + (entry.revision,))
-    return {'metadata': {'annotations': {CR_REVISION_HISTORY: numbers}}}
 
 
 def new_replicaset(deployment: dict[str, t.Any], replicasets: list[dict[str, t.Any]]) -> dict[str, t.Any] | None:
@@ -517,6 +500,40 @@ def pod_problem(pod: dict[str, t.Any]) -> PodProblem | None:
     return None
 
 
+def pod_not_ready(pod: dict[str, t.Any]) -> PodProblem:
+    """Why a pod is not ready, as ``kubectl describe`` would show it: a failing or waiting container, a
+    terminated one, an unschedulable or unscheduled pod, or a container whose readiness probe does not pass."""
+    problem = pod_problem(pod)
+    if problem is not None:
+        return problem
+    name = pod['metadata']['name']
+    status = pod.get('status') or {}
+    scheduled = _condition(status, 'PodScheduled')
+    if scheduled and scheduled.get('status') == 'False':
+        return PodProblem(name, '', scheduled.get('reason') or 'Unschedulable', scheduled.get('message') or '', 0)
+    statuses = list(status.get('initContainerStatuses') or []) + list(status.get('containerStatuses') or [])
+    for container in statuses:
+        state = container.get('state') or {}
+        restarts = container.get('restartCount') or 0
+        if state.get('waiting'):
+            waiting = state['waiting']
+            return PodProblem(name, container['name'], waiting.get('reason') or 'Waiting', waiting.get('message') or '',
+                              restarts)
+        if state.get('terminated'):
+            ended = state['terminated']
+            return PodProblem(name, container['name'], ended.get('reason') or 'Terminated', 'exit code %s%s' % (
+                ended.get('exitCode'), ': %s' % ended['message'] if ended.get('message') else ''), restarts)
+        if not container.get('ready'):
+            return PodProblem(name, container['name'], 'NotReady', 'running, its readiness probe does not pass',
+                              restarts)
+    if not statuses:
+        where = (pod.get('spec') or {}).get('nodeName')
+        return PodProblem(name, '', status.get('phase') or 'Pending',
+                          'on node %s, no container started yet' % where if where else 'not scheduled to a node yet', 0)
+    ready = _condition(status, 'Ready') or {}
+    return PodProblem(name, '', ready.get('reason') or 'NotReady', ready.get('message') or '', 0)
+
+
 def _has_crashed(pod: dict[str, t.Any]) -> bool:
     """A container of the pod exited with an error before (it may be running again between crashes)."""
     status = pod.get('status') or {}
@@ -530,8 +547,8 @@ def _is_ready(pod: dict[str, t.Any]) -> bool:
 
 
 def describe_problem(problem: PodProblem) -> str:
-    return 'pod %s container %s: %s%s' % (problem.pod, problem.container, problem.reason,
-                                          ' (%s)' % problem.message if problem.message else '')
+    return 'pod %s%s: %s%s' % (problem.pod, ' container %s' % problem.container if problem.container else '',
+                               problem.reason, ' (%s)' % problem.message if problem.message else '')
 
 
 @dataclasses.dataclass
@@ -604,6 +621,12 @@ class RolloutTracker:
         """Pods of the new revision that are not ready (what a forced StatefulSet rollback deletes)."""
         return sorted(name for name, pod in self.pods.items() if self._is_new(pod) and not _is_ready(pod))
 
+    def not_ready_report(self) -> list[PodProblem]:
+        """Why each pod of the new revision is not ready (every unready pod while the revision is unknown)."""
+        known = self.new_revision is not None
+        return [pod_not_ready(pod) for _name, pod in sorted(self.pods.items())
+                if (self._is_new(pod) or not known) and not _is_ready(pod)]
+
     def verdict(self, now: float) -> Verdict:
         if self.obj is None:
             return Verdict(False, False, 'waiting for the first read')
@@ -628,6 +651,17 @@ def recent_events(events: list[dict[str, t.Any]], limit: int = 10) -> list[dict[
     def when(event: dict[str, t.Any]) -> str:
         return event.get('lastTimestamp') or event.get('eventTime') or event['metadata'].get('creationTimestamp') or ''
     return sorted(events, key=when)[-limit:]
+
+
+def failure_summary(diagnostics: list[dict[str, t.Any]]) -> str:
+    """The diagnosed pods in one line for ``msg``: each pod's reason and its last warning event."""
+    parts = []
+    for entry in diagnostics:
+        text = describe_problem(PodProblem(entry['pod'], entry['container'], entry['reason'], entry['message'],
+                                           entry['restarts']))
+        warnings = [line for line in entry.get('events') or [] if line.startswith('Warning ')]
+        parts.append('%s, last event: %s' % (text, warnings[-1]) if warnings else text)
+    return '; '.join(parts)
 
 
 def event_line(event: dict[str, t.Any]) -> str:

@@ -14,7 +14,7 @@ import time
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout as decide
-from ansible_collections.artisan.upgrade.plugins.module_utils._k8s import api_error_message
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s import Deadline, api_error_message
 from ansible_collections.artisan.upgrade.plugins.module_utils._rollout_api import STRATEGIC_MERGE, RolloutApi
 
 
@@ -49,6 +49,8 @@ class Rollout:
         self.check_mode = check_mode
         self.now = now
         self.started = time.monotonic()
+        # Every request of the task, the first read included, waits at most until the timeout.
+        api.deadline = Deadline(params['timeout'])
         self.obj = api.read(params['kind'], params['namespace'], params['name'])
         self.what = '%s %s' % (params['kind'].lower(), params['name'])
         self.revision_before = self.revision(self.obj)
@@ -100,32 +102,38 @@ class Rollout:
         if verdict.done:
             return self.result(changed, '%s: %s' % (action % self.what if changed else self.what, verdict.message),
                                patched, current=final, revision_after=self.revision(final), rollout=rollout)
-        diagnostics = self.api.diagnostics(self.params['namespace'], verdict.problems, self.params['log_lines'])
+        # A deadline or a timeout names no pod: report why the new pods are not ready all the same.
+        problems = verdict.problems or tuple(waited.not_ready)
+        diagnostics = self.api.diagnostics(self.params['namespace'], problems, self.params['log_lines'])
+        msg = verdict.message
+        if not verdict.problems and diagnostics:
+            msg = '%s; new pods not ready: %s' % (msg, decide.failure_summary(diagnostics))
         fields = dict(current=final, revision_after=self.revision(final), rollout=rollout, diagnostics=diagnostics,
                       reason=verdict.reason)
-        msg = verdict.message
         if undo_on_failure:
-            undo = self.undo_after_failure(final, waited.unready_new_pods)
+            undo, fields['current'] = self.undo_after_failure(final, waited.unready_new_pods)
             fields['undo'] = undo
-            msg = '%s; undo to revision %s: %s' % (msg, undo.get('revision'), undo['message'])
+            fields['revision_after'] = undo.get('revision', fields['revision_after'])
+            msg = '%s; %s' % (msg, undo_summary(undo))
         raise RolloutFailed(self.result(changed, msg, patched, **fields))
 
     def apply_undo(self, obj: dict[str, t.Any], plan: decide.UndoPlan) -> dict[str, t.Any]:
-        """Write the rollback (a dry run in check mode); a ControllerRevision keeps the number it had."""
-        patched = self.api.patch(obj, plan.patch, plan.patch_type, dry_run=self.check_mode)
-        remember = decide.revision_history_patch(plan.target)
-        if remember and not self.check_mode:
-            self.api.annotate_revision(obj, plan.target.name, remember)
-        return patched
+        """Write the rollback (a dry run in check mode)."""
+        return self.api.patch(obj, plan.patch, plan.patch_type, dry_run=self.check_mode)
 
-    def undo_after_failure(self, failed: dict[str, t.Any], unready_new_pods: t.Sequence[str]) -> dict[str, t.Any]:
-        """Roll back to the revision we started from and wait for it, like Helm's --atomic."""
+    def undo_after_failure(self, failed: dict[str, t.Any],
+                           unready_new_pods: t.Sequence[str]) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+        """Roll back to the revision we started from and wait for it, like Helm's --atomic.
+
+        Returns the report of the rollback and the workload after it. The rollback gets a ``timeout`` of its own.
+        """
+        self.api.deadline = Deadline(self.params['timeout'])
         try:
             entries = decide.history(failed, self.api.owned_history(failed))
             plan = decide.plan_undo(failed, entries, self.revision_before or 0)
             if plan.patch is None:
-                return {'changed': False, 'revision': plan.target.revision, 'complete': True,
-                        'message': 'already at revision %d' % plan.target.revision}
+                return {'changed': False, 'revision': plan.target.revision, 'rolled_back_to': plan.target.revision,
+                        'complete': True, 'message': 'already at revision %d' % plan.target.revision}, failed
             patched = self.apply_undo(failed, plan)
             if failed['kind'] == 'StatefulSet':
                 # The StatefulSet controller waits for a broken pod to become ready before it replaces it, so
@@ -134,13 +142,25 @@ class Rollout:
                 for pod in unready_new_pods:
                     self.api.delete_pod(failed['metadata']['namespace'], pod)
             waited = self.wait(patched, decide.progress_deadline_time(failed))
+            # The rollback gave the old template the next revision number: report it as kubectl now lists it.
+            after = self.api.read(failed['kind'], failed['metadata']['namespace'], failed['metadata']['name'])
+            revision = self.revision(after)
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # The report of the original failure must survive whatever the undo meets.
-            return {'changed': False, 'revision': self.revision_before, 'complete': False,
-                    'message': 'undo failed: %s' % api_error_message(exc)}
-        return {'changed': True, 'revision': plan.target.revision, 'complete': waited.verdict.done,
-                'message': waited.verdict.message, 'images': decide.template_images(patched['spec']['template']),
-                'progress': waited.progress}
+            return {'changed': False, 'complete': False, 'message': 'undo failed: %s' % api_error_message(exc)}, failed
+        return {'changed': True, 'revision': revision, 'rolled_back_to': plan.target.revision,
+                'complete': waited.verdict.done, 'message': waited.verdict.message,
+                'images': decide.template_images(patched['spec']['template']), 'progress': waited.progress}, after
+
+
+def undo_summary(undo: dict[str, t.Any]) -> str:
+    """The rollback in the failure message, with the revision numbers kubectl shows after it."""
+    if 'rolled_back_to' not in undo:
+        return undo['message']
+    if undo['revision'] != undo['rolled_back_to']:
+        return 'undone to revision %s (revision %s before the rollback re-numbered it): %s' % (
+            undo['revision'], undo['rolled_back_to'], undo['message'])
+    return 'undone to revision %s: %s' % (undo['rolled_back_to'], undo['message'])
 
 
 # --- the three states ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import typing as t
 from urllib.parse import quote
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout as decide
-from ansible_collections.artisan.upgrade.plugins.module_utils._k8s import is_unreachable
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s import REQUEST_TIMEOUT, Deadline, is_unreachable
 
 try:
     from kubernetes.client.exceptions import ApiException
@@ -29,7 +29,6 @@ except ImportError:  # reported by the module through _k8s.HAS_KUBERNETES
 STRATEGIC_MERGE = 'application/strategic-merge-patch+json'
 JSON_PATCH = 'application/json-patch+json'
 PLURALS = {'Deployment': 'deployments', 'StatefulSet': 'statefulsets', 'DaemonSet': 'daemonsets'}
-REQUEST_TIMEOUT = 30
 # Pods whose events and logs a failure report carries: enough to act on, small enough to read.
 DIAGNOSED_PODS = 3
 # Consecutive dropped watch connections tolerated before the wait fails.
@@ -41,13 +40,19 @@ class WatchGone(Exception):
 
 
 class RolloutApi:
-    """JSON in, JSON out over a kubernetes.client.ApiClient; errors are the client's ApiException."""
+    """JSON in, JSON out over a kubernetes.client.ApiClient; errors are the client's ApiException.
 
-    def __init__(self, api_client: t.Any) -> None:
+    Every request waits at most the time ``deadline`` leaves (a task's ``timeout``).
+    """
+
+    def __init__(self, api_client: t.Any, deadline: Deadline | None = None) -> None:
         self.client = api_client
+        self.deadline = deadline or Deadline(REQUEST_TIMEOUT)
 
     def request(self, method: str, path: str, query: dict[str, t.Any] | None = None, body: t.Any = None,
-                content_type: str = 'application/json', stream: bool = False, timeout: float = REQUEST_TIMEOUT) -> t.Any:
+                content_type: str = 'application/json', stream: bool = False, timeout: t.Any = None) -> t.Any:
+        if timeout is None:
+            timeout = self.deadline.request_timeout()
         headers = {'Accept': 'application/json', 'Content-Type': content_type}
         query = {key: value for key, value in (query or {}).items() if value is not None}
         method, url, headers, body, post = self.client.param_serialize(
@@ -95,11 +100,6 @@ class RolloutApi:
     def delete_pod(self, namespace: str, name: str) -> None:
         self.request('DELETE', self.core_path(namespace, 'pods', name))
 
-    def annotate_revision(self, obj: dict[str, t.Any], revision_name: str, patch: dict[str, t.Any]) -> None:
-        path = '/apis/apps/v1/namespaces/%s/controllerrevisions/%s' % (
-            quote(obj['metadata']['namespace'], safe=''), quote(revision_name, safe=''))
-        self.request('PATCH', path, body=patch, content_type='application/merge-patch+json')
-
     # -- watching ------------------------------------------------------------------------------
 
     def watch_into(self, path: str, query: dict[str, t.Any], resource_version: str | None, tag: str,
@@ -142,7 +142,9 @@ class RolloutApi:
         """The (type, object) events of one watch request; an ERROR event is raised."""
         watch_query = dict(query, watch='true', resourceVersion=resource_version, allowWatchBookmarks='true',
                            timeoutSeconds=max(1, int(lifetime)))
-        response = self.request('GET', path, watch_query, stream=True, timeout=(REQUEST_TIMEOUT, lifetime + 30))
+        # The read timeout is the longest silence allowed: the stream ends by the deadline, as the wait does.
+        response = self.request('GET', path, watch_query, stream=True, timeout=(
+            self.deadline.request_timeout(), min(lifetime, max(self.deadline.left(), 0.0)) + 5))
         try:
             for line in iter_resp_lines(response):
                 if not line:
@@ -162,7 +164,7 @@ class RolloutApi:
         """Watch the workload and its pods until the tracker says done or failed, or ``timeout`` passes."""
         kind, namespace, name = obj['kind'], obj['metadata']['namespace'], obj['metadata']['name']
         started = clock()
-        deadline = started + timeout
+        deadline = min(started + timeout, started + self.deadline.left())
         result = WaitResult()
         events: queue.Queue = queue.Queue()
         stop = threading.Event()
@@ -207,6 +209,7 @@ class RolloutApi:
             stop.set()
         result.obj = tracker.obj
         result.unready_new_pods = tracker.unready_new_pods()
+        result.not_ready = tracker.not_ready_report()
         result.duration = round(clock() - started, 3)
         return result
 
@@ -253,20 +256,31 @@ class RolloutApi:
     # -- diagnostics ---------------------------------------------------------------------------
 
     def diagnostics(self, namespace: str, problems: t.Sequence[decide.PodProblem], log_lines: int) -> list[dict[str, t.Any]]:
-        """Per failing pod: its problem, its recent events and the last log lines of the failing container."""
+        """Per failing pod: its problem, its recent events and the last log lines of the failing container.
+
+        A server that stops answering ends the report there: it must not hold the failure back.
+        """
         report = []
+        reachable = True
         for problem in problems[:DIAGNOSED_PODS]:
             entry: dict[str, t.Any] = {'pod': problem.pod, 'container': problem.container, 'reason': problem.reason,
                                        'message': problem.message, 'restarts': problem.restarts}
+            report.append(entry)
+            if not reachable:
+                continue
             try:
                 listing = self.request('GET', self.core_path(namespace, 'events'), {
                     'fieldSelector': 'involvedObject.kind=Pod,involvedObject.name=%s' % problem.pod})
                 entry['events'] = [decide.event_line(event) for event in decide.recent_events(listing['items'])]
-            except ApiException as exc:
-                entry['events_error'] = str(getattr(exc, 'reason', exc))
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                if not isinstance(exc, ApiException) and not is_unreachable(exc):
+                    raise
+                entry['events_error'] = str(getattr(exc, 'reason', None) or exc)
+                if not isinstance(exc, ApiException):
+                    reachable = False
+                    continue
             if problem.reason == 'CrashLoopBackOff' and log_lines > 0:
                 entry['logs'] = self.log_tail(namespace, problem, log_lines)
-            report.append(entry)
         return report
 
     def log_tail(self, namespace: str, problem: decide.PodProblem, lines: int) -> list[str]:
@@ -296,6 +310,8 @@ class WaitResult:
         self.relists = 0
         self.duration = 0.0
         self.unready_new_pods: list[str] = []
+        # Why the pods of the new revision are not ready, for a failure that names no pod (deadline, timeout).
+        self.not_ready: list[decide.PodProblem] = []
 
     def note(self, elapsed: float, message: str) -> None:
         if not self.progress or self.progress[-1]['message'] != message:

@@ -65,8 +65,22 @@ options:
   wait_timeout:
     description:
       - Seconds the Kubernetes providers wait for pods to become available or for a Service's endpoints to follow.
+      - It bounds the whole task - every request to the API server waits at most the time left, so an API server that
+        does not answer fails the task after about this long. Putting things back after a failed wait gets a few
+        seconds more.
     type: float
     default: 300
+  exec_via:
+    description:
+      - Where the nginx commands run, with O(provider=nginx) only - C(nginx -T) and C(nginx -t) to check the
+        configuration, the reload, and the C(sh), C(cat), C(cp) and C(mv) that read, back up and replace the include
+        file (the new file is sent on the command's stdin).
+      - V(local) runs them on the host the module runs on.
+      - V(docker) runs them in the running nginx container through C(docker exec) (the C(docker) CLI must be on that
+        host).
+      - V(pod) runs them in the nginx container of a running pod through the Kubernetes API's exec endpoint (as
+        C(kubectl exec)), with the Python C(kubernetes) library on the host the module runs on; the container needs a
+        POSIX shell, and sending the new file on stdin needs the v5 exec protocol (Kubernetes 1.30 and later).
   k8s_replicas:
     description:
       - The two Deployments. Required with O(provider=k8s_replicas).
@@ -403,6 +417,8 @@ achieved_weight:
   description:
     - The share the new state gives the canary, in percent. With O(provider=k8s_replicas) the share of the pods
       (whole pods, so 33.33 for 1 of 3); else equal to O(weight).
+    - When a Kubernetes shift is refused or put back after a failed wait, the task fails with the share the live
+      state still gives (RV(before_weight)), and RV(after) equal to RV(before).
   returned: success
   type: float
   sample: 30
@@ -569,7 +585,9 @@ def shift_k8s(module):
     if not _k8s.HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(_k8s.KUBERNETES_IMPORT_ERROR))
     try:
-        cluster = k8s.Cluster(_k8s.api_client(module.params), module.params['namespace'])
+        # Every API call of the task waits at most until wait_timeout has passed.
+        cluster = k8s.Cluster(_k8s.api_client(module.params), module.params['namespace'],
+                              _k8s.Deadline(module.params['wait_timeout']))
     except _k8s.K8sError as exc:
         module.fail_json(msg=str(exc), commands=[])
     shift = k8s.PROVIDERS[module.params['provider']](module.params, cluster, module.check_mode, warn=module.warn)

@@ -73,8 +73,11 @@ options:
     type: str
   to_revision:
     description:
-      - Revision to roll back to with O(state=undone), as C(kubectl rollout history) lists them. V(0) or
+      - Revision to roll back to with O(state=undone), as C(kubectl rollout history) lists them now. V(0) or
         unset is the previous revision.
+      - As with C(kubectl rollout undo), a rollback gives the template it restores the next revision number and
+        its old number leaves the history; naming the old number again fails (C(unable to find specified
+        revision)). Naming the revision the workload is at changes nothing.
     type: int
   restart_token:
     description:
@@ -89,6 +92,8 @@ options:
   timeout:
     description:
       - Seconds to wait for the rollout (and again for the rollback of O(on_failure=undo)).
+      - Every request to the API server, the first read included, waits at most the time left, so an API server
+        that does not answer fails the task after about this long.
     type: int
     default: 600
   failure_grace:
@@ -209,7 +214,9 @@ namespace:
   type: str
   sample: shop
 revision:
-  description: Revision numbers (as C(kubectl rollout history) shows them) before the task and at its end.
+  description:
+    - Revision numbers (as C(kubectl rollout history) shows them) before the task and at its end; after a rollback of
+      O(on_failure=undo), the number the restored template has now.
   returned: when the workload was found
   type: dict
   sample: {before: 3, after: 4}
@@ -251,7 +258,10 @@ reason:
   type: str
   sample: ImagePullBackOff
 diagnostics:
-  description: The failing pods of the new revision with their reason, recent events and last log lines.
+  description:
+    - The failing pods of the new revision with their reason, recent events and last log lines. When the rollout
+      failed without a failing pod to blame (progress deadline, timeout), the pods of the new revision that are not
+      ready, with why (waiting or terminated container, unschedulable or pending pod, readiness probe not passing).
   returned: on failure of a rollout
   type: list
   elements: dict
@@ -264,10 +274,13 @@ diagnostics:
       events: ["Warning BackOff (x4): Back-off restarting failed container web in pod web-6d9f7c6b8-x2v4q"]
       logs: ["Traceback (most recent call last):", "KeyError: 'DATABASE_URL'"]
 undo:
-  description: The rollback made by O(on_failure=undo) (revision, C(complete), C(message), images).
+  description:
+    - The rollback made by O(on_failure=undo) - C(revision) the workload is at after it (as C(kubectl rollout history)
+      shows it), C(rolled_back_to) the number that revision had before the rollback re-numbered it, C(complete),
+      C(message), C(images).
   returned: when O(on_failure=undo) rolled back
   type: dict
-  sample: {changed: true, revision: 3, complete: true, message: deployment "web" successfully rolled out}
+  sample: {changed: true, revision: 5, rolled_back_to: 3, complete: true, message: deployment "web" successfully rolled out}
 duration:
   description: Seconds the task took.
   returned: always
@@ -347,7 +360,8 @@ def main():
     except Exception as exc:  # pylint: disable=broad-exception-caught
         if not _k8s.is_unreachable(exc):
             raise
-        module.fail_json(msg='cannot reach the Kubernetes API server at %s: %s' % (_k8s.server_url(client), exc))
+        module.fail_json(msg='cannot reach the Kubernetes API server at %s: %s' % (
+            _k8s.server_url(client), _k8s.unreachable_message(exc)))
     if not module._diff:
         result.pop('diff', None)
     module.exit_json(**result)

@@ -7,6 +7,9 @@ the Service's selector and its Endpoints.
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
 import threading
 import time
 
@@ -260,3 +263,54 @@ def test_service_switch_check_real_check_real_and_refusals(cluster, run_playbook
     assert 'no Ready pod matches app=web,version=3; refusing to switch Service web' in refused['msg']
     assert_ok(forced)
     assert core.read_namespaced_service('web', NAMESPACE).spec.selector == {'app': 'web', 'version': '3'}
+
+
+def test_a_refused_switch_reports_the_selector_the_service_still_has(cluster, run_playbook):
+    apps, core = cluster['apps'], cluster['core']
+    apps.create_namespaced_deployment(NAMESPACE, deployment('web-v1', '1', 2))
+    core.create_namespaced_service(NAMESPACE, service('web', {'app': 'web', 'version': '1'}))
+    wait_for(lambda: available(apps, 'web-v1') == 2 and ready_addresses(core, 'web'))
+    v1_ips = ready_addresses(core, 'web')
+    stable, canary = {'app': 'web', 'version': '1'}, {'app': 'web', 'version': '3'}
+
+    [refused] = run_tasks(run_playbook, [dict(
+        provider='k8s_service', weight=100, kubeconfig=cluster['kubeconfig'], wait_timeout=30,
+        k8s_service=dict(name='web', stable_selector=stable, canary_selector=canary))])
+
+    assert refused['failed'] is True and refused['changed'] is False
+    assert 'no Ready pod matches app=web,version=3; refusing to switch Service web' in refused['msg']
+    # Nothing moved: the answer is the live state, not the refused target.
+    assert refused['achieved_weight'] == 0 and refused['before_weight'] == 0
+    assert refused['after'] == refused['before'] == {'selector': stable}
+    assert refused['commands'] == []
+    assert core.read_namespaced_service('web', NAMESPACE).spec.selector == stable
+    assert ready_addresses(core, 'web') == v1_ips
+
+
+def test_an_api_server_that_never_answers_fails_within_wait_timeout(run_playbook):
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(64)  # the kernel accepts the connections; nothing ever answers them
+    url = 'http://127.0.0.1:%d' % listener.getsockname()[1]
+    try:
+        started = time.monotonic()
+        [result] = run_tasks(run_playbook, [dict(
+            provider='k8s_service', weight=100, host=url, wait_timeout=5,
+            k8s_service=dict(name='web', stable_selector={'version': '1'}, canary_selector={'version': '2'}))])
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    assert result['failed'] is True
+    assert result['msg'].startswith('cannot reach the Kubernetes API at %s: no answer in time' % url), result['msg']
+    # Generous bound (Ansible's start-up included): before, it waited on the unanswered read for minutes.
+    assert elapsed < 5 + 20, 'failed after %.1f s with wait_timeout 5' % elapsed
+
+
+def test_exec_via_doc_says_what_canary_shift_runs():
+    """The shared exec_via text speaks of pg_dump and restores; canary_shift's own says what it runs there."""
+    rendered = subprocess.run(['ansible-doc', '--json', MODULE], capture_output=True, text=True, check=True, timeout=120)
+    option = json.loads(rendered.stdout)[MODULE]['doc']['options']['exec_via']
+    text = ' '.join(option['description'])
+    assert 'pg_dump' not in text and 'PGPASSWORD' not in text and 'restore' not in text, text
+    assert 'nginx -t' in text and 'include file' in text
+    assert option['type'] == 'dict' and {'type', 'container', 'pod'} <= set(option['suboptions'])

@@ -7,10 +7,12 @@ as a second client (``rollout status``, ``rollout history``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -271,29 +273,77 @@ def test_progress_deadline_is_reported_at_once(cluster, kubesim, run_module):
     assert result['failed'] is True
     assert time.monotonic() - started < 60
     assert result['reason'] == 'ProgressDeadlineExceeded'
-    assert result['msg'] == 'deployment "web" exceeded its progress deadline'
+    # The failure still says why the new pod is not ready: its probe fails, as its events tell.
+    assert result['msg'].startswith('deployment "web" exceeded its progress deadline; new pods not ready: pod web-')
+    assert 'container web: NotReady' in result['msg'] and 'Warning Unhealthy' in result['msg'], result['msg']
+    [problem] = result['diagnostics']
+    assert problem['reason'] == 'NotReady' and any('Readiness probe failed' in e for e in problem['events'])
     progressing = next(c for c in cluster.deployment().status.conditions if c.type == 'Progressing')
     assert progressing.reason == 'ProgressDeadlineExceeded'
+    new_pod = next(p for p in cluster.pods() if p.metadata.name == problem['pod'])
+    assert new_pod.spec.containers[0].image == 'demoapp:2.0.0-neverready' and not new_pod.status.container_statuses[0].ready
+
+
+def test_progress_deadline_with_a_pull_failure_names_the_pod_and_its_reason(cluster, run_module):
+    """The deadline (3 real s) comes long before the grace period (300 s): the report still shows the pull failure."""
+    cluster.create(workload('Deployment', 'web', [container('web', 'demoapp:1.0.0')], replicas=2,
+                            progressDeadlineSeconds=60))
+    cluster.wait_complete()
+
+    result = run_module(MODULE, dict(cluster.conn, name='web', image='demoapp:2.0.0-does-not-exist', failure_grace=300,
+                                     timeout=300))
+
+    assert result['failed'] is True
+    assert result['reason'] == 'ProgressDeadlineExceeded', result['msg']
+    assert result['diagnostics'], result
+    pulls = ('ErrImagePull', 'ImagePullBackOff')
+    for problem in result['diagnostics']:
+        assert problem['reason'] in pulls and problem['container'] == 'web', problem
+        assert problem['pod'] in result['msg']
+        assert any('Failed to pull image "demoapp:2.0.0-does-not-exist"' in e for e in problem['events']), problem
+    assert any(reason in result['msg'] for reason in pulls), result['msg']
+    # The pods as kubectl's client sees them: the same pods, waiting on the same pull failure.
+    waiting = {p.metadata.name: p.status.container_statuses[0].state.waiting.reason
+               for p in cluster.pods() if p.spec.containers[0].image == 'demoapp:2.0.0-does-not-exist'}
+    assert {d['pod'] for d in result['diagnostics']} <= set(waiting) and set(waiting.values()) <= set(pulls)
+
+
+def history_revisions(cluster, target='deployment/web'):
+    """The REVISION column of ``kubectl rollout history`` (kubectl as an independent client)."""
+    output = kubectl_checks(cluster, 'rollout', 'history', target)
+    if output is None:
+        return None
+    return [int(line.split()[0]) for line in output.splitlines()[2:] if line.strip()]
 
 
 def test_on_failure_undo_rolls_back_and_reports_both(cluster, run_module):
     cluster.create(workload('Deployment', 'web', [container('web', 'demoapp:1.0.0')]))
     cluster.wait_complete()
-    before = cluster.deployment()
+    cluster.apps.patch_namespaced_deployment('web', 'default', {
+        'metadata': {'annotations': {CHANGE_CAUSE: 'to 2.0.0'}},
+        'spec': {'template': {'spec': {'containers': [{'name': 'web', 'image': 'demoapp:2.0.0'}]}}}})
+    before = cluster.wait_complete()
 
     result = run_module(MODULE, dict(cluster.conn, name='web', image='demoapp:3.0.0-crashloop', failure_grace=2,
                                      on_failure='undo', timeout=120))
 
     assert result['failed'] is True
     assert 'CrashLoopBackOff' in result['msg']
-    assert 'undo to revision 1: deployment "web" successfully rolled out' in result['msg']
+    # Revision 2 was rolled back to: the controller re-adopted it as revision 4 (the failed one is 3).
+    assert ('undone to revision 4 (revision 2 before the rollback re-numbered it): '
+            'deployment "web" successfully rolled out') in result['msg']
+    assert result['revision'] == {'before': 2, 'after': 4}
+    assert result['undo']['revision'] == 4 and result['undo']['rolled_back_to'] == 2
     assert result['undo']['changed'] is True and result['undo']['complete'] is True
-    assert result['undo']['images'] == {'web': 'demoapp:1.0.0'}
+    assert result['undo']['images'] == {'web': 'demoapp:2.0.0'}
     dep = cluster.wait_complete()
-    assert dep.spec.template.spec.containers[0].image == 'demoapp:1.0.0'
-    assert dep.metadata.annotations[REVISION] == '3', 'kubectl re-adopts revision 1 as revision 3'
-    assert dep.metadata.annotations.get(CHANGE_CAUSE) == (before.metadata.annotations or {}).get(CHANGE_CAUSE)
-    assert cluster.images_of_pods() == ['demoapp:1.0.0']
+    assert dep.spec.template.spec.containers[0].image == 'demoapp:2.0.0'
+    assert dep.metadata.annotations[REVISION] == '4', 'kubectl re-adopts revision 2 as revision 4'
+    assert dep.metadata.annotations.get(CHANGE_CAUSE) == before.metadata.annotations[CHANGE_CAUSE]
+    assert cluster.images_of_pods() == ['demoapp:2.0.0']
+    revisions = history_revisions(cluster)
+    if revisions is not None:
+        assert revisions == [1, 3, 4] and revisions[-1] == result['revision']['after'] == result['undo']['revision']
 
 
 # --- state undone ---------------------------------------------------------------------------------
@@ -338,9 +388,11 @@ def test_undone_to_previous_check_real_check_real(cluster, run_playbook):
 def test_undone_to_a_revision_then_already_there(cluster, run_playbook):
     roll(cluster, 'demoapp:1.0.0', 'demoapp:2.0.0', 'demoapp:3.0.0')
     args = dict(cluster.conn, state='undone', name='web', to_revision=1, timeout=120)
+    # The undo re-numbers revision 1 as revision 4: naming 4 is the idempotent form.
+    at_4 = dict(args, to_revision=4)
 
     planned, real, check_again, real_again = run_tasks(
-        run_playbook, [(args, {'check_mode': True}), args, (args, {'check_mode': True}), args])
+        run_playbook, [(args, {'check_mode': True}), args, (at_4, {'check_mode': True}), at_4])
 
     assert_ok(planned)
     assert planned['changed'] is True
@@ -358,6 +410,24 @@ def test_undone_to_a_revision_then_already_there(cluster, run_playbook):
     skipped = kubectl_checks(cluster, 'rollout', 'undo', 'deployment/web', '--to-revision=4')
     if skipped is not None:
         assert 'skipped rollback (current template already matches revision 4)' in skipped
+
+
+def test_undone_to_a_number_the_rollback_took_away_is_refused_as_kubectl_does(cluster, run_playbook):
+    roll(cluster, 'demoapp:1.0.0', 'demoapp:2.0.0', 'demoapp:3.0.0')
+    args = dict(cluster.conn, state='undone', name='web', to_revision=1, timeout=120)
+
+    real, check_again, real_again = run_tasks(run_playbook, [args, (args, {'check_mode': True}), args])
+
+    assert_ok(real)
+    assert real['changed'] is True and real['revision'] == {'before': 3, 'after': 4}
+    for again in (check_again, real_again):
+        assert again['failed'] is True and again['changed'] is False
+        assert again['msg'] == 'unable to find specified revision 1 in history of deployment web (revisions: 2, 3, 4)'
+    assert cluster.deployment().metadata.generation == 4, 'the refused runs wrote nothing'
+    if KUBECTL:
+        refused = cluster.kubectl('rollout', 'undo', 'deployment/web', '--to-revision=1', check=False)
+        assert refused.returncode != 0 and 'unable to find specified revision 1 in history' in refused.stderr
+        assert history_revisions(cluster) == [2, 3, 4]
 
 
 def test_undone_to_a_missing_revision_is_refused(cluster, run_module):
@@ -443,9 +513,9 @@ def test_statefulset_undo_uses_controller_revisions(cluster, run_playbook):
     cluster.create(workload('StatefulSet', 'db', [container('db', 'pg:15.1')], replicas=2, serviceName='db'))
     args = dict(cluster.conn, kind='StatefulSet', name='db', timeout=120)
 
-    rolled, undone, undone_again = run_tasks(run_playbook, [
+    rolled, undone, undone_again, gone = run_tasks(run_playbook, [
         dict(args, image='pg:15.2'), dict(args, state='undone', to_revision=1),
-        dict(args, state='undone', to_revision=1)])
+        dict(args, state='undone', to_revision=3), dict(args, state='undone', to_revision=1)])
 
     assert_ok(rolled)
     assert rolled['revision']['after'] == 2
@@ -453,6 +523,7 @@ def test_statefulset_undo_uses_controller_revisions(cluster, run_playbook):
     assert undone['changed'] is True and undone['revision']['after'] == 3
     assert_ok(undone_again)
     assert undone_again['changed'] is False
+    assert gone['failed'] is True and 'unable to find specified revision 1 in history of statefulset db' in gone['msg']
     assert {pod.spec.containers[0].image for pod in cluster.pods('db')} == {'pg:15.1'}
     history = kubectl_checks(cluster, 'rollout', 'history', 'statefulset/db')
     if history is not None:
@@ -526,7 +597,8 @@ def test_bad_input_fails_clearly_and_changes_nothing(cluster, run_playbook):
          'images, image and env are options of state rolled_out, not restarted'),
         (dict(host='http://127.0.0.1:%d' % closed_port(), name='web', image='demoapp:2.0.0'),
          'cannot reach the Kubernetes API server at http://127.0.0.1:'),
-        (dict(kubeconfig='/nonexistent/kubeconfig', name='web', image='demoapp:2.0.0'), 'cannot load kubeconfig'),
+        (dict(kubeconfig='/nonexistent/kubeconfig', name='web', image='demoapp:2.0.0'),
+         'cannot load kubeconfig /nonexistent/kubeconfig: no such file (kubeconfig)'),
     ]
     results = run_tasks(run_playbook, [args for args, _msg in cases])
     for (args, msg), result in zip(cases, results):
@@ -534,6 +606,63 @@ def test_bad_input_fails_clearly_and_changes_nothing(cluster, run_playbook):
         assert msg in result['msg'], (msg, result['msg'])
     dep = cluster.deployment()
     assert dep.metadata.generation == 1 and dep.spec.template.spec.containers[0].image == 'demoapp:1.0.0'
+
+
+def test_a_missing_default_kubeconfig_is_named(cluster, run_playbook, tmp_path):
+    """Without kubeconfig and host the client reads $KUBECONFIG, else ~/.kube/config: the message names the file."""
+    missing = str(tmp_path / 'nowhere' / 'config')
+    args = dict(name='web', image='demoapp:2.0.0')
+    from_variable, from_home = run_tasks(run_playbook, [
+        (args, {'environment': {'KUBECONFIG': missing}}),
+        (args, {'environment': {'HOME': str(tmp_path)}})])
+    assert from_variable['failed'] is True
+    assert from_variable['msg'].startswith('cannot load kubeconfig %s: no such file (KUBECONFIG)' % missing)
+    assert from_home['failed'] is True
+    assert from_home['msg'].startswith('cannot load kubeconfig ~/.kube/config (%s/.kube/config): no such file'
+                                       % tmp_path), from_home['msg']
+    assert 'No configuration found' not in from_variable['msg'] + from_home['msg']
+
+
+@contextlib.contextmanager
+def silent_api_server():
+    """A TCP listener on 127.0.0.1 that accepts connections and never answers (a hung API server)."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(64)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield 'http://127.0.0.1:%d' % listener.getsockname()[1], accepted
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def test_an_api_server_that_never_answers_fails_within_the_timeout(run_module):
+    timeout = 5
+    with silent_api_server() as (url, accepted):
+        started = time.monotonic()
+        result = run_module(MODULE, dict(host=url, name='web', image='demoapp:2.0.0', timeout=timeout))
+        elapsed = time.monotonic() - started
+    assert result['failed'] is True
+    assert result['msg'].startswith('cannot reach the Kubernetes API server at %s: no answer in time' % url), result['msg']
+    assert accepted, 'the module connected to the listener'
+    # Generous bound (Ansible's start-up included): without a request timeout it took 4 x 30 s.
+    assert elapsed < timeout + 20, 'failed after %.1f s with timeout %d' % (elapsed, timeout)
 
 
 # --- real containers ------------------------------------------------------------------------------
@@ -563,7 +692,9 @@ def test_demoapp_containers_upgrade_then_a_crashing_release_is_undone(kubesim_do
     assert real_again['changed'] is False
     assert crashed.get('failed') is True, crashed
     assert crashed['reason'] == 'CrashLoopBackOff', crashed['msg']
-    assert 'undo to revision 2: deployment "web" successfully rolled out' in crashed['msg']
+    assert ('undone to revision 4 (revision 2 before the rollback re-numbered it): '
+            'deployment "web" successfully rolled out') in crashed['msg']
+    assert crashed['revision'] == {'before': 2, 'after': 4} and crashed['undo']['revision'] == 4
     assert crashed['diagnostics'][0]['logs'], 'the crashed container\'s real output is reported'
     dep = cluster.wait_complete()
     assert dep.spec.template.spec.containers[0].image == 'demoapp:2.0.0'

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gzip
 import io
+import socket
+import threading
 
 import pytest
 
-from ansible_collections.artisan.upgrade.plugins.module_utils import _exec
+from ansible_collections.artisan.upgrade.plugins.module_utils import _exec, _k8s
 
 
 def test_local_run_streams_stdout_into_a_file_and_passes_the_environment(tmp_path, monkeypatch):
@@ -121,3 +123,26 @@ def test_pod_command_line_shows_kubectl_and_variable_names_only():
     line = pod.command_line(['pg_dump', 'shop'], {'PGPASSWORD': 'secret'})
     assert line == ['kubectl', 'exec', '--namespace', 'db', '--stdin', '--container', 'postgres', 'postgresql-0', '--',
                     'env', 'PGPASSWORD=<from stdin>', 'pg_dump', 'shop']
+
+
+def test_pod_check_gives_up_on_an_api_server_that_never_answers(monkeypatch):
+    pytest.importorskip('kubernetes')
+    monkeypatch.setattr(_k8s, 'REQUEST_TIMEOUT', 1.0)
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(8)  # the kernel takes the connection; nothing answers it
+    outcome = []
+    pod = _exec.PodTransport({'host': 'http://127.0.0.1:%d' % listener.getsockname()[1]}, 'nginx-0')
+
+    def check():
+        try:
+            pod.check()
+        except _exec.ExecError as exc:
+            outcome.append(str(exc))
+
+    thread = threading.Thread(target=check, daemon=True)
+    thread.start()
+    thread.join(30)
+    listener.close()
+    assert not thread.is_alive(), 'the pod read still waits for an answer'
+    assert outcome and 'cannot reach the Kubernetes API at http://127.0.0.1:' in outcome[0]

@@ -88,3 +88,40 @@ def test_unreachable_is_a_transport_error_not_an_api_answer():
     assert _k8s.is_unreachable(urllib3.exceptions.MaxRetryError(None, '/api', 'refused'))
     assert _k8s.is_unreachable(ConnectionRefusedError())
     assert not _k8s.is_unreachable(kubernetes.client.ApiException(status=404))
+
+
+def test_a_missing_kubeconfig_is_named_wherever_its_path_came_from(tmp_path, monkeypatch):
+    missing = str(tmp_path / 'missing')
+    with pytest.raises(_k8s.K8sError, match='cannot load kubeconfig %s: no such file \\(kubeconfig\\)' % missing):
+        _k8s.configuration(params(kubeconfig=missing))
+    monkeypatch.setenv('KUBECONFIG', '%s:%s' % (missing, missing + '2'))
+    with pytest.raises(_k8s.K8sError, match='none of these files exists \\(KUBECONFIG\\)'):
+        _k8s.configuration(params())
+    monkeypatch.delenv('KUBECONFIG')
+    monkeypatch.setenv('HOME', str(tmp_path))
+    with pytest.raises(_k8s.K8sError) as default:
+        _k8s.configuration(params())
+    assert str(default.value).startswith('cannot load kubeconfig ~/.kube/config (%s/.kube/config): no such file '
+                                         '(the default)' % tmp_path)
+
+
+def test_one_existing_file_of_kubeconfig_is_enough(tmp_path, monkeypatch):
+    path = tmp_path / 'config'
+    path.write_text(json.dumps(KUBECONFIG))
+    monkeypatch.setenv('KUBECONFIG', '%s:%s' % (tmp_path / 'missing', path))
+    assert _k8s.configuration(params()).host == 'http://127.0.0.1:6443'
+
+
+def test_a_timed_out_read_is_not_sent_again():
+    config = _k8s.configuration(params(host='http://127.0.0.1:1'))
+    assert config.retries.read is False and config.retries.total == 3
+
+
+def test_deadline_bounds_requests_and_leaves_time_to_report():
+    now = [50.0]
+    deadline = _k8s.Deadline(10, clock=lambda: now[0])
+    assert deadline.request_timeout() == 10 and deadline.request_timeout(cap=3) == 3
+    now[0] = 58.0
+    assert deadline.request_timeout() == _k8s.MIN_REQUEST_TIMEOUT and deadline.left() == 2
+    now[0] = 70.0
+    assert deadline.request_timeout() == _k8s.MIN_REQUEST_TIMEOUT and deadline.left() == -10

@@ -346,28 +346,27 @@ def test_undo_deployment_is_kubectls_json_patch(to_revision, target, image):
         r.CHANGE_CAUSE_ANNOTATION: 'first' if target == 1 else 'second'}}
 
 
-def test_undo_finds_a_revision_renumbered_by_an_earlier_rollback():
-    # revision 1 was rolled back to: the Deployment controller made it revision 4 and kept the 1
+def test_undo_does_not_find_a_number_a_rollback_took_away():
+    # revision 1 was rolled back to: the Deployment controller made it revision 4 (revision-history keeps the 1),
+    # and kubectl answers "unable to find specified revision 1 in history"
     sets = deployment_history()[1:3] + [replicaset(4, 'demoapp:1.0.0', hash_='h1%s',
                                                    annotations={r.RS_REVISION_HISTORY: '1'})]
     obj = deployment(images={'web': 'demoapp:1.0.0'}, annotations={r.REVISION_ANNOTATION: '4'})
     entries = r.history(obj, sets)
-    assert entries[-1].earlier_revisions == (1,)
-    plan = r.plan_undo(obj, entries, 1)
+    with pytest.raises(r.RolloutError, match=r'unable to find specified revision 1 in history of deployment web '
+                                             r'\(revisions: 2, 3, 4\)'):
+        r.plan_undo(obj, entries, 1)
+    plan = r.plan_undo(obj, entries, 4)
     assert plan.patch is None and plan.target.revision == 4
 
 
-def test_controller_revisions_remember_their_numbers_through_this_module():
-    obj = statefulset()
-    entries = r.history(obj, [controller_revision(1, 'pg:15'), controller_revision(2, 'pg:16')])
-    assert r.revision_history_patch(entries[0]) == {'metadata': {'annotations': {r.CR_REVISION_HISTORY: '1'}}}
-    renumbered = controller_revision(3, 'pg:15')
-    renumbered['metadata']['annotations'] = {r.CR_REVISION_HISTORY: '1'}
-    [entry] = r.history(obj, [renumbered])
-    assert entry.earlier_revisions == (1,)
-    assert r.revision_history_patch(entry) == {'metadata': {'annotations': {r.CR_REVISION_HISTORY: '1,3'}}}
-    # ReplicaSets are re-numbered with their history by the Deployment controller itself
-    assert r.revision_history_patch(r.history(current_deployment(), deployment_history())[0]) is None
+def test_undo_of_a_paused_deployment_names_a_missing_revision_first():
+    obj = dict(current_deployment(), spec=dict(current_deployment()['spec'], paused=True))
+    entries = r.history(obj, deployment_history())
+    with pytest.raises(r.RolloutError, match='unable to find specified revision 7'):
+        r.plan_undo(obj, entries, 7)
+    with pytest.raises(r.RolloutError, match='you cannot rollback a paused deployment'):
+        r.plan_undo(obj, entries, 1)
 
 
 def test_undo_to_the_current_template_is_skipped():
@@ -478,6 +477,56 @@ def test_init_container_problems_count():
     bad = pod('web-h2-a')
     bad['status']['initContainerStatuses'] = [{'name': 'migrate', 'state': {'waiting': {'reason': 'ErrImagePull'}}}]
     assert r.pod_problem(bad).container == 'migrate'
+
+
+def unscheduled(name, reason=None, message=None, node=None):
+    """A pending pod: unschedulable (PodScheduled False), or not bound to a node yet."""
+    status = {'phase': 'Pending'}
+    if reason:
+        status['conditions'] = [{'type': 'PodScheduled', 'status': 'False', 'reason': reason, 'message': message}]
+    return {'metadata': {'name': name, 'labels': {r.POD_TEMPLATE_HASH: 'h2'}}, 'spec': {'nodeName': node} if node else {},
+            'status': status}
+
+
+@pytest.mark.parametrize('pod_, expected', [
+    (pod('web-h2-a', 'ImagePullBackOff', 'Back-off pulling image "x"'),
+     'pod web-h2-a container web: ImagePullBackOff (Back-off pulling image "x")'),
+    (pod('web-h2-a', 'ContainerCreating'), 'pod web-h2-a container web: ContainerCreating'),
+    (pod('web-h2-a'), 'pod web-h2-a container web: NotReady (running, its readiness probe does not pass)'),
+    (unscheduled('web-h2-a', 'Unschedulable', '0/3 nodes are available: 3 Insufficient cpu.'),
+     'pod web-h2-a: Unschedulable (0/3 nodes are available: 3 Insufficient cpu.)'),
+    (unscheduled('web-h2-a'), 'pod web-h2-a: Pending (not scheduled to a node yet)'),
+    (unscheduled('web-h2-a', node='n1'), 'pod web-h2-a: Pending (on node n1, no container started yet)'),
+])
+def test_pod_not_ready_says_why(pod_, expected):
+    assert r.describe_problem(r.pod_not_ready(pod_)) == expected
+
+
+def test_pod_not_ready_reports_a_terminated_container():
+    ended = pod('web-h2-a')
+    ended['status']['containerStatuses'][0]['state'] = {'terminated': {'reason': 'OOMKilled', 'exitCode': 137}}
+    assert r.describe_problem(r.pod_not_ready(ended)) == 'pod web-h2-a container web: OOMKilled (exit code 137)'
+
+
+def test_tracker_reports_the_new_pods_that_are_not_ready():
+    tracker = tracker_with()
+    tracker.observe_pod('ADDED', pod('web-h2-b', 'ImagePullBackOff'), now=0.0)
+    tracker.observe_pod('ADDED', unscheduled('web-h2-a', 'Unschedulable', 'no node'), now=0.0)
+    tracker.observe_pod('ADDED', pod('web-h2-c', ready=True), now=0.0)
+    tracker.observe_pod('ADDED', pod('web-h1-a', 'CrashLoopBackOff', revision='h1'), now=0.0)
+    assert [(p.pod, p.reason) for p in tracker.not_ready_report()] == [
+        ('web-h2-a', 'Unschedulable'), ('web-h2-b', 'ImagePullBackOff')]
+    tracker.new_revision = None  # before the revision is known, every unready pod is reported
+    assert [p.pod for p in tracker.not_ready_report()] == ['web-h1-a', 'web-h2-a', 'web-h2-b']
+
+
+def test_failure_summary_adds_the_last_warning_event():
+    diagnostics = [{'pod': 'web-h2-a', 'container': 'web', 'reason': 'NotReady', 'message': '', 'restarts': 0,
+                    'events': ['Warning Unhealthy (x4): Readiness probe failed: 503', 'Normal Pulled: pulled']},
+                   {'pod': 'web-h2-b', 'container': '', 'reason': 'Pending', 'message': 'not scheduled', 'restarts': 0,
+                    'events': []}]
+    assert r.failure_summary(diagnostics) == ('pod web-h2-a container web: NotReady, last event: Warning Unhealthy (x4): '
+                                              'Readiness probe failed: 503; pod web-h2-b: Pending (not scheduled)')
 
 
 def tracker_with(obj=None, grace=5.0):

@@ -53,6 +53,12 @@ class FakeApi:
     def patch(self, obj, body, content_type=r'application/strategic-merge-patch+json', dry_run=False):
         self.patches.append((body, content_type, dry_run))
         patched = copy.deepcopy(obj)
+        if content_type == 'application/json-patch+json' and not dry_run:
+            # The Deployment controller re-adopts the old ReplicaSet under the next revision number.
+            renumbered = max(int(rs['metadata']['annotations'][r.REVISION_ANNOTATION]) for rs in self.owned) + 1
+            patched['spec']['template'] = body[0]['value']
+            patched['metadata']['annotations'] = dict(body[1]['value'], **{r.REVISION_ANNOTATION: str(renumbered)})
+            self.obj = patched
         if isinstance(body, dict) and 'spec' in body:
             for change in body['spec'].get('template', {}).get('spec', {}).get('containers', []):
                 patched['spec']['template']['spec']['containers'][0].update(
@@ -71,9 +77,6 @@ class FakeApi:
 
     def delete_pod(self, namespace, name):
         self.deleted.append(name)
-
-    def annotate_revision(self, obj, name, patch):
-        self.patches.append((patch, 'annotate ' + name, False))
 
 
 def params(**overrides):
@@ -147,9 +150,11 @@ def test_on_failure_undo_rolls_back_to_the_revision_it_started_from():
     with pytest.raises(actions.RolloutFailed) as failed:
         run_state(api, image='demoapp:2.0.0', on_failure='undo')
     result = failed.value.result
-    assert result['msg'] == ('deployment web: new pods are failing; undo to revision 1: '
-                             'deployment "web" successfully rolled out')
-    assert result['undo']['revision'] == 1 and result['undo']['complete'] is True
+    assert result['msg'] == ('deployment web: new pods are failing; undone to revision 3 (revision 1 before the '
+                             'rollback re-numbered it): deployment "web" successfully rolled out')
+    # the numbers as kubectl rollout history shows them after the rollback, read again after it
+    assert result['undo']['revision'] == 3 and result['undo']['rolled_back_to'] == 1
+    assert result['revision'] == {'before': 1, 'after': 3} and result['undo']['complete'] is True
     rollback, content_type, _dry_run = api.patches[1]
     assert content_type == 'application/json-patch+json'
     assert rollback[0]['value']['spec']['containers'][0]['image'] == 'demoapp:1.0.0'
@@ -164,7 +169,42 @@ def test_undo_failure_keeps_the_original_reason():
         run_state(api, image='demoapp:2.0.0', on_failure='undo')
     result = failed.value.result
     assert result['reason'] == 'Timeout'
-    assert result['msg'] == 'timed out; undo to revision 1: undo failed: no rollout history found for deployment web'
+    assert result['msg'] == ('timed out; undo failed: unable to find specified revision 1 in history of deployment web '
+                             '(revisions: )')
+    assert result['revision'] == {'before': 1, 'after': 1} and 'revision' not in result['undo']
+
+
+def test_a_deadline_failure_reports_the_pods_that_are_not_ready():
+    stuck = r.PodProblem('web-h2-a', 'web', 'ImagePullBackOff', 'Back-off pulling image "demoapp:2.0.0"', 0)
+    waits = []
+
+    class Api(FakeApi):
+        def wait(self, obj, tracker, timeout):
+            result = super().wait(obj, tracker, timeout)
+            result.not_ready = [stuck]
+            waits.append(result)
+            return result
+
+        def diagnostics(self, namespace, problems, log_lines):
+            return [{'pod': p.pod, 'container': p.container, 'reason': p.reason, 'message': p.message,
+                     'restarts': p.restarts, 'events': ['Normal Pulling: Pulling image', 'Warning Failed (x3): Error: ImagePullBackOff']}
+                    for p in problems]
+
+    api = Api(deployment(), verdicts=[r.Verdict(False, True, 'deployment "web" exceeded its progress deadline',
+                                                'ProgressDeadlineExceeded')])
+    with pytest.raises(actions.RolloutFailed) as failed:
+        run_state(api, image='demoapp:2.0.0')
+    result = failed.value.result
+    assert result['msg'] == (
+        'deployment "web" exceeded its progress deadline; new pods not ready: pod web-h2-a container web: '
+        'ImagePullBackOff (Back-off pulling image "demoapp:2.0.0"), last event: Warning Failed (x3): Error: ImagePullBackOff')
+    assert [d['reason'] for d in result['diagnostics']] == ['ImagePullBackOff']
+
+
+def test_every_request_is_bounded_by_the_timeout():
+    api = FakeApi(deployment())
+    run_state(api, image='demoapp:2.0.0', timeout=7)
+    assert api.deadline.seconds == 7
 
 
 def test_restart_token_already_recorded_is_no_write():
@@ -182,7 +222,7 @@ def test_restart_writes_the_time_and_token():
     assert result['changed'] is True
 
 
-def test_undo_of_a_statefulset_remembers_the_revision_number():
+def test_undo_of_a_statefulset_patches_its_template_only():
     sts = deployment()
     sts.update(kind='StatefulSet')
     sts['metadata']['annotations'] = {}
@@ -194,6 +234,5 @@ def test_undo_of_a_statefulset_remembers_the_revision_number():
                   'data': {'spec': {'template': dict(copy.deepcopy(sts['spec']['template']), **{'$patch': 'replace'})}}}]
     api = FakeApi(sts, owned=revisions)
     result = run_state(api, kind='StatefulSet', state='undone')
-    assert [kind for _body, kind, _dry_run in api.patches] == ['application/strategic-merge-patch+json', 'annotate web-a']
-    assert api.patches[1][0] == {'metadata': {'annotations': {r.CR_REVISION_HISTORY: '1'}}}
+    assert [kind for _body, kind, _dry_run in api.patches] == ['application/strategic-merge-patch+json']
     assert result['msg'] == 'undone statefulset web to revision 1: done'
