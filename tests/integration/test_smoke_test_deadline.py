@@ -137,7 +137,8 @@ def test_plain_headers_leave_the_result_intact_and_secret_ones_never_show(servic
         {'name': 'quotes the key', 'path': '/echo', 'secret_headers': {'X-Api-Key': API_KEY},
          'assert_json': [{'path': '$.x_api_key', 'equals': 'something else'}], 'required': False},
     ]
-    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
+    # Ansible 2.21 adds the task's arguments (invocation) to results only when asked to.
+    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'vars': {'ansible_inject_invocation': True}, 'tasks': [
         {'name': name, 'artisan.upgrade.smoke_test': {'base_url': service.url, 'checks': checks, 'timeout': 10,
                                                       'report_path': str(path)}, 'ignore_errors': True}
         for name, path in (('junit', junit), ('json', report))]}], verbosity=3)
@@ -147,10 +148,14 @@ def test_plain_headers_leave_the_result_intact_and_secret_ones_never_show(servic
         assert result['msg'] == '4 check(s) passed'
         assert [(c['status'], c['attempts'], c['message']) for c in result['checks'][:3]] == [(200, 1, 'ok')] * 3
         assert result['checks'][3]['message'] == '$.x_api_key is "********", expected "something else"'
+        arguments = result.pop('invocation')['module_args']['checks']
+        assert arguments[0]['headers'] == {'X-Env': 'ok'}
+        assert arguments[2]['secret_headers'] == {'X-Api-Key': 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'}
         shown = json.dumps(result)
         assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' not in shown
         assert shown.count('********') == 1  # only in the message that quotes the key
-    assert '"rounds": 1' in run.stdout and '"message": "ok"' in run.stdout  # -vvv prints the whole result
+    # -vvv prints the whole result and the task's arguments.
+    assert '"rounds": 1' in run.stdout and '"message": "ok"' in run.stdout and '"X-Env": "ok"' in run.stdout
     assert API_KEY not in run.stdout
     for path in (junit, report):
         text = path.read_text(encoding='utf-8')
