@@ -293,7 +293,7 @@ notes:
   - Proxy settings from the environment are ignored, so that the service itself is tested.
   - Secret captured values are masked by the module itself, not through Ansible's C(no_log) replacement,
     which would also mask every equal number and word of the result. For the same reason only
-    O(checks[].secret_headers) is C(no_log); plain O(checks[].headers) such as V(X-Env: ok) leave the result intact.
+    O(checks[].secret_headers) is C(no_log); a plain header such as C(X-Env) set to V(ok) leaves the result intact.
 seealso:
   - module: ansible.builtin.uri
     description: A single HTTP request per task.
