@@ -274,6 +274,12 @@ def _check_headers(where: str, check: dict[str, t.Any], declared: set[str]) -> N
                 'values, as in "Bearer {token}")' % (where, name))
 
 
+def credential_header_values(checks: list[dict[str, t.Any]]) -> set[str]:
+    """The values of the plain headers named like credentials, to hide when such a header is refused."""
+    return {str(value) for check in checks for name, value in (check.get('headers') or {}).items()
+            if CREDENTIAL.search(name) and str(value)}
+
+
 def secret_header_forms(checks: list[dict[str, t.Any]]) -> set[str]:
     """The texts of secret header values as messages may quote them (plain or JSON-escaped): the credential
     after its scheme (Bearer, Basic), without the captured values it holds, which are masked as captures."""

@@ -596,6 +596,8 @@ def main():
     try:
         checks = _smoke.normalize_suite(checks, params['base_url'])
     except _smoke.CheckSpecError as exc:
+        # A refused credential must not show in clear in the task's arguments (invocation) either.
+        module.no_log_values.update(_smoke.credential_header_values(checks))
         module.fail_json(msg=str(exc))
 
     session = _http.new_session(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])

@@ -453,6 +453,12 @@ def test_credentials_in_plain_headers_are_refused(headers, secret_headers, messa
     assert 's3cr3t' not in str(error.value) and 'dXNlcjpwYXNz' not in str(error.value)
 
 
+def test_credential_header_values_are_those_of_plain_headers_named_like_credentials():
+    checks = [http_check(headers={'Authorization': 'Bearer x', 'X-Env': 'ok', 'Cookie': ''}),
+              http_check(headers=None, secret_headers={'X-Api-Key': 'k'})]
+    assert _smoke.credential_header_values(checks) == {'Bearer x'}
+
+
 @pytest.mark.parametrize('secret_headers, forms', [
     ({'Authorization': 'Bearer tok-123456'}, {'tok-123456'}),
     ({'Authorization': 'Basic dXNlcjpwYXNz'}, {'dXNlcjpwYXNz'}),

@@ -55,3 +55,13 @@ def test_only_secret_headers_are_hidden_and_plain_ones_garble_nothing(capsys):
     assert arguments['headers'] == {'X-Env': 'connect'}
     assert arguments['secret_headers'] == {'X-Api-Key': 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'}
     assert 'k-0123456789' not in json.dumps(result)
+
+
+def test_a_refused_credential_is_hidden_from_the_task_arguments_too(capsys):
+    check = dict(path='/x', headers={'X-Env': 'ok', 'Authorization': 'Bearer s3cr3t-0123'})
+    rc, result = run_module(capsys, dict(base_url='http://127.0.0.1:1', checks=[check], _ansible_inject_invocation=True))
+    assert rc == 1
+    assert 'header Authorization carries a credential' in result['msg']
+    assert result['invocation']['module_args']['checks'][0]['headers'] == {
+        'X-Env': 'ok', 'Authorization': 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'}
+    assert 's3cr3t' not in json.dumps(result)
