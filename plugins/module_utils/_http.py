@@ -37,6 +37,11 @@ def new_session(validate_certs: bool, ca_path: str | None, client_cert: str | No
     return session
 
 
+def request_headers(check: dict[str, t.Any]) -> dict[str, str] | None:
+    """Plain and secret headers together, as the service gets them (names are distinct, see _smoke)."""
+    return {**(check.get('headers') or {}), **(check.get('secret_headers') or {})} or None
+
+
 class Response(t.NamedTuple):
     status: int | None
     body: str
@@ -55,7 +60,7 @@ def http_probe(session: t.Any, check: dict[str, t.Any], request_timeout: float) 
             check.get('method') or 'GET',
             check['url'],
             params=check.get('query') or None,
-            headers=check.get('headers') or None,
+            headers=request_headers(check),
             json=body if body_format == 'json' else None,
             data=body if body_format != 'json' else None,
             timeout=request_timeout,
@@ -116,7 +121,7 @@ def websocket_exchange(check: dict[str, t.Any], budget: float, context: ssl.SSLC
     ``budget`` seconds. Return (latency_ms, failure or None)."""
     started = time.monotonic()
     deadline = started + budget
-    options: dict[str, t.Any] = {'additional_headers': check.get('headers') or None, 'open_timeout': budget, 'close_timeout': 1}
+    options: dict[str, t.Any] = {'additional_headers': request_headers(check), 'open_timeout': budget, 'close_timeout': 1}
     if check['url'].lower().startswith('wss:'):
         options['ssl'] = context
     if _CONNECT_TAKES_PROXY:

@@ -18,6 +18,9 @@ MISSING = object()
 MASK = '********'
 # A capture whose name or JSON path says credential is secret unless the user says otherwise.
 CREDENTIAL = re.compile(r'token|secret|passw|pwd|key|session|cookie|auth|credential|jwt|bearer|otp', re.IGNORECASE)
+# What a plain credential header may hold besides captured values: an auth scheme (Bearer) or a cookie name.
+SCHEME_OR_COOKIE_NAME = re.compile(r'\s*(?:[A-Za-z][\w.-]*(?:\s+|=))?\s*')
+AUTH_SCHEME = re.compile(r'^\s*[A-Za-z][\w.-]*\s+(?=\S)')
 # A message quoting a response cut short may hold the start of a secret; shorter starts are too common to mask.
 MIN_MASKED_PART = 6
 
@@ -229,12 +232,65 @@ def normalize_suite(checks: list[dict[str, t.Any]], base_url: str | None) -> lis
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise CheckSpecError('check names must be unique; repeated: %s' % ', '.join(duplicates))
-    in_headers = {var for check in normalized for var in PLACEHOLDER.findall(json.dumps(check.get('headers') or {}))}
+    declared = {var for check in normalized for var in check.get('capture') or {}}
+    for index, check in enumerate(normalized):
+        _check_headers('check %d (%s)' % (index + 1, check['name']), check, declared)
+    in_headers = {var for check in normalized for option in ('headers', 'secret_headers')
+                  for var in PLACEHOLDER.findall(json.dumps(check.get(option) or {}))}
     for check in normalized:
         for var, spec in (check.get('capture') or {}).items():
             if spec['secret'] is None:
                 spec['secret'] = is_credential(var, spec['path'], var in in_headers)
     return normalized
+
+
+def literal_parts(text: str, declared: t.Iterable[str]) -> list[str]:
+    """The text around the ``{name}`` placeholders of captured values (other braces are sent as they are)."""
+    parts, position = [], 0
+    for match in PLACEHOLDER.finditer(text):
+        if match.group(1) in declared:
+            parts.append(text[position:match.start()])
+            position = match.end()
+    parts.append(text[position:])
+    return parts
+
+
+def _check_headers(where: str, check: dict[str, t.Any], declared: set[str]) -> None:
+    """Refuse a credential written into the plain ``headers``: Ansible hides only no_log options from the
+    task's arguments (``invocation``, -vvv), so it belongs in ``secret_headers``. Building one from captured
+    values (``Authorization: Bearer {token}``) is fine: the captured token is masked like every secret capture."""
+    plain = check.get('headers') or {}
+    secret = check.get('secret_headers') or {}
+    both = sorted({name.lower() for name in plain} & {name.lower() for name in secret})
+    if both:
+        raise CheckSpecError('%s: header %s is given in both headers and secret_headers; keep one'
+                             % (where, ', '.join(both)))
+    for name, value in plain.items():
+        literal = ''.join(literal_parts(str(value), declared))
+        if CREDENTIAL.search(name) and not SCHEME_OR_COOKIE_NAME.fullmatch(literal):
+            raise CheckSpecError(
+                '%s: header %s carries a credential, and plain headers are shown in the task\'s arguments '
+                '(-vvv, invocation); give it in secret_headers instead (headers may only build it from captured '
+                'values, as in "Bearer {token}")' % (where, name))
+
+
+def credential_header_values(checks: list[dict[str, t.Any]]) -> set[str]:
+    """The values of the plain headers named like credentials, to hide when such a header is refused."""
+    return {str(value) for check in checks for name, value in (check.get('headers') or {}).items()
+            if CREDENTIAL.search(name) and str(value)}
+
+
+def secret_header_forms(checks: list[dict[str, t.Any]]) -> set[str]:
+    """The texts of secret header values as messages may quote them (plain or JSON-escaped): the credential
+    after its scheme (Bearer, Basic), without the captured values it holds, which are masked as captures."""
+    declared = {var for check in checks for var in check.get('capture') or {}}
+    forms = set()
+    for check in checks:
+        for value in (check.get('secret_headers') or {}).values():
+            for part in literal_parts(AUTH_SCHEME.sub('', str(value), count=1), declared):
+                part = part.strip()
+                forms.update({part, json.dumps(part)[1:-1]} if part else set())
+    return forms
 
 
 def is_credential(var: str, path: str, sent_in_a_header: bool) -> bool:

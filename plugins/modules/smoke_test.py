@@ -71,7 +71,20 @@ options:
         type: dict
       headers:
         description:
-          - Request headers (also sent with the WebSocket handshake). They are never returned.
+          - Request headers (also sent with the WebSocket handshake) that hold no secret. They are shown as
+            they are in the task's arguments (C(invocation), C(-vvv)), and their values mask nothing in the result.
+          - A header whose name mentions a credential (C(Authorization), C(Proxy-Authorization), C(Cookie),
+            C(X-Api-Key), C(X-Auth-Token), anything with token, key, secret, session, cookie, auth, ...) is
+            refused here unless its value is built from captured values, such as V(Bearer {token}) (the captured
+            value is masked like every secret capture); give it in O(checks[].secret_headers) instead.
+        type: dict
+      secret_headers:
+        description:
+          - Request headers that carry credentials, sent with O(checks[].headers). Ansible hides their values
+            from the task's arguments (C(no_log)), and the module masks them (the part after an
+            authentication scheme such as V(Bearer) or V(Basic)) as V(********) in check messages, the
+            failure message and report files.
+          - A header name must not be in both O(checks[].headers) and O(checks[].secret_headers).
         type: dict
       body:
         description:
@@ -258,7 +271,7 @@ options:
     description:
       - Also write the results to this file, for CI systems. It is written in check mode too, as it is
         output, not managed state.
-      - It holds the same results as the task, secret captured values masked the same way.
+      - It holds the same results as the task, secret captured values and secret header values masked the same way.
     type: path
   report_format:
     description:
@@ -279,7 +292,8 @@ attributes:
 notes:
   - Proxy settings from the environment are ignored, so that the service itself is tested.
   - Secret captured values are masked by the module itself, not through Ansible's C(no_log) replacement,
-    which would also mask every equal number and word of the result.
+    which would also mask every equal number and word of the result. For the same reason only
+    O(checks[].secret_headers) is C(no_log); a plain header such as C(X-Env) set to V(ok) leaves the result intact.
 seealso:
   - module: ansible.builtin.uri
     description: A single HTTP request per task.
@@ -316,6 +330,12 @@ EXAMPLES = r"""
           Authorization: Bearer {token}
         assert_json:
           - {path: $.email, equals: test@example.com}
+      - name: admin API with a key from the vault
+        path: /api/admin/stats
+        secret_headers:
+          X-Api-Key: "{{ vault_admin_api_key }}"  # hidden from -vvv and invocation, masked in messages and reports
+        headers:
+          X-Smoke-Test: "true"
       - name: protected without a token
         path: /api/users/me
         status: ["401"]
@@ -371,7 +391,8 @@ checks:
       type: int
       sample: 3
     message:
-      description: Why the check failed, or V(ok). Secret captured values in it are replaced by V(********).
+      description: Why the check failed, or V(ok). Secret captured values and secret header values in it are
+        replaced by V(********).
       type: str
       sample: status 503, expected 200-299
     ratio:
@@ -423,7 +444,8 @@ CHECK_OPTIONS = dict(
     url=dict(type='str'),
     method=dict(type='str', default='GET'),
     query=dict(type='dict'),
-    headers=dict(type='dict', no_log=True),
+    headers=dict(type='dict'),
+    secret_headers=dict(type='dict', no_log=True),
     body=dict(type='raw'),
     body_format=dict(type='str', choices=['json', 'form', 'raw'], default='json'),
     status=dict(type='list', elements='str'),
@@ -574,10 +596,13 @@ def main():
     try:
         checks = _smoke.normalize_suite(checks, params['base_url'])
     except _smoke.CheckSpecError as exc:
+        # A refused credential must not show in clear in the task's arguments (invocation) either.
+        module.no_log_values.update(_smoke.credential_header_values(checks))
         module.fail_json(msg=str(exc))
 
     session = _http.new_session(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
     prober = Prober(module, session)
+    prober.secrets.update(_smoke.secret_header_forms(checks))
     results, rounds, elapsed, captures = _smoke.run_suite(
         checks, prober, params['timeout'], params['interval'], params['max_interval'],
         params['consecutive_successes'], time.monotonic, time.sleep)

@@ -91,10 +91,18 @@ def test_unreachable_service_fails_with_the_transport_error(run_module):
     assert result['checks'][0]['status'] is None
 
 
-def test_request_headers_are_sent_but_never_returned(service, run_module):
+def test_secret_headers_are_sent_but_never_returned(service, run_module):
     token = 'Bearer s3cr3t-token-value'
-    checks = [{'name': 'auth echo', 'path': '/echo-auth', 'headers': {'Authorization': token},
-               'body_regex': 's3cr3t-token-value'}]
+    checks = [{'name': 'auth echo', 'path': '/echo-auth', 'secret_headers': {'Authorization': token},
+               'body_regex': '^Bearer [a-z0-9-]{18}$'}]
     result = run_module('artisan.upgrade.smoke_test', suite(service, checks))
     assert not result.get('failed'), result['msg']
     assert 's3cr3t' not in json.dumps(result)
+
+
+def test_a_credential_in_plain_headers_is_refused_before_the_checks_run(service, run_module):
+    checks = [{'name': 'auth echo', 'path': '/echo-auth', 'headers': {'Authorization': 'Bearer s3cr3t-token-value'}}]
+    result = run_module('artisan.upgrade.smoke_test', suite(service, checks))
+    assert result['failed'] is True
+    assert 'header Authorization carries a credential' in result['msg'] and 'secret_headers' in result['msg']
+    assert 'checks' not in result and 's3cr3t' not in result['msg']

@@ -1,5 +1,5 @@
 """smoke_test against a real HTTP service with timed behaviour: the deadline, request time limits, and the
-masking of captured values (in the result, -vvv output and report files), run through ansible-playbook."""
+masking of captured values and secret headers (in the result, -vvv output and report files), run through ansible-playbook."""
 
 from __future__ import annotations
 
@@ -119,3 +119,46 @@ def test_report_files_are_masked_like_the_result(service, tmp_path, run_playbook
     document = json.loads(report.read_text(encoding='utf-8'))
     assert (document['rounds'], document['totals']['passed']) == (1, 3)
     assert [c['status'] for c in document['checks']] == [200, 200, 200, 200]
+
+
+API_KEY = 'key-%s' % secrets.token_hex(12)
+
+
+def test_plain_headers_leave_the_result_intact_and_secret_ones_never_show(service, tmp_path, run_playbook):
+    junit, report = tmp_path / 'smoke.xml', tmp_path / 'smoke.json'
+    checks = [
+        # A plain header value equal to words of every result ("ok") must not garble it.
+        {'name': 'plain header', 'path': '/echo', 'headers': {'X-Env': 'ok'},
+         'assert_json': [{'path': '$.x_env', 'equals': 'ok'}]},
+        {'name': 'ready', 'path': '/ready?after=0', 'assert_json': [{'path': '$.status', 'equals': 'ok'}]},
+        {'name': 'secret header', 'path': '/echo', 'secret_headers': {'X-Api-Key': API_KEY},
+         'assert_json': [{'path': '$.x_api_key', 'matches': '^key-[0-9a-f]{24}$'}]},
+        # Fails on purpose, quoting the key the service echoed: the message must not show it.
+        {'name': 'quotes the key', 'path': '/echo', 'secret_headers': {'X-Api-Key': API_KEY},
+         'assert_json': [{'path': '$.x_api_key', 'equals': 'something else'}], 'required': False},
+    ]
+    # Ansible 2.21 adds the task's arguments (invocation) to results only when asked to.
+    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'vars': {'ansible_inject_invocation': True}, 'tasks': [
+        {'name': name, 'artisan.upgrade.smoke_test': {'base_url': service.url, 'checks': checks, 'timeout': 10,
+                                                      'report_path': str(path)}, 'ignore_errors': True}
+        for name, path in (('junit', junit), ('json', report))]}], verbosity=3)
+    for name in ('junit', 'json'):
+        result = run.result(name)
+        assert_ok(result)
+        assert result['msg'] == '4 check(s) passed'
+        assert [(c['status'], c['attempts'], c['message']) for c in result['checks'][:3]] == [(200, 1, 'ok')] * 3
+        assert result['checks'][3]['message'] == '$.x_api_key is "********", expected "something else"'
+        arguments = result.pop('invocation')['module_args']['checks']
+        assert arguments[0]['headers'] == {'X-Env': 'ok'}
+        assert arguments[2]['secret_headers'] == {'X-Api-Key': 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'}
+        shown = json.dumps(result)
+        assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' not in shown
+        assert shown.count('********') == 1  # only in the message that quotes the key
+    # -vvv prints the whole result and the task's arguments.
+    assert '"rounds": 1' in run.stdout and '"message": "ok"' in run.stdout and '"X-Env": "ok"' in run.stdout
+    assert API_KEY not in run.stdout
+    for path in (junit, report):
+        text = path.read_text(encoding='utf-8')
+        assert '$.x_api_key is &quot;********&quot;' in text or '$.x_api_key is \\"********\\"' in text, text
+        assert API_KEY not in text and 'VALUE_SPECIFIED' not in text
+    assert [c['message'] for c in json.loads(report.read_text(encoding='utf-8'))['checks'][:3]] == ['ok'] * 3

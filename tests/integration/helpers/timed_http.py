@@ -37,7 +37,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(min(float(query.get('seconds', '0')), MAX_DELAY))
             self.answer(200, '# a slow endpoint\n', 'text/plain')
         elif url.path == '/echo':
-            self.answer(200, json.dumps({'authorization': self.headers.get('Authorization', '')}))
+            self.answer(200, json.dumps({'authorization': self.headers.get('Authorization', ''),
+                                         'x_api_key': self.headers.get('X-Api-Key', ''),
+                                         'x_env': self.headers.get('X-Env', '')}))
         else:
             self.answer(404, '{"error": "not found"}')
 

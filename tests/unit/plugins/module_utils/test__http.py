@@ -49,3 +49,13 @@ def test_session_ignores_proxies_from_the_environment_and_honours_tls_options():
 @pytest.mark.parametrize('value, text', [(5.0, '5s'), (3, '3s'), (1.96, '2s'), (1.34, '1.3s'), (0.4987, '0.5s'), (0.042, '0.042s')])
 def test_seconds_read_as_a_person_writes_them(value, text):
     assert _http.seconds(value) == text
+
+
+@pytest.mark.parametrize('check, headers', [
+    ({}, None),
+    ({'headers': {'X-Env': 'ok'}}, {'X-Env': 'ok'}),
+    ({'headers': {'X-Env': 'ok'}, 'secret_headers': {'X-Api-Key': 'k'}}, {'X-Env': 'ok', 'X-Api-Key': 'k'}),
+    ({'headers': None, 'secret_headers': {'Authorization': 'Bearer t'}}, {'Authorization': 'Bearer t'}),
+])
+def test_plain_and_secret_headers_are_sent_together(check, headers):
+    assert _http.request_headers(check) == headers

@@ -413,6 +413,71 @@ def test_what_an_auth_flow_yields_is_secret_by_default_and_the_flag_wins(capture
     assert {var: spec['secret'] for var, spec in login['capture'].items()} == secret
 
 
+def test_a_value_sent_in_a_secret_header_is_secret_by_default():
+    login = _smoke.normalize_suite([
+        http_check(name='login', path='/login', capture={'sid': '$.id'}),
+        http_check(name='me', path='/me', secret_headers={'Cookie': 'sid={sid}'}),
+    ], 'http://h')[0]
+    assert login['capture']['sid']['secret'] is True
+
+
+@pytest.mark.parametrize('headers', [
+    {'X-Env': 'ok', 'Accept': 'application/json', 'X-Request-Id': 'smoke-1'},
+    {'Authorization': 'Bearer {token}'},
+    {'authorization': '{token}', 'Cookie': 'session={token}', 'X-Api-Key': ' {token} '},
+])
+def test_plain_headers_may_build_credentials_only_from_captured_values(headers):
+    checks = _smoke.normalize_suite([http_check(name='login', path='/login', capture={'token': '$.t'}),
+                                     http_check(name='me', path='/me', headers=headers)], 'http://h')
+    assert checks[1]['headers'] == headers
+
+
+@pytest.mark.parametrize('headers, secret_headers, message', [
+    ({'Authorization': 'Bearer s3cr3t'}, None, 'check 2 (me): header Authorization carries a credential'),
+    ({'Proxy-Authorization': 'Basic dXNlcjpwYXNz'}, None, 'header Proxy-Authorization carries a credential'),
+    ({'Cookie': 'session=abc123'}, None, 'header Cookie carries a credential'),
+    ({'X-Api-Key': 'k-1'}, None, 'header X-Api-Key carries a credential'),
+    ({'X-Auth-Token': 'abc'}, None, 'header X-Auth-Token carries a credential'),
+    # Captured values do not excuse a literal credential beside them, nor a placeholder nothing captures.
+    ({'Authorization': 'Bearer s3cr3t{token}'}, None, 'header Authorization carries a credential'),
+    ({'Authorization': 'Bearer {unknown}'}, None, 'header Authorization carries a credential'),
+    ({'authorization': 'Bearer {token}'}, {'Authorization': 'Bearer x'},
+     'header authorization is given in both headers and secret_headers'),
+])
+def test_credentials_in_plain_headers_are_refused(headers, secret_headers, message):
+    suite = [http_check(name='login', path='/login', capture={'token': '$.t'}),
+             http_check(name='me', path='/me', headers=headers, secret_headers=secret_headers)]
+    with pytest.raises(_smoke.CheckSpecError, match=re.escape(message)) as error:
+        _smoke.normalize_suite(suite, 'http://h')
+    assert 'secret_headers' in str(error.value)
+    assert 's3cr3t' not in str(error.value) and 'dXNlcjpwYXNz' not in str(error.value)
+
+
+def test_credential_header_values_are_those_of_plain_headers_named_like_credentials():
+    checks = [http_check(headers={'Authorization': 'Bearer x', 'X-Env': 'ok', 'Cookie': ''}),
+              http_check(headers=None, secret_headers={'X-Api-Key': 'k'})]
+    assert _smoke.credential_header_values(checks) == {'Bearer x'}
+
+
+@pytest.mark.parametrize('secret_headers, forms', [
+    ({'Authorization': 'Bearer tok-123456'}, {'tok-123456'}),
+    ({'Authorization': 'Basic dXNlcjpwYXNz'}, {'dXNlcjpwYXNz'}),
+    ({'X-Api-Key': 'a"key'}, {'a"key', 'a\\"key'}),
+    ({'Authorization': 'Bearer {token}'}, set()),
+    ({'Cookie': 'sid={token}; csrf=c5rf'}, {'sid=', '; csrf=c5rf'}),
+    ({'X-Api-Key': 'k-{nothing}'}, {'k-{nothing}'}),
+])
+def test_secret_header_forms_are_the_credentials_without_scheme_and_captured_values(secret_headers, forms):
+    checks = [http_check(name='login', path='/login', capture={'token': '$.t'}),
+              http_check(name='me', path='/me', secret_headers=secret_headers)]
+    assert _smoke.secret_header_forms(checks) == forms
+
+
+def test_a_secret_header_is_masked_and_its_scheme_kept():
+    forms = _smoke.secret_header_forms([http_check(secret_headers={'Authorization': 'Bearer tok-123456'})])
+    assert _smoke.mask('$.auth is "Bearer tok-123456", expected "x"', forms) == '$.auth is "Bearer ********", expected "x"'
+
+
 @pytest.mark.parametrize('capture, message', [
     ({'t': {'secret': True}}, 'capture t needs a JSON path'),
     ({'t': {'path': '$.t', 'secret': True, 'mask': 1}}, 'capture t needs a JSON path'),

@@ -32,6 +32,8 @@ def run_module(capsys, args):
     (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', url='http://127.0.0.1:1/y')]),
      'parameters are mutually exclusive: path|url'),
     (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', type='udp')]), 'value of type must be one of: http, websocket, tcp, metrics, got: udp'),
+    (dict(base_url='http://127.0.0.1:1', checks=[dict(path='/x', headers={'X-Api-Key': 'k-1'})]),
+     'check 1 (http /x): header X-Api-Key carries a credential, and plain headers are shown'),
 ])
 def test_bad_input_fails_with_a_clear_message(capsys, args, message):
     rc, result = run_module(capsys, args)
@@ -39,3 +41,27 @@ def test_bad_input_fails_with_a_clear_message(capsys, args, message):
     assert result['failed'] is True
     assert message in result['msg']
     assert 'checks' not in result or isinstance(result['checks'], list)
+
+
+def test_only_secret_headers_are_hidden_and_plain_ones_garble_nothing(capsys):
+    # The plain value "connect" is a word of the result's message: no_log on headers masked it there.
+    check = dict(path='/x', headers={'X-Env': 'connect'}, secret_headers={'X-Api-Key': 'k-0123456789'})
+    rc, result = run_module(capsys, dict(base_url='http://127.0.0.1:1', checks=[check], timeout=0.2, interval=0.1,
+                                         _ansible_inject_invocation=True))
+    assert rc == 1
+    assert result['checks'][0]['message'] == 'cannot connect: Connection refused'
+    assert 'http /x: cannot connect: Connection refused' in result['msg']
+    arguments = result['invocation']['module_args']['checks'][0]
+    assert arguments['headers'] == {'X-Env': 'connect'}
+    assert arguments['secret_headers'] == {'X-Api-Key': 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'}
+    assert 'k-0123456789' not in json.dumps(result)
+
+
+def test_a_refused_credential_is_hidden_from_the_task_arguments_too(capsys):
+    check = dict(path='/x', headers={'X-Env': 'ok', 'Authorization': 'Bearer s3cr3t-0123'})
+    rc, result = run_module(capsys, dict(base_url='http://127.0.0.1:1', checks=[check], _ansible_inject_invocation=True))
+    assert rc == 1
+    assert 'header Authorization carries a credential' in result['msg']
+    assert result['invocation']['module_args']['checks'][0]['headers'] == {
+        'X-Env': 'ok', 'Authorization': 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'}
+    assert 's3cr3t' not in json.dumps(result)
