@@ -327,20 +327,7 @@ class ApiServer:
             await response.prepare(request)
             for event_type, obj in initial:
                 await response.write(_dumps({'type': event_type, 'object': obj}).encode() + b'\n')
-            deadline = time.monotonic() + timeout
-            next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
-            while True:
-                now = time.monotonic()
-                if now >= deadline:
-                    break
-                try:
-                    event_type, obj = await asyncio.wait_for(watcher.queue.get(), min(deadline, next_bookmark) - now)
-                except asyncio.TimeoutError:
-                    if bookmarks and time.monotonic() >= next_bookmark:
-                        await response.write(_dumps({'type': 'BOOKMARK', 'object': self.registry.bookmark(resource)}).encode() + b'\n')
-                        next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
-                    continue
-                await response.write(_dumps({'type': event_type, 'object': obj}).encode() + b'\n')
+            await self._stream_events(response, watcher, resource, bookmarks, time.monotonic() + timeout)
             await response.write_eof()
         except ConnectionResetError:
             pass  # the client went away
@@ -348,3 +335,21 @@ class ApiServer:
             self.registry.watchers.discard(watcher)
             self.watch_tasks.discard(task)
         return response
+
+    async def _stream_events(self, response: web.StreamResponse, watcher, resource: Resource, bookmarks: bool,
+                             deadline: float) -> None:
+        """Events until the deadline; a BOOKMARK after each quiet interval when asked for. Waits block on the
+        queue (never a zero timeout), so an idle watch costs nothing."""
+        wake_up = deadline if not bookmarks else min(deadline, time.monotonic() + BOOKMARK_INTERVAL)
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            try:
+                event_type, obj = await asyncio.wait_for(watcher.queue.get(), wake_up - now)
+            except asyncio.TimeoutError:
+                if bookmarks and time.monotonic() < deadline:
+                    await response.write(_dumps({'type': 'BOOKMARK', 'object': self.registry.bookmark(resource)}).encode() + b'\n')
+                    wake_up = min(deadline, time.monotonic() + BOOKMARK_INTERVAL)
+                continue
+            await response.write(_dumps({'type': event_type, 'object': obj}).encode() + b'\n')

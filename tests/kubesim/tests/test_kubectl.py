@@ -7,10 +7,14 @@ history.go, objectrestarter.go), so they only appear when the simulator answers 
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import subprocess
+import threading
+import time
 
 import pytest
+from kubernetes import client, watch
 
 from .helpers import deployment, wait_for
 
@@ -177,3 +181,64 @@ def test_exec_is_refused_clearly_by_the_fast_runtime(kubectl):
     result = kubectl('exec', 'p', '--', 'true', check=False)
     assert result.returncode == 1
     assert result.stderr == 'Error from server (BadRequest): exec is not supported by the fast runtime: start the simulator with runtime docker\n'
+
+
+def _lines_of(process: subprocess.Popen) -> queue.Queue:
+    """The process's stdout lines, read by a thread so the test can wait on them with a deadline."""
+    lines: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in process.stdout:
+            lines.put(line.strip())
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _next_line(lines: queue.Queue, wanted: str, timeout: float) -> str | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line == wanted:
+            return line
+    return None
+
+
+def test_watch_without_bookmarks_keeps_flowing_after_a_quiet_spell(kubectl, kubesim):
+    """`kubectl get -w` and the Python client's Watch (neither asks for bookmarks) see a change made after more
+    than 10 s of quiet (the server's bookmark interval), and an idle watch costs the server almost no CPU."""
+    apply(kubectl, deployment())
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    command = [KUBECTL, '--kubeconfig', kubesim.kubeconfig, 'get', 'deployment', 'web', '--watch', '-o',
+               'jsonpath={.spec.replicas}{"\\n"}']
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    api_client = kubesim.api_client()
+    seen: queue.Queue = queue.Queue()
+
+    def python_watch():
+        stream = watch.Watch().stream(client.AppsV1Api(api_client).list_namespaced_deployment, 'default',
+                                      field_selector='metadata.name=web', timeout_seconds=60)
+        try:
+            for event in stream:
+                seen.put(str(event['object'].spec.replicas))
+        except Exception:  # pylint: disable=broad-exception-caught
+            pass  # the simulator stops under the stream when the test ends; what was seen is in ``seen``
+    threading.Thread(target=python_watch, daemon=True).start()
+    try:
+        lines = _lines_of(process)
+        assert _next_line(lines, '3', 30) and _next_line(seen, '3', 30), 'the watches did not start'
+        time.sleep(10.5)  # past the bookmark interval, where the watches used to stop
+        quiet_start, cpu_start = time.monotonic(), time.process_time()
+        time.sleep(3)
+        cpu_share = (time.process_time() - cpu_start) / (time.monotonic() - quiet_start)
+        # The simulator runs in this process: its controllers' ticks take ~7 %; busy-waiting watches took a core.
+        assert cpu_share < 0.25, 'idle watches used %.0f%% of a core' % (cpu_share * 100)
+        kubectl('scale', 'deployment/web', '--replicas=5')
+        assert _next_line(lines, '5', 30), 'kubectl get -w missed a change made after 13 s of quiet'
+        assert _next_line(seen, '5', 30), 'the Python client watch missed a change made after 13 s of quiet'
+    finally:
+        process.kill()
+        process.wait()
+        api_client.close()
