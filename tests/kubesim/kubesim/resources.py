@@ -69,6 +69,7 @@ RESOURCES = (
     Resource('apps', 'v1', 'daemonsets', 'DaemonSet', short_names=('ds',), categories=('all',),
              subresources=('status',), generation=True),
     Resource('apps', 'v1', 'controllerrevisions', 'ControllerRevision'),
+    Resource('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),
     Resource('batch', 'v1', 'jobs', 'Job', categories=('all',), subresources=('status',), generation=True),
     # Stored as written (no controller): an ingress controller is out of the simulator's scope.
     Resource('networking.k8s.io', 'v1', 'ingresses', 'Ingress', short_names=('ing',), subresources=('status',),
@@ -76,7 +77,7 @@ RESOURCES = (
 )
 BY_PATH = {(resource.group, resource.version, resource.plural): resource for resource in RESOURCES}
 BY_KIND = {(resource.api_version, resource.kind): resource for resource in RESOURCES}
-GROUP_VERSIONS = {'': ['v1'], 'apps': ['v1'], 'batch': ['v1'], 'networking.k8s.io': ['v1']}
+GROUP_VERSIONS = {'': ['v1'], 'apps': ['v1'], 'batch': ['v1'], 'discovery.k8s.io': ['v1'], 'networking.k8s.io': ['v1']}
 
 _DNS1123_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
 _DNS1123_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')

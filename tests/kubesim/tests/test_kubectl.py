@@ -242,3 +242,83 @@ def test_watch_without_bookmarks_keeps_flowing_after_a_quiet_spell(kubectl, kube
         process.kill()
         process.wait()
         api_client.close()
+
+
+def _apply_web_with_named_port(kubectl) -> None:
+    """Deployment `web` whose container port 8080 is named `http`, and a Service targeting it by that name."""
+    body = deployment()
+    body['spec']['template']['spec']['containers'][0]['ports'] = [{'name': 'http', 'containerPort': 8080}]
+    apply(kubectl, body)
+    apply(kubectl, {'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'web', 'labels': {'app': 'web'}},
+                    'spec': {'selector': {'app': 'web'}, 'ports': [{'name': 'http', 'port': 80, 'targetPort': 'http'}]}})
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+
+
+def _pod_ips(kubectl) -> set[str]:
+    return {pod['status']['podIP'] for pod in get_json(kubectl, 'pods', '-l', 'app=web')['items']
+            if not pod['metadata'].get('deletionTimestamp')}
+
+
+def test_endpoints_resolve_named_target_ports(kubectl, kubesim):
+    """The endpoints controller resolves a named targetPort against each pod's container ports (podutil.FindPort):
+    Endpoints carry the number, which the typed client requires."""
+    _apply_web_with_named_port(kubectl)
+    api_client = kubesim.api_client()
+    try:
+        core = client.CoreV1Api(api_client)
+        subset = wait_for(lambda: next(iter(core.read_namespaced_endpoints('web', 'default').subsets or []), None),
+                          message='endpoints')
+        assert [(port.name, port.port, port.protocol) for port in subset.ports] == [('http', 8080, 'TCP')]
+    finally:
+        api_client.close()
+    endpoints = wait_for(lambda: len((get_json(kubectl, 'endpoints', 'web').get('subsets') or [{}])[0].get('addresses', [])) == 3
+                         and get_json(kubectl, 'endpoints', 'web'), message='3 ready addresses')
+    (subset,) = endpoints['subsets']
+    assert subset['ports'] == [{'name': 'http', 'port': 8080, 'protocol': 'TCP'}]
+    assert {address['ip'] for address in subset['addresses']} == _pod_ips(kubectl)
+    assert all(set(address['targetRef']) == {'kind', 'namespace', 'name', 'uid'} for address in subset['addresses'])
+
+
+def test_endpoint_slices_follow_the_service(kubectl, kubesim):
+    """discovery.k8s.io/v1 EndpointSlices as the EndpointSlice controller keeps them, read by `kubectl describe svc`
+    and the typed client, and in step with the Endpoints when the Deployment scales down."""
+    _apply_web_with_named_port(kubectl)
+    ips = _pod_ips(kubectl)
+    described = wait_for(lambda: next((line for line in kubectl('describe', 'svc', 'web').stdout.splitlines()
+                                       if line.startswith('Endpoints:') and '<none>' not in line), None),
+                         message='kubectl describe svc to list endpoints')
+    assert set(described.split(None, 1)[1].split(',')) == {'%s:8080' % ip for ip in ips}
+    (endpoint_slice,) = get_json(kubectl, 'endpointslices', '-l', 'kubernetes.io/service-name=web')['items']
+    service = get_json(kubectl, 'service', 'web')
+    assert endpoint_slice['metadata']['name'].startswith('web-') and len(endpoint_slice['metadata']['name']) == len('web-') + 5
+    assert endpoint_slice['metadata']['labels'] == {'app': 'web', 'kubernetes.io/service-name': 'web',
+                                                    'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io'}
+    (owner,) = endpoint_slice['metadata']['ownerReferences']
+    assert (owner['kind'], owner['name'], owner['uid'], owner['controller']) == ('Service', 'web', service['metadata']['uid'], True)
+    assert endpoint_slice['addressType'] == 'IPv4'
+    assert endpoint_slice['ports'] == [{'name': 'http', 'port': 8080, 'protocol': 'TCP'}]
+    assert {endpoint['addresses'][0] for endpoint in endpoint_slice['endpoints']} == ips
+    assert all(endpoint['conditions'] == {'ready': True, 'serving': True, 'terminating': False}
+               and endpoint['targetRef']['kind'] == 'Pod' and endpoint['nodeName'] == 'kubesim-node'
+               for endpoint in endpoint_slice['endpoints'])
+
+    api_client = kubesim.api_client()
+    try:
+        discovery = client.DiscoveryV1Api(api_client)
+        listed = discovery.list_namespaced_endpoint_slice('default', label_selector='kubernetes.io/service-name=web')
+        assert [item.metadata.name for item in listed.items] == [endpoint_slice['metadata']['name']]
+        stream = watch.Watch().stream(discovery.list_namespaced_endpoint_slice, 'default',
+                                      resource_version=listed.metadata.resource_version, timeout_seconds=20)
+        kubectl('scale', 'deployment/web', '--replicas=1')
+        for event in stream:
+            endpoints = event['object'].endpoints or []
+            if event['type'] == 'MODIFIED' and len(endpoints) == 1:
+                break
+        else:
+            raise AssertionError('no EndpointSlice event with one endpoint left')
+        (left,) = endpoints
+        assert (left.conditions.ready, left.conditions.serving, left.conditions.terminating) == (True, True, False)
+    finally:
+        api_client.close()
+    ready = {address['ip'] for address in get_json(kubectl, 'endpoints', 'web')['subsets'][0]['addresses']}
+    assert ready == set(left.addresses) == _pod_ips(kubectl)
