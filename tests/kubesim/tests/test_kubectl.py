@@ -16,7 +16,7 @@ import time
 import pytest
 from kubernetes import client, watch
 
-from .helpers import deployment, wait_for
+from .helpers import deployment, wait_for, workload
 
 KUBECTL = shutil.which('kubectl')
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason='kubectl is not installed')
@@ -322,3 +322,19 @@ def test_endpoint_slices_follow_the_service(kubectl, kubesim):
         api_client.close()
     ready = {address['ip'] for address in get_json(kubectl, 'endpoints', 'web')['subsets'][0]['addresses']}
     assert ready == set(left.addresses) == _pod_ips(kubectl)
+
+
+def test_statefulset_history_shows_the_change_cause(kubectl):
+    """The StatefulSet controller copies the set's annotations into each new ControllerRevision (newRevision in
+    stateful_set_utils.go), which is where `rollout history` finds the change-cause."""
+    body = workload('StatefulSet', 'db', image='nginx:1.25', replicas=2)
+    body['metadata']['annotations'] = {'kubernetes.io/change-cause': 'first release'}
+    apply(kubectl, body)
+    kubectl('rollout', 'status', 'statefulset/db', '--timeout=30s')
+    kubectl('annotate', '--overwrite', 'sts/db', 'kubernetes.io/change-cause=upgrade to 1.26')
+    kubectl('set', 'image', 'sts/db', 'db=nginx:1.26')
+    kubectl('rollout', 'status', 'statefulset/db', '--timeout=30s')
+    history = kubectl('rollout', 'history', 'sts/db').stdout
+    assert history == 'statefulset.apps/db \nREVISION  CHANGE-CAUSE\n1         first release\n2         upgrade to 1.26\n\n'
+    revisions = get_json(kubectl, 'controllerrevisions', '-l', 'app=db')['items']
+    assert all('kubectl.kubernetes.io/last-applied-configuration' in item['metadata']['annotations'] for item in revisions)
