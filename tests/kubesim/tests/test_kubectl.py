@@ -16,9 +16,13 @@ import time
 import pytest
 from kubernetes import client, watch
 
+from kubesim import clock
+from kubesim.registry import resource_for
+
 from .helpers import deployment, wait_for, workload
 
 KUBECTL = shutil.which('kubectl')
+PODS = resource_for('v1', 'Pod')
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason='kubectl is not installed')
 
 
@@ -338,3 +342,42 @@ def test_statefulset_history_shows_the_change_cause(kubectl):
     assert history == 'statefulset.apps/db \nREVISION  CHANGE-CAUSE\n1         first release\n2         upgrade to 1.26\n\n'
     revisions = get_json(kubectl, 'controllerrevisions', '-l', 'app=db')['items']
     assert all('kubectl.kubernetes.io/last-applied-configuration' in item['metadata']['annotations'] for item in revisions)
+
+
+def _timestamps(value, found: list) -> list:
+    """Every metav1.Time-shaped string (RFC3339, second precision) under ``value``, annotations aside."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and len(item) == 20 and item[10] == 'T' and item.endswith('Z'):
+                found.append((key, item))
+            elif key != 'annotations':
+                _timestamps(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _timestamps(item, found)
+    return found
+
+
+def test_timestamps_are_never_in_the_future(kubectl, kubesim):
+    """The clock runs 20x and jumps 10 minutes, but objects show their times on the wall clock: nothing is stamped
+    after `now`, kubectl's AGE is never <invalid>, and the order of events is kept."""
+    started = time.time()
+    apply(kubectl, deployment())
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    kubesim.clock.advance(600)
+    kubectl('scale', 'deployment/web', '--replicas=4')
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    now = time.time()
+    objects = get_json(kubectl, 'deployments,replicasets,pods,events')['items']
+    stamps = _timestamps(objects, [])
+    assert {'creationTimestamp', 'lastTransitionTime', 'lastUpdateTime', 'startTime', 'startedAt', 'lastTimestamp'} <= {
+        key for key, _stamp in stamps}
+    late = [(key, stamp) for key, stamp in stamps if clock.parse_rfc3339(stamp) > now + 1]
+    assert not late, 'stamped in the future (now %s): %s' % (clock.rfc3339(now), late[:5])
+    assert all(clock.parse_rfc3339(stamp) >= int(started) for _key, stamp in stamps)
+    pods = sorted(get_json(kubectl, 'pods', '-l', 'app=web')['items'], key=lambda pod: pod['metadata']['creationTimestamp'])
+    newest = max(pods, key=lambda pod: kubesim.call(kubesim.simulator.registry.get, PODS, 'default',
+                                                     pod['metadata']['name'])['metadata']['creationTimestamp'])
+    assert newest['metadata']['creationTimestamp'] == pods[-1]['metadata']['creationTimestamp']
+    table = kubectl('get', 'pods').stdout
+    assert '<invalid>' not in table and len(table.splitlines()) == 5, table
