@@ -381,3 +381,34 @@ def test_timestamps_are_never_in_the_future(kubectl, kubesim):
     assert newest['metadata']['creationTimestamp'] == pods[-1]['metadata']['creationTimestamp']
     table = kubectl('get', 'pods').stdout
     assert '<invalid>' not in table and len(table.splitlines()) == 5, table
+
+
+def test_zero_values_are_omitted_and_defaults_set(kubectl, kubesim):
+    """As a round trip through the Go types: omitempty fields at their zero value are not returned (minReadySeconds,
+    paused, empty lists, a probe's initialDelaySeconds), zeros that are defaulted take the default, and the
+    API server's defaults (pointer fields) are always there."""
+    body = deployment(minReadySeconds=0, paused=False)
+    container = body['spec']['template']['spec']['containers'][0]
+    container.update({'ports': [], 'env': [], 'stdin': False, 'workingDir': '',
+                      'readinessProbe': {'tcpSocket': {'port': 80}, 'initialDelaySeconds': 0, 'periodSeconds': 0}})
+    body['spec']['template']['spec']['hostNetwork'] = False
+    body['spec']['template']['metadata']['annotations'] = {}
+    apply(kubectl, body)
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=30s')
+    spec = get_json(kubectl, 'deployment', 'web')['spec']
+    assert 'minReadySeconds' not in spec and 'paused' not in spec
+    assert (spec['replicas'], spec['revisionHistoryLimit'], spec['progressDeadlineSeconds']) == (3, 10, 600)
+    template = spec['template']
+    assert 'annotations' not in template['metadata'] and 'hostNetwork' not in template['spec']
+    (container,) = template['spec']['containers']
+    assert not {'ports', 'env', 'stdin', 'workingDir'} & set(container)
+    assert container['readinessProbe'] == {'tcpSocket': {'port': 80}, 'periodSeconds': 10, 'timeoutSeconds': 1,
+                                           'successThreshold': 1, 'failureThreshold': 3}
+    api_client = kubesim.api_client()
+    try:
+        typed = client.AppsV1Api(api_client).read_namespaced_deployment('web', 'default')
+        assert typed.spec.min_ready_seconds is None and typed.spec.paused is None
+    finally:
+        api_client.close()
+    (rs,) = replica_sets(kubectl).values()
+    assert 'minReadySeconds' not in rs['spec'] and 'ports' not in rs['spec']['template']['spec']['containers'][0]
