@@ -376,8 +376,11 @@ def test_timestamps_are_never_in_the_future(kubectl, kubesim):
     assert not late, 'stamped in the future (now %s): %s' % (clock.rfc3339(now), late[:5])
     assert all(clock.parse_rfc3339(stamp) >= int(started) for _key, stamp in stamps)
     pods = sorted(get_json(kubectl, 'pods', '-l', 'app=web')['items'], key=lambda pod: pod['metadata']['creationTimestamp'])
-    newest = max(pods, key=lambda pod: kubesim.call(kubesim.simulator.registry.get, PODS, 'default',
-                                                     pod['metadata']['name'])['metadata']['creationTimestamp'])
+
+    def stored_creation(pod: dict) -> str:
+        stored = kubesim.call(kubesim.simulator.registry.get, PODS, 'default', pod['metadata']['name'])
+        return stored['metadata']['creationTimestamp']
+    newest = max(pods, key=stored_creation)
     assert newest['metadata']['creationTimestamp'] == pods[-1]['metadata']['creationTimestamp']
     table = kubectl('get', 'pods').stdout
     assert '<invalid>' not in table and len(table.splitlines()) == 5, table
