@@ -84,13 +84,19 @@ def endpoints_subsets(service: dict, pods: list[dict]) -> list[dict]:
         if pod['metadata'].get('deletionTimestamp') and not publish:
             continue
         address = {'ip': pod['status']['podIP'], 'nodeName': pod['spec'].get('nodeName'), 'targetRef': _target_ref(pod)}
-        for port in endpoint_ports(service, pod):
-            core_port = {key: value for key, value in port.items() if value != ''}  # core/v1 omits an empty name
-            by_port.setdefault(json.dumps(core_port, sort_keys=True), {})[address['ip']] = (address, publish or pod_ready(pod))
+        # core/v1 omits an empty port name; a headless Service without ports lists its addresses without ports.
+        port_keys = [json.dumps({key: value for key, value in port.items() if value != ''}, sort_keys=True)
+                     for port in endpoint_ports(service, pod)]
+        if not service['spec'].get('ports') and service['spec'].get('clusterIP') == 'None':
+            port_keys = ['']
+        for port_key in port_keys:
+            by_port.setdefault(port_key, {})[address['ip']] = (address, publish or pod_ready(pod))
     groups: dict[str, tuple[list[dict], dict]] = {}
     for port_key, addresses in by_port.items():
         address_key = json.dumps(sorted((ip, ready) for ip, (_address, ready) in addresses.items()))
-        groups.setdefault(address_key, ([], addresses))[0].append(json.loads(port_key))
+        ports = groups.setdefault(address_key, ([], addresses))[0]
+        if port_key:
+            ports.append(json.loads(port_key))
     subsets = []
     for ports, addresses in groups.values():
         subset: dict = {}
@@ -100,7 +106,8 @@ def endpoints_subsets(service: dict, pods: list[dict]) -> list[dict]:
             subset['addresses'] = ready
         if not_ready:
             subset['notReadyAddresses'] = not_ready
-        subset['ports'] = sorted(ports, key=lambda item: (item.get('name', ''), item['port']))
+        if ports:
+            subset['ports'] = sorted(ports, key=lambda item: (item.get('name', ''), item['port']))
         subsets.append(subset)
     return sorted(subsets, key=lambda item: (item.get('addresses') or item.get('notReadyAddresses'))[0]['ip'])
 
