@@ -45,7 +45,9 @@ def test_headless_service_without_ports_lists_addresses_only():
 def test_slices_keep_terminating_pods_with_their_conditions():
     pods = [_pod('a', '10.0.0.1', HTTP_8080), _pod('e', '10.0.0.5', HTTP_8080, deleting=True),
             _pod('c', '10.0.0.3', HTTP_8080, ready=False)]
-    (endpoints,) = slice_endpoints(SERVICE, pods).values()
+    groups = slice_endpoints(SERVICE, pods)
+    assert list(groups) == ['[{"name": "http", "port": 8080, "protocol": "TCP"}]']
+    endpoints = groups[list(groups)[0]]
     assert [(e['addresses'], e['conditions']) for e in endpoints] == [
         (['10.0.0.1'], {'ready': True, 'serving': True, 'terminating': False}),
         (['10.0.0.5'], {'ready': False, 'serving': True, 'terminating': True}),
