@@ -348,8 +348,8 @@ class ApiServer:
 
     async def _stream_events(self, response: web.StreamResponse, watcher, resource: Resource, bookmarks: bool,
                              deadline: float) -> None:
-        """Events until the deadline; a BOOKMARK after each quiet interval when asked for. Waits block on the
-        queue (never a zero timeout), so an idle watch costs nothing."""
+        """Events until the deadline, and a BOOKMARK every BOOKMARK_INTERVAL when asked for. Each wait blocks on
+        the queue until an event, the next bookmark or the deadline, so an idle watch costs nothing."""
         wake_up = deadline if not bookmarks else min(deadline, time.monotonic() + BOOKMARK_INTERVAL)
         while True:
             now = time.monotonic()
