@@ -1,4 +1,4 @@
-"""Cluster-wide controllers (garbage collector, namespaces, endpoints) and the loop that runs all controllers."""
+"""Cluster-wide controllers (garbage collector, namespaces) and the loop that runs all controllers."""
 
 from __future__ import annotations
 
@@ -7,19 +7,16 @@ import logging
 
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
+from .endpoints import EndpointsController, EndpointSliceController
 from .errors import ApiError
 from .job import JobController
 from .registry import Registry, resource_for
-from .replicaset import ReplicaSetController, pod_ready
+from .replicaset import ReplicaSetController
 from .resources import RESOURCES
 from .runtime import FastKubelet, Scheduler
-from .selectors import labels_match, parse_label_selector
 from .statefulset import StatefulSetController
 
 NAMESPACES = resource_for('v1', 'Namespace')
-SERVICES = resource_for('v1', 'Service')
-ENDPOINTS = resource_for('v1', 'Endpoints')
-PODS = resource_for('v1', 'Pod')
 LOG = logging.getLogger('kubesim')
 
 
@@ -73,56 +70,6 @@ class NamespaceController:
             self.registry.remove(NAMESPACES, None, name)
 
 
-class EndpointsController:
-    """Keeps an Endpoints object per selector Service: ready pods in addresses, the others in notReadyAddresses."""
-
-    def __init__(self, registry: Registry):
-        self.registry = registry
-
-    def reconcile(self) -> None:
-        for service in self.registry.list(SERVICES):
-            selector = service['spec'].get('selector')
-            if not selector:
-                continue
-            namespace, name = service['metadata']['namespace'], service['metadata']['name']
-            wanted = self._endpoints(service, selector)
-            current = self.registry.find(ENDPOINTS, namespace, name)
-            if current is None:
-                self.registry.create(ENDPOINTS, namespace, wanted)
-            elif current.get('subsets') != wanted.get('subsets') or current['metadata'].get('labels') != wanted['metadata'].get('labels'):
-                current['subsets'] = wanted.get('subsets')
-                if not current['subsets']:
-                    current.pop('subsets')
-                current['metadata']['labels'] = wanted['metadata'].get('labels')
-                self.registry.update(ENDPOINTS, namespace, name, current)
-
-    def _endpoints(self, service: dict, selector: dict) -> dict:
-        namespace = service['metadata']['namespace']
-        requirements = parse_label_selector(','.join('%s=%s' % item for item in sorted(selector.items())))
-        ready, not_ready = [], []
-        for pod in self.registry.list(PODS, namespace):
-            ip = (pod.get('status') or {}).get('podIP')
-            if not ip or pod['metadata'].get('deletionTimestamp') or not labels_match(requirements, pod['metadata'].get('labels')):
-                continue
-            address = {'ip': ip, 'nodeName': pod['spec'].get('nodeName'),
-                       'targetRef': {'kind': 'Pod', 'namespace': namespace, 'name': pod['metadata']['name'], 'uid': pod['metadata']['uid']}}
-            (ready if pod_ready(pod) else not_ready).append(address)
-        ports = [{key: value for key, value in (('name', port.get('name')), ('port', port.get('targetPort')),
-                                                ('protocol', port.get('protocol'))) if value is not None}
-                 for port in service['spec'].get('ports') or []]
-        endpoints = {'metadata': {'name': service['metadata']['name'], 'labels': service['metadata'].get('labels') or {}}}
-        if not endpoints['metadata']['labels']:
-            del endpoints['metadata']['labels']
-        if ready or not_ready:
-            subset = {'ports': ports}
-            if ready:
-                subset['addresses'] = sorted(ready, key=lambda item: item['ip'])
-            if not_ready:
-                subset['notReadyAddresses'] = sorted(not_ready, key=lambda item: item['ip'])
-            endpoints['subsets'] = [subset]
-        return endpoints
-
-
 class ControllerManager:
     """Runs every controller in passes: at once after any write, and on a short tick for timers."""
 
@@ -133,7 +80,7 @@ class ControllerManager:
         self.controllers = [Scheduler(registry), self.kubelet, ReplicaSetController(registry),
                             DeploymentController(registry), StatefulSetController(registry), DaemonSetController(registry),
                             JobController(registry), GarbageCollector(registry), NamespaceController(registry),
-                            EndpointsController(registry), *extra]
+                            EndpointsController(registry), EndpointSliceController(registry), *extra]
         self._wake: asyncio.Event | None = None
         self.paused = False
         self.errors: list[str] = []

@@ -3,7 +3,7 @@
 Each Service port with a selector gets a listener on a free 127.0.0.1 port, reported in the Service's
 annotation ``kubesim.io/proxy`` (first port; ``kubesim.io/proxy-<port>`` for every port). Every new
 connection goes to the next Ready, non-terminating endpoint (round-robin) as the Endpoints object lists
-it at that moment, through the port the pod's container is published on. An established connection
+it at that moment, through the host port its resolved container port is published on. An established connection
 stays with its endpoint, as with kube-proxy: clients that want to see endpoints change open new
 connections.
 """
@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import logging
 
-from .docker_runtime import resolve_port
 from .registry import Registry, resource_for
 
 SERVICES = resource_for('v1', 'Service')
@@ -25,24 +24,22 @@ LOG = logging.getLogger('kubesim.proxy')
 
 
 def ready_backends(endpoints: dict | None, service_port: dict, pod_lookup, host_port) -> list[tuple[str, int]]:
-    """(pod uid, host port) of each Ready address for one Service port; addresses without a port are skipped.
+    """(pod uid, host port) of each Ready address for one Service port, at the container port the Endpoints
+    resolved for it (matched by the Service port's name, as kube-proxy does); subsets without it are skipped.
 
     ``pod_lookup(namespace, name)`` returns the pod, ``host_port(uid, container_port)`` its published port.
     """
     found = []
     for subset in (endpoints or {}).get('subsets') or []:
+        port = next((item for item in subset.get('ports') or [] if item.get('name', '') == service_port.get('name', '')), None)
+        if port is None:
+            continue
         for address in subset.get('addresses') or []:
             ref = address.get('targetRef') or {}
             pod = pod_lookup(ref.get('namespace'), ref.get('name'))
             if pod is None or pod['metadata']['uid'] != ref.get('uid') or pod['metadata'].get('deletionTimestamp'):
                 continue
-            target = service_port.get('targetPort', service_port.get('port'))
-            container_port = None
-            for container in pod['spec']['containers']:
-                container_port = resolve_port(target, container)
-                if container_port:
-                    break
-            published = host_port(ref['uid'], container_port) if container_port else None
+            published = host_port(ref['uid'], port['port'])
             if published:
                 found.append((ref['uid'], published))
     return found

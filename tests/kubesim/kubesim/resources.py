@@ -69,6 +69,7 @@ RESOURCES = (
     Resource('apps', 'v1', 'daemonsets', 'DaemonSet', short_names=('ds',), categories=('all',),
              subresources=('status',), generation=True),
     Resource('apps', 'v1', 'controllerrevisions', 'ControllerRevision'),
+    Resource('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),
     Resource('batch', 'v1', 'jobs', 'Job', categories=('all',), subresources=('status',), generation=True),
     # Stored as written (no controller): an ingress controller is out of the simulator's scope.
     Resource('networking.k8s.io', 'v1', 'ingresses', 'Ingress', short_names=('ing',), subresources=('status',),
@@ -76,7 +77,7 @@ RESOURCES = (
 )
 BY_PATH = {(resource.group, resource.version, resource.plural): resource for resource in RESOURCES}
 BY_KIND = {(resource.api_version, resource.kind): resource for resource in RESOURCES}
-GROUP_VERSIONS = {'': ['v1'], 'apps': ['v1'], 'batch': ['v1'], 'networking.k8s.io': ['v1']}
+GROUP_VERSIONS = {'': ['v1'], 'apps': ['v1'], 'batch': ['v1'], 'discovery.k8s.io': ['v1'], 'networking.k8s.io': ['v1']}
 
 _DNS1123_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
 _DNS1123_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
@@ -143,6 +144,43 @@ def strip_nulls(value) -> None:
             strip_nulls(item)
 
 
+# Fields of the Go types whose JSON tag has omitempty on a non-pointer type: the API server never shows them
+# at their zero value (pointers such as replicas, revisionHistoryLimit or partition keep an explicit 0).
+_OMITTED_WHEN_FALSE = frozenset(('paused', 'hostNetwork', 'hostPID', 'hostIPC', 'stdin', 'stdinOnce', 'tty',
+                                 'publishNotReadyAddresses', 'volumeMounts.readOnly'))
+_OMITTED_WHEN_ZERO = frozenset(('minReadySeconds', 'hostPort', 'nodePort', 'initialDelaySeconds', 'timeoutSeconds',
+                                'periodSeconds', 'successThreshold', 'failureThreshold'))
+_OMITTED_WHEN_EMPTY = frozenset(('labels', 'annotations', 'ownerReferences', 'finalizers', 'generateName', 'volumes',
+                                 'initContainers', 'imagePullSecrets', 'nodeSelector', 'command', 'args', 'ports', 'env',
+                                 'envFrom', 'volumeMounts', 'matchLabels', 'matchExpressions', 'externalIPs', 'workingDir',
+                                 'nodeName', 'serviceAccountName', 'hostname', 'subdomain', 'priorityClassName', 'hostIP'))
+# Maps of user strings: their keys are not field names.
+_USER_MAPS = frozenset(('labels', 'annotations', 'matchLabels', 'nodeSelector', 'selector', 'data', 'binaryData'))
+
+
+def _omitted(path: str, key: str, value) -> bool:
+    if value is False:
+        return key in _OMITTED_WHEN_FALSE or path in _OMITTED_WHEN_FALSE
+    if value == 0 and isinstance(value, int) and not isinstance(value, bool):
+        return key in _OMITTED_WHEN_ZERO
+    return value in ('', [], {}) and key in _OMITTED_WHEN_EMPTY
+
+
+def drop_omitted_zeros(value, parent: str = '') -> None:
+    """Remove zero values of omitempty fields (in place), as a decode/encode round trip through the Go types does."""
+    if isinstance(value, list):
+        for item in value:
+            drop_omitted_zeros(item, parent)
+        return
+    if not isinstance(value, dict):
+        return
+    for key in list(value):
+        if _omitted('%s.%s' % (parent, key), key, value[key]):
+            del value[key]
+        elif key not in _USER_MAPS:
+            drop_omitted_zeros(value[key], key)
+
+
 def _default_template(obj: dict) -> None:
     template = obj.setdefault('spec', {}).setdefault('template', {})
     # A zero metav1.Time serialises as null, so every pod template carries `creationTimestamp: null` (as in 1.32).
@@ -155,6 +193,15 @@ def apply_defaults(resource: Resource, obj: dict) -> None:
     kind = resource.kind
     strip_nulls(obj.get('metadata'))
     strip_nulls(obj.get('spec'))
+    # Before defaulting: a zero that is omitted is also "unset" for the defaults (a probe's periodSeconds: 0 becomes 10).
+    drop_omitted_zeros(obj.get('metadata'))
+    drop_omitted_zeros(obj.get('spec'))
+    if kind == 'Service' and not (obj.get('spec') or {}).get('selector'):
+        obj.get('spec', {}).pop('selector', None)
+    if kind in ('ConfigMap', 'Secret'):
+        for key in ('data', 'binaryData'):
+            if obj.get(key) == {}:
+                del obj[key]
     if kind == 'Deployment':
         spec = obj.setdefault('spec', {})
         spec.setdefault('replicas', 1)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import time
 
 from aiohttp import web
 
 from . import errors, podexec
+from .clock import convert_times
 from .registry import Registry
 from .resources import BY_PATH, GROUP_VERSIONS, RESOURCES, Resource
 
@@ -182,9 +184,17 @@ class ApiServer:
         if not text.strip():
             raise errors.bad_request('the request body is empty')
         try:
-            return json.loads(text)
+            body = json.loads(text)
         except ValueError as exc:
             raise errors.bad_request('the body of the request was in an unknown format: %s' % exc) from exc
+        return convert_times(body, lambda wall: math.ceil(self.registry.clock.simulated_time(wall)))
+
+    def _wire(self, obj):
+        """An object as clients see it: its timestamps on the wall clock (see clock.py)."""
+        return convert_times(obj, self.registry.clock.wall_time)
+
+    def _send(self, obj, status: int = 200) -> web.Response:
+        return _json(self._wire(obj), status)
 
     async def _resource(self, request: web.Request, resource: Resource, namespace: str | None, name: str | None,
                         subresource: str | None) -> web.StreamResponse:
@@ -203,31 +213,31 @@ class ApiServer:
         if method == 'GET':
             obj = registry.get(resource, namespace, name)
             if subresource == 'scale':
-                return _json(registry.scale_of(resource, obj))
+                return self._send(registry.scale_of(resource, obj))
             if subresource == 'log':
                 return await podexec.pod_logs(obj, query, self.kubelet) or self._log(obj, query)
-            return _json(obj)
+            return self._send(obj)
         if method == 'POST' and name is None:
             self._check_content_type(request, patch=False)
-            return _json(registry.create(resource, namespace, await self._body(request), dry_run), 201)
+            return self._send(registry.create(resource, namespace, await self._body(request), dry_run), 201)
         if method == 'PUT' and name is not None:
             self._check_content_type(request, patch=False)
             body = await self._body(request)
             if subresource == 'scale':
-                return _json(registry.update_scale(resource, namespace, name, body, dry_run))
-            return _json(registry.update(resource, namespace, name, body, subresource, dry_run))
+                return self._send(registry.update_scale(resource, namespace, name, body, dry_run))
+            return self._send(registry.update(resource, namespace, name, body, subresource, dry_run))
         if method == 'PATCH' and name is not None:
             content_type = request.headers.get('Content-Type', '').split(';')[0].strip()
             if content_type not in ('application/strategic-merge-patch+json', 'application/merge-patch+json',
                                     'application/json-patch+json'):
                 raise errors.unsupported_media_type(content_type, PATCH_MEDIA_TYPES)
-            return _json(registry.patch(resource, namespace, name, content_type, await self._body(request), subresource, dry_run))
+            return self._send(registry.patch(resource, namespace, name, content_type, await self._body(request), subresource, dry_run))
         if method == 'DELETE':
             options = await self._delete_options(request)
             if name is None:
                 return self._delete_collection(resource, namespace, query, options, dry_run)
             result = registry.delete(resource, namespace, name, options, dry_run or 'All' in (options.get('dryRun') or []))
-            return _json(result)
+            return self._send(result)
         raise errors.method_not_allowed(method, resource.plural)
 
     @staticmethod
@@ -267,7 +277,7 @@ class ApiServer:
             item.pop('kind', None)
             item.pop('apiVersion', None)
         return {'kind': resource.kind + 'List', 'apiVersion': resource.api_version,
-                'metadata': {'resourceVersion': str(self.registry.revision)}, 'items': items}
+                'metadata': {'resourceVersion': str(self.registry.revision)}, 'items': [self._wire(item) for item in items]}
 
     def _list(self, resource: Resource, namespace: str | None, query) -> web.Response:
         items = self.registry.list(resource, namespace, query.get('labelSelector'), query.get('fieldSelector'))
@@ -326,21 +336,8 @@ class ApiServer:
         try:
             await response.prepare(request)
             for event_type, obj in initial:
-                await response.write(_dumps({'type': event_type, 'object': obj}).encode() + b'\n')
-            deadline = time.monotonic() + timeout
-            next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
-            while True:
-                now = time.monotonic()
-                if now >= deadline:
-                    break
-                try:
-                    event_type, obj = await asyncio.wait_for(watcher.queue.get(), min(deadline, next_bookmark) - now)
-                except asyncio.TimeoutError:
-                    if bookmarks and time.monotonic() >= next_bookmark:
-                        await response.write(_dumps({'type': 'BOOKMARK', 'object': self.registry.bookmark(resource)}).encode() + b'\n')
-                        next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
-                    continue
-                await response.write(_dumps({'type': event_type, 'object': obj}).encode() + b'\n')
+                await response.write(_dumps({'type': event_type, 'object': self._wire(obj)}).encode() + b'\n')
+            await self._stream_events(response, watcher, resource, bookmarks, time.monotonic() + timeout)
             await response.write_eof()
         except ConnectionResetError:
             pass  # the client went away
@@ -348,3 +345,21 @@ class ApiServer:
             self.registry.watchers.discard(watcher)
             self.watch_tasks.discard(task)
         return response
+
+    async def _stream_events(self, response: web.StreamResponse, watcher, resource: Resource, bookmarks: bool,
+                             deadline: float) -> None:
+        """Events until the deadline, and a BOOKMARK every BOOKMARK_INTERVAL when asked for. Each wait blocks on
+        the queue until an event, the next bookmark or the deadline, so an idle watch costs nothing."""
+        wake_up = deadline if not bookmarks else min(deadline, time.monotonic() + BOOKMARK_INTERVAL)
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            try:
+                event_type, obj = await asyncio.wait_for(watcher.queue.get(), wake_up - now)
+            except asyncio.TimeoutError:
+                if bookmarks and time.monotonic() < deadline:
+                    await response.write(_dumps({'type': 'BOOKMARK', 'object': self.registry.bookmark(resource)}).encode() + b'\n')
+                    wake_up = min(deadline, time.monotonic() + BOOKMARK_INTERVAL)
+                continue
+            await response.write(_dumps({'type': event_type, 'object': self._wire(obj)}).encode() + b'\n')

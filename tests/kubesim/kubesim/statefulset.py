@@ -160,7 +160,9 @@ class StatefulSetController:
         labels = dict(statefulset['spec']['template']['metadata'].get('labels') or {})
         digest = history.revision_hash(data, collision_count)
         labels[history.HASH_LABEL] = digest
-        update = history.ensure_revision(self.registry, statefulset, revisions, '%s-%s' % (name, digest), labels, data)
+        # newRevision copies every annotation of the set (the change-cause among them); a re-adopted revision keeps its own.
+        update = history.ensure_revision(self.registry, statefulset, revisions, '%s-%s' % (name, digest), labels, data,
+                                         statefulset['metadata'].get('annotations'))
         revisions = history.owned_revisions(self.registry, statefulset)
         by_name = {item['metadata']['name']: item for item in revisions}
         current = by_name.get((statefulset.get('status') or {}).get('currentRevision'), update)

@@ -128,12 +128,16 @@ def _pods(kubectl) -> list[dict]:
 
 @needs_kubectl
 @pytest.mark.kubesim_nodes(3)
-def test_kubectl_rollout_history_undo_restart(kubectl):
+def test_kubectl_rollout_history_undo_restart(kubectl, kubesim):
     assert kubectl('apply', '-f', '-', stdin=json.dumps(workload('DaemonSet', 'agent', image='agent:1.0'))).stdout == \
         'daemonset.apps/agent created\n'
     assert kubectl('rollout', 'status', 'ds/agent', '--timeout=30s').stdout.endswith('daemon set "agent" successfully rolled out\n')
+    # At 20x the three pods can be replaced before a slow kubectl first looks: watch this rollout at 2x.
+    speed = kubesim.clock.speed
+    kubesim.clock.set_speed(2)
     assert kubectl('set', 'image', 'ds/agent', 'agent=agent:2.0').stdout == 'daemonset.apps/agent image updated\n'
-    status = kubectl('rollout', 'status', 'daemonset/agent', '--timeout=30s').stdout
+    status = kubectl('rollout', 'status', 'daemonset/agent', '--timeout=60s').stdout
+    kubesim.clock.set_speed(speed)
     assert 'Waiting for daemon set "agent" rollout to finish: 1 out of 3 new pods have been updated...\n' in status
     assert status.endswith('daemon set "agent" successfully rolled out\n')
     assert sorted((pod['spec']['nodeName'], pod['spec']['containers'][0]['image']) for pod in _pods(kubectl)) == [

@@ -50,9 +50,12 @@ def test_proxy_backends_are_ready_live_pods_with_a_published_port():
             'c': {'metadata': {'uid': 'uc'}, 'spec': {'containers': [{'ports': [{'name': 'http', 'containerPort': 8000}]}]}}}
     endpoints = {'subsets': [{'addresses': [{'targetRef': {'namespace': 'default', 'name': name, 'uid': 'u' + name}}
                                             for name in ('a', 'b', 'c', 'gone')],
-                              'notReadyAddresses': [{'targetRef': {'namespace': 'default', 'name': 'a', 'uid': 'ua'}}]}]}
-    published = {('ua', 8000): 30001, ('uc', 8000): 30003}
-    backends = ready_backends(endpoints, {'port': 80, 'targetPort': 'http'}, lambda namespace, name: pods.get(name),
+                              'notReadyAddresses': [{'targetRef': {'namespace': 'default', 'name': 'a', 'uid': 'ua'}}],
+                              'ports': [{'name': 'web', 'port': 8000, 'protocol': 'TCP'}]},
+                             {'addresses': [{'targetRef': {'namespace': 'default', 'name': 'a', 'uid': 'ua'}}],
+                              'ports': [{'name': 'metrics', 'port': 9000, 'protocol': 'TCP'}]}]}
+    published = {('ua', 8000): 30001, ('uc', 8000): 30003, ('ua', 9000): 30009}
+    backends = ready_backends(endpoints, {'name': 'web', 'port': 80, 'targetPort': 'http'}, lambda namespace, name: pods.get(name),
                               lambda uid, port: published.get((uid, port)))
     assert backends == [('ua', 30001), ('uc', 30003)]
     assert ready_backends(None, {'port': 80}, lambda namespace, name: None, lambda uid, port: None) == []

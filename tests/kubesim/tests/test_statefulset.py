@@ -9,12 +9,16 @@ import shutil
 import pytest
 from kubernetes import client
 
+from kubesim.clock import parse_rfc3339
+from kubesim.registry import resource_for
 from kubesim.statefulset import PodState, ordinal_of, revision_for_new_pod, statefulset_actions, statefulset_status
 
 from .helpers import kubectl_runner, wait_for, workload
 
 needs_kubectl = pytest.mark.skipif(shutil.which('kubectl') is None, reason='kubectl is not installed')
 HEALTHY_C = PodState('c', healthy=True)
+PODS = resource_for('v1', 'Pod')
+EVENTS = resource_for('v1', 'Event')
 
 
 def drive(replicas: int, pods: dict[int, PodState], parallel: bool = False, partition: int | None = 0) -> list[list[tuple]]:
@@ -130,8 +134,10 @@ def apps(kubesim):
     api_client.close()
 
 
-def _created(core, name: str) -> str:
-    return core.read_namespaced_pod(name, 'default').metadata.creation_timestamp
+def _created(kubesim, name: str) -> float:
+    """A pod's creation in simulated time, as stored (the API shows it on the wall clock, 20x coarser)."""
+    pod = kubesim.call(kubesim.simulator.registry.get, PODS, 'default', name)
+    return parse_rfc3339(pod['metadata']['creationTimestamp'])
 
 
 def test_ordered_creation_status_and_revisions_through_the_typed_client(kubesim, apps):
@@ -147,8 +153,8 @@ def test_ordered_creation_status_and_revisions_through_the_typed_client(kubesim,
     assert (done.spec.pod_management_policy, done.spec.update_strategy.rolling_update.partition, done.spec.revision_history_limit) == (
         'OrderedReady', 0, 10)
     # OrderedReady: each pod is created only after the previous one is Ready (slowstart-3 + 1 s pull).
-    created = [_created(core, 'db-%d' % ordinal) for ordinal in range(3)]
-    assert (created[1] - created[0]).total_seconds() >= 3 and (created[2] - created[1]).total_seconds() >= 3
+    created = [_created(kubesim, 'db-%d' % ordinal) for ordinal in range(3)]
+    assert created[1] - created[0] >= 3 and created[2] - created[1] >= 3
     pod = core.read_namespaced_pod('db-1', 'default')
     assert pod.metadata.labels == {'app': 'db', 'controller-revision-hash': status.update_revision,
                                    'statefulset.kubernetes.io/pod-name': 'db-1', 'apps.kubernetes.io/pod-index': '1'}
@@ -224,7 +230,7 @@ def test_kubectl_rollout_history_undo_restart(kubectl):
 
 
 @needs_kubectl
-def test_kubectl_partition_on_delete_scale_and_delete(kubectl):
+def test_kubectl_partition_on_delete_scale_and_delete(kubectl, kubesim):
     body = workload('StatefulSet', 'web', image='nginx:1.25', replicas=3,
                     updateStrategy={'type': 'RollingUpdate', 'rollingUpdate': {'partition': 2}})
     kubectl('apply', '-f', '-', stdin=json.dumps(body))
@@ -250,7 +256,7 @@ def test_kubectl_partition_on_delete_scale_and_delete(kubectl):
     wait_for(lambda: len(_images(kubectl, 'web')) == 5, message='5 pods')
     kubectl('scale', 'sts/web', '--replicas=2')
     wait_for(lambda: sorted(_images(kubectl, 'web')) == ['web-0', 'web-1'], message='scaled down to 2')
-    events = _json(kubectl, 'events', '--field-selector', 'involvedObject.name=web,reason=SuccessfulDelete')['items']
+    events = kubesim.call(kubesim.simulator.registry.list, EVENTS, 'default', None, 'involvedObject.name=web,reason=SuccessfulDelete')
     # Each deletion waits for the previous pod to be gone (1 s of simulated termination), highest ordinal first.
     last = {event['message'].split()[2]: event['lastTimestamp'] for event in events}
     assert last['web-4'] < last['web-3'] < last['web-2']
