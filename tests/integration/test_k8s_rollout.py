@@ -188,7 +188,9 @@ def test_several_containers_and_env_in_one_rollout(cluster, run_playbook):
 def test_rerun_during_a_rollout_waits_for_it_without_writing(cluster, run_module):
     cluster.create(workload('Deployment', 'web', [container('web', 'demoapp:1.0.0')], replicas=2))
     cluster.wait_complete()
-    slow = 'demoapp:2.0.0-slowstart-40'  # each new pod is ready 40 simulated (2 real) seconds after it starts
+    # Each new pod is ready 200 simulated (10 real) seconds after it starts: room for a busy machine to start
+    # Ansible before the first one is.
+    slow = 'demoapp:2.0.0-slowstart-200'
     cluster.apps.patch_namespaced_deployment('web', 'default', {'spec': {'template': {'spec': {
         'containers': [{'name': 'web', 'image': slow}]}}}})
 
@@ -207,10 +209,10 @@ def test_expired_watch_is_listed_again(cluster, kubesim, run_module):
     """The module watches from the resourceVersion it read; after a compaction that is 410 Gone."""
     cluster.create(workload('Deployment', 'web', [container('web', 'demoapp:1.0.0')], replicas=1))
     cluster.wait_complete()
-    slow = 'demoapp:2.0.0-slowstart-100'
+    slow = 'demoapp:2.0.0-slowstart-300'
     cluster.apps.patch_namespaced_deployment('web', 'default', {'spec': {'template': {'spec': {
         'containers': [{'name': 'web', 'image': slow}]}}}})
-    # Until the new pod is ready (5 s) nothing changes the Deployment once the controller has scaled up:
+    # Until the new pod is ready (15 real s, room for a busy machine to start Ansible) nothing changes the Deployment once the controller has scaled up:
     # the module then reads a resourceVersion older than the compaction.
     deadline = time.monotonic() + 10
     version, since = None, time.monotonic()
