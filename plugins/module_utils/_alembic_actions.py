@@ -129,9 +129,11 @@ def migrate(run: Migration) -> dict[str, t.Any]:
     direction = plan[0]['direction']
     sql = render_sql(run, plan)
     findings = check_safety(run, plan, sql)
+    checked = set(sql) if run.params['safety'] != 'off' else set()
     for entry in plan:
         if direction == 'upgrade':
-            entry['classification'] = safety.classify([f for f in findings if f['revision'] == entry['revision']])
+            entry['classification'] = safety.classify([f for f in findings if f['revision'] == entry['revision']],
+                                                      entry['revision'] in checked)
         if run.diff and entry['revision'] in sql:
             entry['sql'] = sql[entry['revision']]
     diff = decide.build_diff(history, current, target, [sql[e['revision']] for e in plan if e['revision'] in sql])

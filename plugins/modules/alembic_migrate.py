@@ -21,7 +21,8 @@ description:
     back and leaves the database at the last revision fully applied; one that hits O(lock_timeout) is retried.
   - Before upgrading, the offline SQL of each pending revision is checked for operations that break the release
     still running during a rolling or canary deploy (O(safety)), with the squawk linter when it is installed and
-    built-in rules otherwise; each revision is classified as V(expand) or V(contract).
+    built-in rules otherwise; each revision is classified as V(expand), V(contract) or, when its SQL was not
+    checked, V(unchecked).
   - Alembic runs where O(exec_via) says (locally, in a container, or in a Kubernetes pod), or, with O(job), in
     a Kubernetes Job created from the application's image, as runbooks run migration Jobs.
 author:
@@ -123,7 +124,7 @@ options:
     description:
       - V(warn) checks the SQL of pending upgrades and warns about unsafe operations; V(enforce) refuses to apply
         anything when one is found, naming the operation and the revision (in check mode too, as the real run
-        would fail); V(off) does not check.
+        would fail); V(off) does not check, and the revisions it would have checked are classified V(unchecked).
       - Contract findings are operations that break code still running (drop or rename of a column or table, NOT
         NULL column without default, SET NOT NULL, column type change); blocking findings lock a busy table (index
         without CONCURRENTLY, constraint without NOT VALID, UNIQUE constraint).
@@ -275,8 +276,11 @@ direction:
   sample: upgrade
 plan:
   description:
-    - The revisions to apply or revert, in order, with their message; upgrades carry their C(classification)
-      (V(expand) or V(contract)); in diff mode, their offline C(sql).
+    - The revisions to apply or revert, in order, with their message; upgrades carry their C(classification);
+      in diff mode, their offline C(sql).
+    - C(classification) is V(expand) (checked, nothing breaks the running release), V(contract) (checked, something
+      does) or V(unchecked) (not checked, with O(safety=off) or when C(env.py) could not render the SQL offline).
+      Only V(expand) is safe to run before a deploy: treat V(unchecked) as unsafe.
   returned: success
   type: list
   elements: dict

@@ -364,6 +364,28 @@ def test_safety_with_the_squawk_linter(app3, migrated_dsn, postgres, run_playboo
     assert revision(postgres, dbname(url)) == ['0002']
 
 
+def test_revisions_whose_sql_was_not_checked_are_unchecked_not_expand(app3, migrated_dsn, scripts_db, postgres,
+                                                                      run_playbook):
+    """0003 drops users.full_name: with safety off nobody read its SQL (diff mode rendered it), so it must not pass
+    for expand; neither may revisions whose env.py cannot render SQL offline."""
+    url = migrated_dsn('1.0.0')
+    off = dict(app3, url=url, safety='off')
+    planned, real = run_tasks(run_playbook, [(off, {'check_mode': True}), off])
+    for result in (planned, real):
+        assert_ok(result)
+        assert [(p['revision'], p['classification']) for p in result['plan']] == [
+            ('0002', 'unchecked'), ('0003', 'unchecked')]
+        assert result['findings'] == [] and 'DROP COLUMN full_name' in result['plan'][1]['sql']
+    assert revision(postgres, dbname(url)) == ['0003'] and 'full_name' not in columns(postgres, dbname(url), 'users')
+
+    db, args = scripts_db
+    [online_only] = run_tasks(run_playbook, [dict(args, ini_section='online_only', revision='t0001')])
+    assert_ok(online_only)
+    assert [(p['revision'], p['classification']) for p in online_only['plan']] == [('t0001', 'unchecked')]
+    assert any('no SQL to check or show' in w and 'online only' in w for w in online_only['warnings'])
+    assert revision(postgres, db) == ['t0001']
+
+
 # --- in the application's container ------------------------------------------------------------------
 
 def test_migrate_inside_the_demoapp_container(docker_session, module_databases, postgres, run_playbook):
