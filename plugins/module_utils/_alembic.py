@@ -13,11 +13,16 @@ import re
 import typing as t
 from urllib.parse import unquote, urlsplit
 
+from ansible_collections.artisan.upgrade.plugins.module_utils._postgres import describe_connection_error
+
 RELATIVE_RE = re.compile(r'^([+-])(\d+)$')
 # PostgreSQL time units; no spaces, as the value travels in PGOPTIONS (space separated).
 DURATION_RE = re.compile(r'^\d+(us|ms|s|min|h|d)?$')
 URL_SCHEME_RE = re.compile(r'^postgresql(\+\w+)?://', re.IGNORECASE)
 ERROR_NOISE_RE = re.compile(r'^\(Background on this error at: .*\)$')
+# What sets each part of the connection, as connection hints name it: the url option, for now.
+URL_PARTS = {'host': 'the host in url', 'port': 'the port in url', 'user': 'the user name in url',
+             'password': 'the password in url', 'db': 'the database name in url'}
 
 
 class MigrateError(Exception):
@@ -247,6 +252,13 @@ def describe_url(url: str) -> str:
         return 'the database of url'
     user = ' as "%s"' % unquote(parts.username) if parts.username else ''
     return 'database "%s" on %s%s' % (unquote(parts.path.lstrip('/')) or '(default)', where, user)
+
+
+def connect_failure(url: str, error: str) -> str:
+    """Where the connection went, why it failed and, for the usual failures, which part of url to check."""
+    reason = describe_connection_error(error, URL_PARTS)
+    first = error.strip().splitlines()[0] if error.strip() else ''
+    return 'cannot connect to %s: %s' % (describe_url(url), '%s (%s)' % (reason, first) if reason else error)
 
 
 def redact(text: str, secrets: t.Iterable[str | None]) -> str:

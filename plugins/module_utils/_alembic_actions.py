@@ -99,7 +99,7 @@ class Migration:
         if not answer.get('ok'):
             message = decide.redact(answer.get('message', ''), self.secrets)
             if answer.get('error') == 'connect':
-                message = 'cannot connect to %s: %s' % (decide.describe_url(params['url']), message)
+                message = decide.connect_failure(params['url'], message)
             raise decide.MigrateError(message, stderr=stderr[-2000:])
         return answer
 

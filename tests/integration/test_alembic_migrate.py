@@ -199,6 +199,17 @@ def test_bad_inputs_fail_with_a_clear_message_and_change_nothing(app3, migrated_
     assert revision(postgres, dbname(url)) == ['0001']
 
 
+def test_a_wrong_password_says_which_option_to_check(app3, migrated_dsn, postgres, run_playbook):
+    url = migrated_dsn('1.0.0')
+    [failed] = run_tasks(run_playbook, [dict(app3, url=url.replace(APP_PASSWORD, 'not-the-password'))])
+    assert failed['failed'] is True
+    assert failed['msg'] == (
+        'cannot connect to database "{db}" on 127.0.0.1:{port} as "artisan": wrong password for role "artisan": check '
+        'the password in url (connection failed: connection to server at "127.0.0.1", port {port} failed: FATAL:  '
+        'password authentication failed for user "artisan")'.format(db=dbname(url), port=postgres.port))
+    assert revision(postgres, dbname(url)) == ['0001']
+
+
 def test_a_database_ahead_of_the_scripts_is_refused(demoapp_releases, migrated_dsn, postgres, run_playbook):
     """Release 2.0.0's migrations cannot move a database at 0003 (release 3.0.0's contract): say so, change nothing."""
     release = demoapp_releases['2.0.0']
