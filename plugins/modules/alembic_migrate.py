@@ -280,7 +280,7 @@ plan:
       in diff mode, their offline C(sql).
     - C(classification) is V(expand) (checked, nothing breaks the running release), V(contract) (checked, something
       does) or V(unchecked) (not checked, with O(safety=off) or when C(env.py) could not render the SQL offline).
-      Only V(expand) is safe to run before a deploy: treat V(unchecked) as unsafe.
+      Only V(expand) is safe to run before a deploy; treat V(unchecked) as unsafe.
   returned: success
   type: list
   elements: dict
