@@ -87,12 +87,10 @@ def test_plans_over_branches_and_merges():
         decide.plan_steps(BRANCHED, ['b1'], ['b2'])
 
 
-def test_helper_steps_say_where_offline_sql_starts():
+def test_helper_steps_say_which_revision_and_which_way():
     plan = decide.plan_steps(LINEAR, ['0001'], ['0003']) + decide.plan_steps(LINEAR, ['0003'], ['0002'])
     assert decide.helper_steps(plan) == [
-        {'revision': '0002', 'upgrade': True, 'starting': ['0001']},
-        {'revision': '0003', 'upgrade': True, 'starting': ['0002']},
-        {'revision': '0003', 'upgrade': False, 'starting': ['0003']},
+        {'revision': '0002', 'upgrade': True}, {'revision': '0003', 'upgrade': True}, {'revision': '0003', 'upgrade': False},
     ]
 
 
