@@ -11,6 +11,7 @@ request of the run (the application loads once); a Kubernetes Job runs one helpe
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import os
@@ -28,6 +29,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecE
 # A concurrent run that keeps moving the database would otherwise make us chase it forever.
 MAX_REPLANS = 3
 NOT_FOUND_RCS = (126, 127)
+SQUAWK_PARALLEL = 8
 # Transports whose stdin stays open while the command runs: one helper process serves the whole run.
 SESSION_TRANSPORTS = ('local', 'docker', 'pod')
 
@@ -249,13 +251,15 @@ def check_safety(run: Migration, plan: list[dict[str, t.Any]], sql: dict[str, st
     if params['safety'] == 'off' or plan[0]['direction'] != 'upgrade' or not sql:
         return []
     ignore = set(params.get('safety_ignore') or [])
+    reports = squawk_reports(run.squawk, plan, sql) if run.squawk else [None] * len(plan)
     findings: list[dict[str, str]] = []
-    for entry in plan:
+    for entry, report in zip(plan, reports):
         text = sql.get(entry['revision'], '')
-        if run.squawk:
-            raw, source = squawk_findings(run, entry['revision'], text), 'squawk'
-        else:
+        if report is None:
             raw, source = safety.builtin_findings(text), 'builtin'
+        else:
+            run.commands.append(report.command)
+            raw, source = squawk_findings(entry['revision'], text, report), 'squawk'
         findings.extend(safety.findings_of(entry, raw, source, ignore))
     if findings:
         messages = {entry['revision']: entry['message'] for entry in plan}
@@ -266,15 +270,21 @@ def check_safety(run: Migration, plan: list[dict[str, t.Any]], sql: dict[str, st
     return findings
 
 
-def squawk_findings(run: Migration, revision: str, sql: str) -> list[dict[str, str]]:
-    argv = [run.squawk, '--reporter', 'json', '--stdin-filepath', '%s.sql' % revision]
-    result = LocalTransport().run(argv, {}, stdin=io.BytesIO(sql.encode('utf-8')))
-    run.commands.append(result.command)
+def squawk_reports(squawk: str, plan: list[dict[str, t.Any]], sql: dict[str, str]) -> list[ExecResult]:
+    """squawk's run on each revision's SQL, side by side: each run is mostly squawk starting."""
+    def lint(entry: dict[str, t.Any]) -> ExecResult:
+        argv = [squawk, '--reporter', 'json', '--stdin-filepath', '%s.sql' % entry['revision']]
+        return LocalTransport().run(argv, {}, stdin=io.BytesIO(sql.get(entry['revision'], '').encode('utf-8')))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(plan), SQUAWK_PARALLEL)) as pool:
+        return list(pool.map(lint, plan))
+
+
+def squawk_findings(revision: str, sql: str, report: ExecResult) -> list[dict[str, str]]:
     try:
-        return safety.squawk_findings(result.stdout_text(), sql)
+        return safety.squawk_findings(report.stdout_text(), sql)
     except ValueError:
         raise decide.MigrateError('squawk failed on the SQL of revision %s (%s): %s' % (
-            revision, describe_exit(result.rc), result.stderr.strip() or result.stdout_text()[:500])) from None
+            revision, describe_exit(report.rc), report.stderr.strip() or report.stdout_text()[:500])) from None
 
 
 def apply_plan(run: Migration, history: decide.History, current: list[str], target: list[str],

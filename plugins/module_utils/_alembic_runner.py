@@ -22,6 +22,7 @@ run and one transaction each, under a PostgreSQL advisory lock, retrying a step 
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -66,12 +67,12 @@ def bootstrap_line(program):
 
 
 class Project:
-    """The configuration, scripts and engine of a run, loaded once however many requests the run sends."""
+    """The configuration, scripts and connection of a run, made once however many requests the run sends."""
 
     def __init__(self, url):
         self.url = url
         self.loaded = None
-        self._engine = None
+        self._connection = None
 
     def load(self, request):
         if self.loaded is None:
@@ -79,10 +80,15 @@ class Project:
             self.loaded = (config,) + load_script(config)
         return self.loaded
 
-    def engine(self, connect_timeout):
-        if self._engine is None:
-            self._engine = make_engine(self.url, connect_timeout)
-        return self._engine
+    def close(self):
+        if self._connection is not None:
+            self._connection.close()
+
+    def connection(self, connect_timeout):
+        """Our own autocommit session (reads and the advisory lock); env.py makes its own for the migrations."""
+        if self._connection is None:
+            self._connection = connect(make_engine(self.url, connect_timeout))
+        return self._connection
 
 
 def load_config(request, url):
@@ -232,8 +238,7 @@ def inspect(request, project):
     import alembic
 
     _config, script, revisions = project.load(request)
-    with connect(project.engine(request['connect_timeout'])) as connection:
-        current = current_heads(connection)
+    current = current_heads(project.connection(request['connect_timeout']))
     return {'revisions': revision_rows(revisions), 'heads': sorted(script.get_heads()), 'current': current,
             'alembic_version': alembic.__version__, 'python': sys.executable}
 
@@ -281,18 +286,18 @@ def apply(request, project):
     from sqlalchemy import text
 
     config, script, _revisions = project.load(request)
-    with connect(project.engine(request['connect_timeout'])) as connection:
-        waited = acquire_lock(connection, request['lock_key'], request['lock_wait_timeout'])
-        try:
-            current = current_heads(connection)
-            if current != sorted(request['expected']):
-                return {'status': 'moved', 'current': current, 'lock_waited': waited, 'applied': []}
-            applied, failure = apply_steps(config, script, request['steps'], request['lock_retries'],
-                                           request['lock_retry_delay'])
-            return {'status': 'failed' if failure else 'applied', 'failed': failure, 'applied': applied,
-                    'current': current_heads(connection), 'lock_waited': waited}
-        finally:
-            connection.execute(text('SELECT pg_advisory_unlock(:key)'), {'key': request['lock_key']})
+    connection = project.connection(request['connect_timeout'])
+    waited = acquire_lock(connection, request['lock_key'], request['lock_wait_timeout'])
+    try:
+        current = current_heads(connection)
+        if current != sorted(request['expected']):
+            return {'status': 'moved', 'current': current, 'lock_waited': waited, 'applied': []}
+        applied, failure = apply_steps(config, script, request['steps'], request['lock_retries'],
+                                       request['lock_retry_delay'])
+        return {'status': 'failed' if failure else 'applied', 'failed': failure, 'applied': applied,
+                'current': current_heads(connection), 'lock_waited': waited}
+    finally:
+        connection.execute(text('SELECT pg_advisory_unlock(:key)'), {'key': request['lock_key']})
 
 
 def apply_steps(config, script, steps, retries, delay):
@@ -375,6 +380,10 @@ def main():
                 text = text.replace(json.dumps(str(secret))[1:-1], '********')
             out.write('\n%s%s\n' % (ANSWER_MARKER, text))
             out.flush()
+    project.close()
+    # Exit without the collector's last passes over alembic's and SQLAlchemy's objects (0.1-0.3 s, as long as
+    # a migration): the process frees them anyway.
+    gc.freeze()
 
 
 if __name__ == '__main__':
