@@ -18,6 +18,9 @@ RELATIVE_RE = re.compile(r'^([+-])(\d+)$')
 DURATION_RE = re.compile(r'^\d+(us|ms|s|min|h|d)?$')
 URL_SCHEME_RE = re.compile(r'^postgresql(\+\w+)?://', re.IGNORECASE)
 ERROR_NOISE_RE = re.compile(r'^\(Background on this error at: .*\)$')
+# What sets each part of the connection, as connection hints name it: the url option, for now.
+URL_PARTS = {'host': 'the host in url', 'port': 'the port in url', 'user': 'the user name in url',
+             'password': 'the password in url', 'db': 'the database name in url'}
 
 
 class MigrateError(Exception):
@@ -195,10 +198,8 @@ def step(history: History, rid: str, direction: str) -> dict[str, t.Any]:
 
 
 def helper_steps(plan: t.Sequence[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """The steps as the helper runs them; ``starting`` is what offline SQL assumes the database is at."""
-    return [{'revision': entry['revision'], 'upgrade': entry['direction'] == 'upgrade',
-             'starting': entry['down_revisions'] if entry['direction'] == 'upgrade' else [entry['revision']]}
-            for entry in plan]
+    """The steps as the helper runs them."""
+    return [{'revision': entry['revision'], 'upgrade': entry['direction'] == 'upgrade'} for entry in plan]
 
 
 def check_duration(name: str, value: str) -> str:
@@ -247,6 +248,15 @@ def describe_url(url: str) -> str:
         return 'the database of url'
     user = ' as "%s"' % unquote(parts.username) if parts.username else ''
     return 'database "%s" on %s%s' % (unquote(parts.path.lstrip('/')) or '(default)', where, user)
+
+
+def connect_failure(url: str, error: str) -> str:
+    """Where the connection went, why it failed and, for the usual failures, which part of url to check."""
+    # Imported here: _postgres imports psycopg (0.1 s or more), which a run that connects fine never needs here.
+    from ansible_collections.artisan.upgrade.plugins.module_utils._postgres import describe_connection_error  # pylint: disable=import-outside-toplevel
+    reason = describe_connection_error(error, URL_PARTS)
+    first = error.strip().splitlines()[0] if error.strip() else ''
+    return 'cannot connect to %s: %s' % (describe_url(url), '%s (%s)' % (reason, first) if reason else error)
 
 
 def redact(text: str, secrets: t.Iterable[str | None]) -> str:

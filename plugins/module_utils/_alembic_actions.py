@@ -5,32 +5,38 @@
 
 The decisions come from _alembic and _migration_safety; alembic itself runs in the application's
 Python through the helper program _alembic_runner, sent over an _exec transport; squawk, when used,
-runs on the module's host.
+runs on the module's host. Locally, in a container and in a pod, one helper process answers every
+request of the run (the application loads once); a Kubernetes Job runs one helper per request.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import os
+import shlex
 import sys
+import threading
 import time
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_runner as runner
 from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
-from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, LocalTransport, describe_exit
-from ansible_collections.artisan.upgrade.plugins.module_utils._postgres import APPLICATION_NAME
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, ExecResult, LocalTransport, describe_exit
 
 # A concurrent run that keeps moving the database would otherwise make us chase it forever.
 MAX_REPLANS = 3
 NOT_FOUND_RCS = (126, 127)
+SQUAWK_PARALLEL = 8
+# Transports whose stdin stays open while the command runs: one helper process serves the whole run.
+SESSION_TRANSPORTS = ('local', 'docker', 'pod')
 
 
-def runner_source() -> bytes:
+def runner_source() -> str:
     """The helper's program text, from wherever this module was loaded (a file, or Ansible's payload zip)."""
-    return runner.__loader__.get_source(runner.__name__).encode('utf-8')
+    return runner.__loader__.get_source(runner.__name__)
 
 
 def parse_answer(output: str) -> dict[str, t.Any]:
@@ -39,6 +45,57 @@ def parse_answer(output: str) -> dict[str, t.Any]:
     if not lines:
         raise ValueError('no answer')
     return json.loads(lines[-1][len(runner.ANSWER_MARKER):])
+
+
+class HelperSession:
+    """One helper process for every request of a run: requests go to its stdin as JSON lines, answers come back
+    on its stdout. Both are pipes of this process, so any transport that streams stdin and stdout carries them."""
+
+    def __init__(self, transport: t.Any, argv: list[str], env: dict[str, str], program: str) -> None:
+        self.command = shlex.join(transport.command_line(argv, env, True))
+        self.result: ExecResult | None = None
+        stdin_read, stdin_write = os.pipe()
+        stdout_read, stdout_write = os.pipe()
+        self._requests = os.fdopen(stdin_write, 'wb', buffering=0)
+        self._answers = os.fdopen(stdout_read, 'rb')
+        child_stdin = os.fdopen(stdin_read, 'rb', buffering=0)
+        child_stdout = os.fdopen(stdout_write, 'wb', buffering=0)
+
+        def run() -> None:
+            try:
+                self.result = transport.run(argv, env, stdin=child_stdin, stdout=child_stdout)
+            finally:
+                # The helper is gone: its reader of requests and writer of answers with it (EPIPE / EOF here).
+                child_stdout.close()
+                child_stdin.close()
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        self._send(runner.bootstrap_line(program))
+
+    def _send(self, line: str) -> bool:
+        try:
+            self._requests.write(line.encode('utf-8'))
+            return True
+        except (BrokenPipeError, ValueError):
+            return False
+
+    def ask(self, request: dict[str, t.Any]) -> str | None:
+        """The helper's answer line to ``request``, or None when the helper ended without one."""
+        if not self._send(json.dumps(request) + '\n'):
+            return None
+        for raw in iter(self._answers.readline, b''):
+            line = raw.decode('utf-8', errors='replace')
+            if line.startswith(runner.ANSWER_MARKER):
+                return line
+        return None
+
+    def close(self) -> ExecResult:
+        """End the helper (its stdin ends) and return how it exited."""
+        if not self._requests.closed:
+            self._requests.close()
+        self._thread.join()
+        self._answers.close()
+        return self.result or ExecResult(rc=255, stderr='the helper did not report how it ended', command=self.command)
 
 
 class Migration:
@@ -56,6 +113,7 @@ class Migration:
         self.started = time.monotonic()
         self.secrets = [params['url'], decide.url_password(params['url'])]
         self.python = self.interpreter()
+        self.session: HelperSession | None = None
 
     def interpreter(self) -> str:
         if self.params.get('python'):
@@ -67,26 +125,46 @@ class Migration:
     def base_result(self, **fields: t.Any) -> dict[str, t.Any]:
         return dict(fields, commands=self.commands, duration=round(time.monotonic() - self.started, 3))
 
-    def helper(self, action: str, **request: t.Any) -> dict[str, t.Any]:
+    def environment(self) -> dict[str, str]:
         params = self.params
-        request.update(config=params['config'], ini_section=params['ini_section'], chdir=params.get('chdir'),
-                       script_location=params.get('script_location'), connect_timeout=params['connect_timeout'])
         env = dict(params.get('environment') or {})
         env.update({
-            runner.REQUEST_VARIABLE: json.dumps(request),
             runner.URL_VARIABLE: params['url'],
             'PGOPTIONS': ' '.join(filter(None, [env.get('PGOPTIONS'), decide.session_options(
                 params['lock_timeout'], params['statement_timeout'])])),
-            'PGAPPNAME': APPLICATION_NAME,
+            'PGAPPNAME': runner.APPLICATION_NAME,
             # The application's tree may be read-only (an image) and is not ours to write .pyc files into.
             'PYTHONDONTWRITEBYTECODE': '1',
         })
-        result = self.transport.run([self.python, '-', action], env, stdin=io.BytesIO(runner_source()))
-        self.commands.append(result.command)
-        stderr = decide.redact(result.stderr, self.secrets).strip()
+        return env
+
+    def helper(self, action: str, **request: t.Any) -> dict[str, t.Any]:
+        params = self.params
+        request.update(action=action, config=params['config'], ini_section=params['ini_section'],
+                       chdir=params.get('chdir'), script_location=params.get('script_location'),
+                       connect_timeout=params['connect_timeout'])
+        if self.transport.kind not in SESSION_TRANSPORTS:
+            env = dict(self.environment(), **{runner.REQUEST_VARIABLE: json.dumps(request)})
+            result = self.transport.run([self.python, '-', action], env, stdin=io.BytesIO(runner_source().encode('utf-8')))
+            self.commands.append(result.command)
+            return self.checked_answer(result.stdout_text(), lambda: result)
+        if self.session is None:
+            self.session = HelperSession(self.transport, [self.python, '-c', runner.BOOTSTRAP, runner.SESSION],
+                                         self.environment(), runner_source())
+            self.commands.append(self.session.command)
+        return self.checked_answer(self.session.ask(request) or '', self.end_session)
+
+    def end_session(self) -> ExecResult:
+        session, self.session = self.session, None
+        return session.close() if session else ExecResult(rc=0, stderr='')
+
+    def checked_answer(self, output: str, ended: t.Callable[[], ExecResult]) -> dict[str, t.Any]:
+        """The helper's answer in ``output``; on a failure, ``ended()`` says how the helper exited."""
         try:
-            answer = parse_answer(result.stdout_text())
+            answer = parse_answer(output)
         except ValueError:
+            result = ended()
+            stderr = decide.redact(result.stderr, self.secrets).strip()
             if self.transport.kind == 'job':
                 raise decide.MigrateError('the alembic Job failed (%s): %s' % (
                     describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
@@ -97,19 +175,27 @@ class Migration:
             raise decide.MigrateError('the alembic helper failed under %s (%s): %s' % (
                 self.python, describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
         if not answer.get('ok'):
+            stderr = decide.redact(ended().stderr, self.secrets).strip()
             message = decide.redact(answer.get('message', ''), self.secrets)
             if answer.get('error') == 'connect':
-                message = 'cannot connect to %s: %s' % (decide.describe_url(params['url']), message)
+                message = decide.connect_failure(self.params['url'], message)
             raise decide.MigrateError(message, stderr=stderr[-2000:])
         return answer
 
 
 def migrate(run: Migration) -> dict[str, t.Any]:
-    params = run.params
     try:
         run.transport.check()
     except ExecError as exc:
         raise decide.MigrateError(str(exc)) from None
+    try:
+        return migrate_with_helper(run)
+    finally:
+        run.end_session()
+
+
+def migrate_with_helper(run: Migration) -> dict[str, t.Any]:
+    params = run.params
     state = run.helper('inspect')
     history = decide.History.from_helper(state['revisions'])
     current = state['current']
@@ -127,11 +213,13 @@ def migrate(run: Migration) -> dict[str, t.Any]:
                                diff=decide.build_diff(history, current, current),
                                msg='already at %s' % decide.revisions_text(current), **summary)
     direction = plan[0]['direction']
-    sql = render_sql(run, plan)
+    sql = render_sql(run, plan, current)
     findings = check_safety(run, plan, sql)
+    checked = set(sql) if run.params['safety'] != 'off' else set()
     for entry in plan:
         if direction == 'upgrade':
-            entry['classification'] = safety.classify([f for f in findings if f['revision'] == entry['revision']])
+            entry['classification'] = safety.classify([f for f in findings if f['revision'] == entry['revision']],
+                                                      entry['revision'] in checked)
         if run.diff and entry['revision'] in sql:
             entry['sql'] = sql[entry['revision']]
     diff = decide.build_diff(history, current, target, [sql[e['revision']] for e in plan if e['revision'] in sql])
@@ -142,13 +230,14 @@ def migrate(run: Migration) -> dict[str, t.Any]:
     return apply_plan(run, history, current, target, plan, summary)
 
 
-def render_sql(run: Migration, plan: list[dict[str, t.Any]]) -> dict[str, str]:
-    """Offline SQL per planned revision, when safety or diff needs it; {} when env.py cannot render it."""
+def render_sql(run: Migration, plan: list[dict[str, t.Any]], current: list[str]) -> dict[str, str]:
+    """Offline SQL per planned revision (from ``current``), when safety or diff needs it; {} when env.py cannot
+    render it."""
     wants_safety = run.params['safety'] != 'off' and plan[0]['direction'] == 'upgrade'
     if not (wants_safety or run.diff):
         return {}
     try:
-        rendered = run.helper('sql', steps=decide.helper_steps(plan))
+        rendered = run.helper('sql', steps=decide.helper_steps(plan), starting=current)
     except decide.MigrateError as exc:
         if wants_safety and run.params['safety'] == 'enforce':
             raise decide.MigrateError('safety: enforce needs the migrations\' SQL, but %s' % exc.msg, plan=plan) from None
@@ -162,13 +251,15 @@ def check_safety(run: Migration, plan: list[dict[str, t.Any]], sql: dict[str, st
     if params['safety'] == 'off' or plan[0]['direction'] != 'upgrade' or not sql:
         return []
     ignore = set(params.get('safety_ignore') or [])
+    reports = squawk_reports(run.squawk, plan, sql) if run.squawk else [None] * len(plan)
     findings: list[dict[str, str]] = []
-    for entry in plan:
+    for entry, report in zip(plan, reports):
         text = sql.get(entry['revision'], '')
-        if run.squawk:
-            raw, source = squawk_findings(run, entry['revision'], text), 'squawk'
-        else:
+        if report is None:
             raw, source = safety.builtin_findings(text), 'builtin'
+        else:
+            run.commands.append(report.command)
+            raw, source = squawk_findings(entry['revision'], text, report), 'squawk'
         findings.extend(safety.findings_of(entry, raw, source, ignore))
     if findings:
         messages = {entry['revision']: entry['message'] for entry in plan}
@@ -179,15 +270,21 @@ def check_safety(run: Migration, plan: list[dict[str, t.Any]], sql: dict[str, st
     return findings
 
 
-def squawk_findings(run: Migration, revision: str, sql: str) -> list[dict[str, str]]:
-    argv = [run.squawk, '--reporter', 'json', '--stdin-filepath', '%s.sql' % revision]
-    result = LocalTransport().run(argv, {}, stdin=io.BytesIO(sql.encode('utf-8')))
-    run.commands.append(result.command)
+def squawk_reports(squawk: str, plan: list[dict[str, t.Any]], sql: dict[str, str]) -> list[ExecResult]:
+    """squawk's run on each revision's SQL, side by side: each run is mostly squawk starting."""
+    def lint(entry: dict[str, t.Any]) -> ExecResult:
+        argv = [squawk, '--reporter', 'json', '--stdin-filepath', '%s.sql' % entry['revision']]
+        return LocalTransport().run(argv, {}, stdin=io.BytesIO(sql.get(entry['revision'], '').encode('utf-8')))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(plan), SQUAWK_PARALLEL)) as pool:
+        return list(pool.map(lint, plan))
+
+
+def squawk_findings(revision: str, sql: str, report: ExecResult) -> list[dict[str, str]]:
     try:
-        return safety.squawk_findings(result.stdout_text(), sql)
+        return safety.squawk_findings(report.stdout_text(), sql)
     except ValueError:
         raise decide.MigrateError('squawk failed on the SQL of revision %s (%s): %s' % (
-            revision, describe_exit(result.rc), result.stderr.strip() or result.stdout_text()[:500])) from None
+            revision, describe_exit(report.rc), report.stderr.strip() or report.stdout_text()[:500])) from None
 
 
 def apply_plan(run: Migration, history: decide.History, current: list[str], target: list[str],

@@ -16,8 +16,7 @@ import shlex
 import time
 import typing as t
 
-from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
-from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, ExecResult
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, ExecResult, _kubernetes
 
 PROGRAM_VARIABLE = 'ARTISAN_PROGRAM'
 # `python -c` this: runs the program the Secret carries as if it were a script.
@@ -92,6 +91,7 @@ class JobTransport:
         self._client: t.Any = None
 
     def api(self) -> t.Any:
+        _k8s = _kubernetes()
         if self._client is None:
             try:
                 self._client = _k8s.api_client(self.params)
@@ -105,6 +105,7 @@ class JobTransport:
                 '--', argv[0], '-c', '<program from Secret %s>' % name] + argv[2:]
 
     def check(self) -> None:
+        _k8s = _kubernetes()
         import kubernetes  # pylint: disable=import-outside-toplevel
         try:
             kubernetes.client.CoreV1Api(self.api()).read_namespace(self.namespace)
@@ -116,6 +117,7 @@ class JobTransport:
             raise ExecError('job: cannot reach the Kubernetes API at %s: %s' % (_k8s.server_url(self.api()), exc)) from exc
 
     def run(self, argv: list[str], env: dict[str, str] | None = None, stdin: t.Any = None, stdout: t.Any = None) -> ExecResult:
+        _k8s = _kubernetes()
         import kubernetes  # pylint: disable=import-outside-toplevel
         core = kubernetes.client.CoreV1Api(self.api())
         batch = kubernetes.client.BatchV1Api(self.api())
@@ -137,6 +139,7 @@ class JobTransport:
             self._delete(core.delete_namespaced_secret, name)
 
     def _run_job(self, core: t.Any, batch: t.Any, name: str, container_command: list[str], command: str) -> ExecResult:
+        _k8s = _kubernetes()
         try:
             job = batch.create_namespaced_job(self.namespace, job_manifest(name, self.job, container_command, name))
             core.patch_namespaced_secret(name, self.namespace, {'metadata': {'ownerReferences': [{
@@ -164,6 +167,7 @@ class JobTransport:
         return ExecResult(rc=rc, stderr='' if rc == 0 else log[-4000:], stdout=log.encode('utf-8'), command=command)
 
     def _delete(self, delete: t.Callable[..., t.Any], name: str) -> None:
+        _k8s = _kubernetes()
         try:
             delete(name, self.namespace, propagation_policy='Background')
         except _k8s.ApiException as exc:

@@ -19,6 +19,9 @@ import typing as t
 
 CONTRACT = 'contract'
 BLOCKING = 'blocking'
+EXPAND = 'expand'
+# A revision whose SQL nobody read (safety off, or env.py could not render it offline): unsafe until shown otherwise.
+UNCHECKED = 'unchecked'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,9 +254,12 @@ def findings_of(revision: dict[str, t.Any], raw: t.Sequence[dict[str, str]], sou
             for item in raw if item['rule'] not in ignore]
 
 
-def classify(findings: t.Sequence[dict[str, str]]) -> str:
-    """``contract`` when anything breaks the running release, else ``expand``."""
-    return CONTRACT if any(finding['kind'] == CONTRACT for finding in findings) else 'expand'
+def classify(findings: t.Sequence[dict[str, str]], checked: bool) -> str:
+    """``unchecked`` when the revision's SQL was not checked, ``contract`` when anything breaks the running
+    release, else ``expand``."""
+    if not checked:
+        return UNCHECKED
+    return CONTRACT if any(finding['kind'] == CONTRACT for finding in findings) else EXPAND
 
 
 def finding_line(finding: dict[str, str], messages: dict[str, str]) -> str:

@@ -90,26 +90,30 @@ def psycopg_kwargs(params: dict[str, t.Any], dbname: str | None = None, applicat
 
 
 CONNECTION_ERRORS = (
-    (re.compile(r'password authentication failed for user "([^"]*)"'),
-     'wrong password for role "{0}": check login_password (or PGPASSWORD)'),
-    (re.compile(r'role "([^"]*)" does not exist'), 'role "{0}" does not exist: check login_user'),
-    (re.compile(r'database "([^"]*)" does not exist'), 'database "{0}" does not exist: check db, or create it first'),
-    (re.compile(r'no password supplied|fe_sendauth: no password'), 'the server asks for a password: set login_password'),
-    (re.compile(r'could not translate host name "([^"]*)"'), 'unknown host "{0}": check login_host'),
+    (re.compile(r'password authentication failed for user "([^"]*)"'), 'wrong password for role "{0}": check {password}'),
+    (re.compile(r'role "([^"]*)" does not exist'), 'role "{0}" does not exist: check {user}'),
+    (re.compile(r'database "([^"]*)" does not exist'), 'database "{0}" does not exist: check {db}, or create it first'),
+    (re.compile(r'no password supplied|fe_sendauth: no password'), 'the server asks for a password: set {password}'),
+    (re.compile(r'could not translate host name "([^"]*)"'), 'unknown host "{0}": check {host}'),
     (re.compile(r'Connection refused'), 'connection refused: is the server running and listening on that host and port?'),
-    (re.compile(r'timeout expired|timed out'), 'no answer within connect_timeout: check login_host, port and firewalls'),
+    (re.compile(r'timeout expired|timed out'), 'no answer within connect_timeout: check {host}, {port} and firewalls'),
     (re.compile(r'No such file or directory\s+Is the server running locally'),
-     'no server socket: is PostgreSQL running locally, or should login_host be set?'),
+     'no server socket: is PostgreSQL running locally, or should {host} be set?'),
     (re.compile(r'pg_hba\.conf'), 'the server refuses this host/role/database combination (pg_hba.conf)'),
 )
+# What sets each part of a connection, as the hints name it: the options of postgres_common_argument_spec().
+CONNECTION_OPTIONS = {'host': 'login_host', 'port': 'port', 'user': 'login_user',
+                      'password': 'login_password (or PGPASSWORD)', 'db': 'db'}
 
 
-def describe_connection_error(text: str) -> str | None:
-    """A short, actionable reason for a libpq connection failure (from psycopg or a tool's stderr), or None."""
+def describe_connection_error(text: str, options: dict[str, str] | None = None) -> str | None:
+    """A short, actionable reason for a libpq connection failure (from psycopg or a tool's stderr), or None.
+
+    ``options`` names what sets each part of the connection (CONNECTION_OPTIONS by default)."""
     for pattern, message in CONNECTION_ERRORS:
         match = pattern.search(text)
         if match:
-            return message.format(*match.groups())
+            return message.format(*match.groups(), **(options or CONNECTION_OPTIONS))
     return None
 
 

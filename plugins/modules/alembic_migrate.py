@@ -16,12 +16,15 @@ description:
   - Alembic runs with the application's own interpreter (O(virtualenv) or O(python)), configuration (O(config),
     O(ini_section)) and working directory (O(chdir)), so the application's C(env.py) and models load as they do
     in production. A small helper program is sent to that interpreter on its standard input; nothing is installed.
+    One helper process reads the revisions, renders the pending SQL and applies it, so the application loads once
+    per run (with O(job), each step is a Job of its own).
   - Each revision runs in a transaction of its own, under a PostgreSQL advisory lock held for the whole run, with
     C(lock_timeout) and C(statement_timeout) set on every session of the run. A revision that fails is rolled
     back and leaves the database at the last revision fully applied; one that hits O(lock_timeout) is retried.
   - Before upgrading, the offline SQL of each pending revision is checked for operations that break the release
     still running during a rolling or canary deploy (O(safety)), with the squawk linter when it is installed and
-    built-in rules otherwise; each revision is classified as V(expand) or V(contract).
+    built-in rules otherwise; each revision is classified as V(expand), V(contract) or, when its SQL was not
+    checked, V(unchecked).
   - Alembic runs where O(exec_via) says (locally, in a container, or in a Kubernetes pod), or, with O(job), in
     a Kubernetes Job created from the application's image, as runbooks run migration Jobs.
 author:
@@ -123,7 +126,7 @@ options:
     description:
       - V(warn) checks the SQL of pending upgrades and warns about unsafe operations; V(enforce) refuses to apply
         anything when one is found, naming the operation and the revision (in check mode too, as the real run
-        would fail); V(off) does not check.
+        would fail); V(off) does not check, and the revisions it would have checked are classified V(unchecked).
       - Contract findings are operations that break code still running (drop or rename of a column or table, NOT
         NULL column without default, SET NOT NULL, column type change); blocking findings lock a busy table (index
         without CONCURRENTLY, constraint without NOT VALID, UNIQUE constraint).
@@ -199,6 +202,9 @@ notes:
   - The timeouts reach C(env.py)'s connections through libpq's E(PGOPTIONS), so they hold with the psycopg and
     psycopg2 drivers whatever engine C(env.py) builds.
   - The module reads the revisions from Alembic's default version table, C(alembic_version).
+  - The transaction of each revision is Alembic's C(transaction_per_migration), set for the run whatever C(env.py)
+    passes to C(context.configure()); an C(env.py) that begins its own transaction around the migrations gets one
+    C(env.py) run per revision instead, so that each still commits on its own.
 seealso:
   - module: artisan.upgrade.pg_backup
     description: Take a labelled backup before migrating.
@@ -275,8 +281,11 @@ direction:
   sample: upgrade
 plan:
   description:
-    - The revisions to apply or revert, in order, with their message; upgrades carry their C(classification)
-      (V(expand) or V(contract)); in diff mode, their offline C(sql).
+    - The revisions to apply or revert, in order, with their message; upgrades carry their C(classification);
+      in diff mode, their offline C(sql).
+    - C(classification) is V(expand) (checked, nothing breaks the running release), V(contract) (checked, something
+      does) or V(unchecked) (not checked, with O(safety=off) or when C(env.py) could not render the SQL offline).
+      Only V(expand) is safe to run before a deploy; treat V(unchecked) as unsafe.
   returned: success
   type: list
   elements: dict
@@ -325,7 +334,7 @@ commands:
   returned: always
   type: list
   elements: str
-  sample: ["/opt/app/venv/bin/python - inspect", "/opt/app/venv/bin/python - sql", "/opt/app/venv/bin/python - apply"]
+  sample: ["/opt/app/venv/bin/python -c 'import sys; exec(sys.stdin.readline())' session"]
 duration:
   description: Seconds the task took.
   returned: always
@@ -337,15 +346,15 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
-from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
 from ansible_collections.artisan.upgrade.plugins.module_utils._alembic_job import JobTransport, job_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
-from ansible_collections.artisan.upgrade.plugins.module_utils._exec import exec_via_argument_spec, transport_from_params
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import _kubernetes, exec_via_argument_spec, transport_from_params
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
 
 
 def argument_spec():
     spec = exec_via_argument_spec()
-    spec.update(_k8s.k8s_auth_argument_spec())
+    spec.update(k8s_auth_argument_spec())
     spec.update(job_argument_spec())
     spec.update(
         url=dict(type='str', required=True, no_log=True),
@@ -399,7 +408,7 @@ def main():
         squawk = module.get_bin_path('squawk', required=module.params['safety_linter'] == 'squawk')
     module.params['environment'] = {key: str(value) for key, value in (module.params['environment'] or {}).items()}
     if module.params['job']:
-        if not _k8s.HAS_KUBERNETES:
+        if not _kubernetes().HAS_KUBERNETES:
             module.fail_json(msg=missing_required_lib('kubernetes'))
         transport = JobTransport(module.params, module.params['job'])
     else:

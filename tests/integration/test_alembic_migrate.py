@@ -50,9 +50,9 @@ def schema(postgres, db):
     return revision(postgres, db), {table: columns(postgres, db, table) for table in tables(postgres, db)}
 
 
-def helper_actions(result):
+def helper_processes(result):
     """The helper runs among the commands (squawk's, when it is installed, are the others)."""
-    return [command.rsplit(' ', 1)[-1] for command in result['commands'] if ' - ' in command]
+    return [command for command in result['commands'] if command.endswith(" -c 'import sys; exec(sys.stdin.readline())' session")]
 
 
 def dbname(url):
@@ -101,13 +101,14 @@ def test_upgrade_to_head_check_real_check_real(app3, migrated_dsn, postgres, run
     assert revision(postgres, db) == ['0003']
     assert {'display_name'} <= columns(postgres, db, 'users') and 'full_name' not in columns(postgres, db, 'users')
     assert 'audit_log' in tables(postgres, db)
-    assert helper_actions(real) == ['inspect', 'sql', 'apply']
+    # One helper process reads the scripts, renders the SQL and applies it: the application loads once.
+    assert len(helper_processes(real)) == 1
     assert all(APP_PASSWORD not in c for c in real['commands'])
 
     for again in (check_again, real_again):
         assert_ok(again)
         assert again['changed'] is False and again['plan'] == [] and again['msg'] == 'already at 0003'
-        assert helper_actions(again) == ['inspect']
+        assert len(helper_processes(again)) == 1
     assert revision(postgres, db) == ['0003']
 
 
@@ -199,6 +200,17 @@ def test_bad_inputs_fail_with_a_clear_message_and_change_nothing(app3, migrated_
     assert revision(postgres, dbname(url)) == ['0001']
 
 
+def test_a_wrong_password_says_which_option_to_check(app3, migrated_dsn, postgres, run_playbook):
+    url = migrated_dsn('1.0.0')
+    [failed] = run_tasks(run_playbook, [dict(app3, url=url.replace(APP_PASSWORD, 'not-the-password'))])
+    assert failed['failed'] is True
+    assert failed['msg'] == (
+        'cannot connect to database "{db}" on 127.0.0.1:{port} as "artisan": wrong password for role "artisan": check '
+        'the password in url (connection failed: connection to server at "127.0.0.1", port {port} failed: FATAL:  '
+        'password authentication failed for user "artisan")'.format(db=dbname(url), port=postgres.port))
+    assert revision(postgres, dbname(url)) == ['0001']
+
+
 def test_a_database_ahead_of_the_scripts_is_refused(demoapp_releases, migrated_dsn, postgres, run_playbook):
     """Release 2.0.0's migrations cannot move a database at 0003 (release 3.0.0's contract): say so, change nothing."""
     release = demoapp_releases['2.0.0']
@@ -212,9 +224,11 @@ def test_a_database_ahead_of_the_scripts_is_refused(demoapp_releases, migrated_d
 
 # --- transactions, locks, timeouts -------------------------------------------------------------------
 
-def test_a_revision_failing_half_way_leaves_the_last_fully_applied_one(scripts_db, postgres, run_playbook):
+@pytest.mark.parametrize('ini_section', ['alembic', 'one_transaction'])
+def test_a_revision_failing_half_way_leaves_the_last_fully_applied_one(scripts_db, postgres, run_playbook, ini_section):
+    """Each revision commits on its own, also when env.py wraps the run in a transaction of its own."""
     db, args = scripts_db
-    [failed] = run_tasks(run_playbook, [dict(args, revision='t0003')])
+    [failed] = run_tasks(run_playbook, [dict(args, revision='t0003', ini_section=ini_section)])
     assert_failed(failed, 'revision t0003 (Create tags and fill them, then fail on the third statement', 'division by zero',
                   'the database is at t0002 after applying t0001, t0002')
     assert [a['revision'] for a in failed['applied']] == ['t0001', 't0002']
@@ -364,6 +378,28 @@ def test_safety_with_the_squawk_linter(app3, migrated_dsn, postgres, run_playboo
     assert revision(postgres, dbname(url)) == ['0002']
 
 
+def test_revisions_whose_sql_was_not_checked_are_unchecked_not_expand(app3, migrated_dsn, scripts_db, postgres,
+                                                                      run_playbook):
+    """0003 drops users.full_name: with safety off nobody read its SQL (diff mode rendered it), so it must not pass
+    for expand; neither may revisions whose env.py cannot render SQL offline."""
+    url = migrated_dsn('1.0.0')
+    off = dict(app3, url=url, safety='off')
+    planned, real = run_tasks(run_playbook, [(off, {'check_mode': True}), off])
+    for result in (planned, real):
+        assert_ok(result)
+        assert [(p['revision'], p['classification']) for p in result['plan']] == [
+            ('0002', 'unchecked'), ('0003', 'unchecked')]
+        assert result['findings'] == [] and 'DROP COLUMN full_name' in result['plan'][1]['sql']
+    assert revision(postgres, dbname(url)) == ['0003'] and 'full_name' not in columns(postgres, dbname(url), 'users')
+
+    db, args = scripts_db
+    [online_only] = run_tasks(run_playbook, [dict(args, ini_section='online_only', revision='t0001')])
+    assert_ok(online_only)
+    assert [(p['revision'], p['classification']) for p in online_only['plan']] == [('t0001', 'unchecked')]
+    assert any('no SQL to check or show' in w and 'online only' in w for w in online_only['warnings'])
+    assert revision(postgres, db) == ['t0001']
+
+
 # --- in the application's container ------------------------------------------------------------------
 
 def test_migrate_inside_the_demoapp_container(docker_session, module_databases, postgres, run_playbook):
@@ -377,7 +413,7 @@ def test_migrate_inside_the_demoapp_container(docker_session, module_databases, 
     assert [p['revision'] for p in planned['plan']] == ['0001', '0002'] and planned['findings'] == []
     assert_ok(real)
     assert real['to_revisions'] == ['0002'] and revision(postgres, db) == ['0002']
-    assert real['commands'][0].split(' ', 1)[1].startswith('exec --interactive --user demoapp --env ARTISAN_ALEMBIC_REQUEST')
+    assert real['commands'][0].split(' ', 1)[1].startswith('exec --interactive --user demoapp --env ARTISAN_ALEMBIC_URL')
     assert all(APP_PASSWORD not in c for c in real['commands'])
     assert check_again['changed'] is False and real_again['changed'] is False
 

@@ -87,12 +87,10 @@ def test_plans_over_branches_and_merges():
         decide.plan_steps(BRANCHED, ['b1'], ['b2'])
 
 
-def test_helper_steps_say_where_offline_sql_starts():
+def test_helper_steps_say_which_revision_and_which_way():
     plan = decide.plan_steps(LINEAR, ['0001'], ['0003']) + decide.plan_steps(LINEAR, ['0003'], ['0002'])
     assert decide.helper_steps(plan) == [
-        {'revision': '0002', 'upgrade': True, 'starting': ['0001']},
-        {'revision': '0003', 'upgrade': True, 'starting': ['0002']},
-        {'revision': '0003', 'upgrade': False, 'starting': ['0003']},
+        {'revision': '0002', 'upgrade': True}, {'revision': '0003', 'upgrade': True}, {'revision': '0003', 'upgrade': False},
     ]
 
 
@@ -140,3 +138,19 @@ def test_diff_lists_revisions_with_messages_and_the_sql():
     assert diff['after'] == '0003 contract\n'
     assert diff['prepared'] == 'BEGIN;\nCOMMIT;'
     assert decide.build_diff(LINEAR, [], [])['before'] == 'base (no revision applied)\n'
+
+
+@pytest.mark.parametrize('error, hint', [
+    ('connection failed: connection to server at "10.0.0.5", port 6432 failed: FATAL:  password authentication '
+     'failed for user "app"', 'wrong password for role "app": check the password in url'),
+    ('FATAL:  role "ghost" does not exist', 'role "ghost" does not exist: check the user name in url'),
+    ('FATAL:  database "shop" does not exist', 'database "shop" does not exist: check the database name in url, '
+     'or create it first'),
+    ('fe_sendauth: no password supplied', 'the server asks for a password: set the password in url'),
+])
+def test_connection_failures_name_the_part_of_url_to_check(error, hint):
+    url = 'postgresql+psycopg://app:s3cret@10.0.0.5:6432/shop'
+    assert decide.connect_failure(url, error) == 'cannot connect to database "shop" on 10.0.0.5:6432 as "app": %s (%s)' % (
+        hint, error)
+    assert decide.connect_failure(url, 'something else\nmore') == \
+        'cannot connect to database "shop" on 10.0.0.5:6432 as "app": something else\nmore'

@@ -116,8 +116,8 @@ def test_findings_are_classified_ignored_and_explained():
     found = safety.findings_of(revision, raw, 'builtin', ignore=())
     assert [(f['rule'], f['kind']) for f in found] == [('ban-drop-column', 'contract'),
                                                        ('require-concurrent-index-creation', 'blocking')]
-    assert safety.classify(found) == 'contract'
-    assert safety.classify(found[1:]) == 'expand'
+    assert safety.classify(found, True) == 'contract'
+    assert safety.classify(found[1:], True) == 'expand'
     assert safety.findings_of(revision, raw, 'builtin', ignore={'ban-drop-column'}) == found[1:]
     message = safety.refusal(found, {'0003': 'drop full_name'})
     assert message.startswith('refusing contract revision 0003 before deploy (safety: enforce): revision 0003 '
@@ -125,3 +125,14 @@ def test_findings_are_classified_ignored_and_explained():
     assert '[ban-drop-column]: ALTER TABLE users DROP COLUMN full_name' in message
     assert safety.refusal(found[1:], {}).startswith('refusing revisions that block traffic')
     assert safety.unknown_rules(['ban-drop-column', 'nope']) == ['nope']
+
+
+@pytest.mark.parametrize('checked, findings, label', [
+    (True, [], 'expand'),
+    (True, [{'kind': 'blocking'}], 'expand'),
+    (True, [{'kind': 'contract'}], 'contract'),
+    # safety off, or SQL that could not be rendered: nothing was checked, whatever the (empty) findings say
+    (False, [], 'unchecked'),
+])
+def test_a_revision_is_expand_only_when_its_sql_was_checked(checked, findings, label):
+    assert safety.classify(findings, checked) == label
