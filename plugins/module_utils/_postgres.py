@@ -29,9 +29,12 @@ class PostgresError(Exception):
 
 
 def postgres_common_argument_spec() -> dict[str, dict[str, t.Any]]:
-    """The connection options of the ``artisan.upgrade.postgres`` doc fragment, with PG* fallbacks."""
+    """The connection options of the ``artisan.upgrade.postgres`` doc fragment, with PG* fallbacks.
+
+    No name or alias here may be one of the Kubernetes options (``host``, ``ca_cert``, ...): the modules
+    that take both sets are in both action groups, and one name would then mean two things."""
     return dict(
-        login_host=dict(type='str', aliases=['host'], fallback=(env_fallback, ['PGHOST'])),
+        login_host=dict(type='str', fallback=(env_fallback, ['PGHOST'])),
         port=dict(type='int', aliases=['login_port'], fallback=(env_fallback, ['PGPORT'])),
         login_user=dict(type='str', aliases=['login'], fallback=(env_fallback, ['PGUSER'])),
         login_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PGPASSWORD'])),
@@ -39,7 +42,7 @@ def postgres_common_argument_spec() -> dict[str, dict[str, t.Any]]:
         login_unix_socket=dict(type='path', aliases=['unix_socket']),
         ssl_mode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'],
                       fallback=(env_fallback, ['PGSSLMODE'])),
-        ca_cert=dict(type='path', aliases=['ssl_rootcert'], fallback=(env_fallback, ['PGSSLROOTCERT'])),
+        ssl_rootcert=dict(type='path', fallback=(env_fallback, ['PGSSLROOTCERT'])),
         connect_timeout=dict(type='int', default=10),
     )
 
@@ -67,7 +70,7 @@ def libpq_env(params: dict[str, t.Any], dbname: str | None = None, application: 
         ('PGPASSWORD', params.get('login_password')),
         ('PGDATABASE', dbname or params.get('db')),
         ('PGSSLMODE', params.get('ssl_mode')),
-        ('PGSSLROOTCERT', params.get('ca_cert')),
+        ('PGSSLROOTCERT', params.get('ssl_rootcert')),
     )
     env.update((name, str(value)) for name, value in pairs if value not in (None, ''))
     return env
@@ -82,7 +85,7 @@ def psycopg_kwargs(params: dict[str, t.Any], dbname: str | None = None, applicat
         password=params.get('login_password'),
         dbname=dbname or params.get('db'),
         sslmode=params.get('ssl_mode'),
-        sslrootcert=params.get('ca_cert'),
+        sslrootcert=params.get('ssl_rootcert'),
         connect_timeout=params.get('connect_timeout') or 10,
         application_name=application,
     )

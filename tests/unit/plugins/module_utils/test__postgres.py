@@ -10,7 +10,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _postgres a
 from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils import pg_tool_outputs as recorded
 
 PARAMS = dict(login_host='db.internal', port=5433, login_user='app', login_password='s3cret', db='shop',
-              login_unix_socket=None, ssl_mode='verify-full', ca_cert='/etc/ssl/ca.pem', connect_timeout=7)
+              login_unix_socket=None, ssl_mode='verify-full', ssl_rootcert='/etc/ssl/ca.pem', connect_timeout=7)
 
 
 def test_argument_spec_marks_the_password_no_log_and_falls_back_to_pg_environment():
@@ -18,7 +18,7 @@ def test_argument_spec_marks_the_password_no_log_and_falls_back_to_pg_environmen
     assert spec['login_password']['no_log'] is True
     fallbacks = {name: option['fallback'][1][0] for name, option in spec.items() if 'fallback' in option}
     assert fallbacks == {'login_host': 'PGHOST', 'port': 'PGPORT', 'login_user': 'PGUSER', 'login_password': 'PGPASSWORD',
-                         'db': 'PGDATABASE', 'ssl_mode': 'PGSSLMODE', 'ca_cert': 'PGSSLROOTCERT'}
+                         'db': 'PGDATABASE', 'ssl_mode': 'PGSSLMODE', 'ssl_rootcert': 'PGSSLROOTCERT'}
     assert spec['db']['aliases'] == ['dbname', 'login_db']
 
 
@@ -127,3 +127,12 @@ def test_user_relations_and_restore_role_queries():
     assert "'target_owner', NULL)" in transport.calls[1][0][-1]
     pg.restore_role(catalog, 'shop', 'web', 'postgres')
     assert "o.rolname = 'web'" in transport.calls[2][0][-1] and '--dbname=postgres' in transport.calls[2][0]
+
+
+def test_no_postgres_option_name_is_a_kubernetes_option_name():
+    """pg_backup and alembic_migrate take both sets and are in both action groups: one name, one meaning."""
+    from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
+
+    def names(spec):
+        return {name for option, value in spec.items() for name in [option] + value.get('aliases', [])}
+    assert not names(pg.postgres_common_argument_spec()) & names(k8s_auth_argument_spec())
