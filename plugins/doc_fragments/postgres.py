@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     """Connection options of every module that talks to PostgreSQL; the code twin is
-    plugins/module_utils/_postgres.py:postgres_common_argument_spec()."""
+    plugins/module_utils/_postgres_options.py:postgres_common_argument_spec()."""
 
     DOCUMENTATION = r"""
 options:

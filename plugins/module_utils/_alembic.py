@@ -18,8 +18,10 @@ RELATIVE_RE = re.compile(r'^([+-])(\d+)$')
 DURATION_RE = re.compile(r'^\d+(us|ms|s|min|h|d)?$')
 URL_SCHEME_RE = re.compile(r'^postgresql(\+\w+)?://', re.IGNORECASE)
 ERROR_NOISE_RE = re.compile(r'^\(Background on this error at: .*\)$')
+# libpq parameters of the URL made from the options (login_unix_socket goes in host, as libpq allows).
+URL_QUERY = (('host', 'login_unix_socket'), ('sslmode', 'ssl_mode'), ('sslrootcert', 'ssl_rootcert'))
 # What sets each part of the connection, as connection hints name it, when the url option is used
-# (with the PostgreSQL options, _postgres.CONNECTION_OPTIONS names them).
+# (with the PostgreSQL options, _postgres_options.CONNECTION_OPTIONS names them).
 URL_PARTS = {'host': 'the host in url', 'port': 'the port in url', 'user': 'the user name in url',
              'password': 'the password in url', 'db': 'the database name in url'}
 
@@ -265,10 +267,9 @@ def url_from_options(params: dict[str, t.Any]) -> str:
     if ':' in host:
         host = '[%s]' % host  # an IPv6 address
     port = ':%d' % params['port'] if params.get('port') else ''
-    query = [(key, params[name]) for key, name in (('host', 'login_unix_socket'), ('sslmode', 'ssl_mode'),
-                                                  ('sslrootcert', 'ssl_rootcert')) if params.get(name)]
-    return 'postgresql://%s%s%s/%s%s' % (auth + '@' if auth else '', host, port, quote(params.get('db') or '', safe=''),
-                                        '?' + urlencode(query) if query else '')
+    query = [(key, params[name]) for key, name in URL_QUERY if params.get(name)]
+    dbname = quote(params.get('db') or '', safe='')
+    return 'postgresql://%s%s%s/%s%s' % (auth + '@' if auth else '', host, port, dbname, '?' + urlencode(query) if query else '')
 
 
 def connect_failure(url: str, error: str, from_url: bool = True) -> str:

@@ -377,7 +377,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils._alembic_job import JobTransport, job_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
-from ansible_collections.artisan.upgrade.plugins.module_utils._postgres import postgres_common_argument_spec
+from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import postgres_common_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import _kubernetes, exec_via_argument_spec, transport_from_params
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
 

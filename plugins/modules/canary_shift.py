@@ -80,7 +80,8 @@ options:
         host).
       - V(pod) runs them in the nginx container of a running pod through the Kubernetes API's exec endpoint (as
         C(kubectl exec)), with the Python C(kubernetes) library on the host the module runs on, on the cluster the
-        Kubernetes connection options say (O(kubeconfig), O(context), ...); the container needs a POSIX shell, and sending the new file on stdin needs the v5 exec protocol (Kubernetes 1.30 and later).
+        Kubernetes connection options say (O(kubeconfig), O(context), ...); the container needs a POSIX shell, and
+        sending the new file on stdin needs the v5 exec protocol (Kubernetes 1.30 and later).
   k8s_replicas:
     description:
       - The two Deployments. Required with O(provider=k8s_replicas).

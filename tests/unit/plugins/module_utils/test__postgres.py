@@ -127,12 +127,3 @@ def test_user_relations_and_restore_role_queries():
     assert "'target_owner', NULL)" in transport.calls[1][0][-1]
     pg.restore_role(catalog, 'shop', 'web', 'postgres')
     assert "o.rolname = 'web'" in transport.calls[2][0][-1] and '--dbname=postgres' in transport.calls[2][0]
-
-
-def test_no_postgres_option_name_is_a_kubernetes_option_name():
-    """pg_backup and alembic_migrate take both sets and are in both action groups: one name, one meaning."""
-    from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
-
-    def names(spec):
-        return {name for option, value in spec.items() for name in [option] + value.get('aliases', [])}
-    assert not names(pg.postgres_common_argument_spec()) & names(k8s_auth_argument_spec())
