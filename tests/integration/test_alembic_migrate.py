@@ -497,7 +497,7 @@ def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_pla
     kubesim_docker, psql = cluster
     batch = kubernetes.client.BatchV1Api(kubesim_docker.api_client())
     core = kubernetes.client.CoreV1Api(kubesim_docker.api_client())
-    seen = []  # every Job spec seen while the module runs: the URL must be in none of them
+    seen = []  # every Job spec seen while the module runs: the password and URL must be in none of them
     done = threading.Event()
 
     def watch_jobs():
@@ -507,7 +507,9 @@ def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_pla
             time.sleep(0.05)
     watcher = threading.Thread(target=watch_jobs, daemon=True)
     watcher.start()
-    args = dict(url=POD_URL, python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, revision='0002',
+    # The PostgreSQL options (POD_URL's parts): the URL they make must reach the Job as url does, by Secret only.
+    args = dict(login_host='postgresql-0', port=5432, login_user='owner', login_password=POD_PASSWORD, db='shop',
+                python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, revision='0002',
                 job={'image': 'demoapp:3.0.0', 'labels': {'release': '3.0.0'}}, kubeconfig=kubesim_docker.kubeconfig)
     try:
         planned, real, again, missing_image = run_tasks(run_playbook, [
