@@ -36,3 +36,27 @@ def postgres_common_argument_spec() -> dict[str, dict[str, t.Any]]:
 # What sets each part of a connection, as the hints name it: the options of postgres_common_argument_spec().
 CONNECTION_OPTIONS = {'host': 'login_host', 'port': 'port', 'user': 'login_user',
                       'password': 'login_password (or PGPASSWORD)', 'db': 'db'}
+
+
+def fallback_variables() -> dict[str, str]:
+    """{option: the PG* environment variable it falls back to} for the options that have one."""
+    return {name: option['fallback'][1][0] for name, option in postgres_common_argument_spec().items() if 'fallback' in option}
+
+
+def environment_defaults(params: dict[str, t.Any], environ: t.Mapping[str, str]) -> dict[str, t.Any]:
+    """The unset options that the PG* environment sets, typed as the argument spec types them.
+
+    For a module that applies the fallbacks itself, after the argument spec's checks: there a PGPASSWORD in the
+    environment would count as a given login_password and clash with an option that excludes it (alembic_migrate's url).
+    """
+    defaults = {}
+    for name, variable in fallback_variables().items():
+        if params.get(name) is None and environ.get(variable):
+            value = environ[variable]
+            if name == 'port':
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise ValueError('%s=%r is not a port number' % (variable, value)) from None
+            defaults[name] = value
+    return defaults

@@ -41,8 +41,8 @@ options:
         the alternative to the PostgreSQL connection options (O(login_host), O(port), O(login_user),
         O(login_password), O(db), ...), which it excludes. Without a driver (V(postgresql://)), the module's own
         connections use psycopg, or psycopg2 when only that is installed.
-      - The options' E(PG*) fallbacks count as set, so unset E(PGHOST), E(PGPASSWORD), ... where the module runs
-        when passing a url.
+      - The options' E(PG*) environment fallbacks (E(PGHOST), E(PGPASSWORD), ...) apply only without a url; with
+        one, the environment is ignored and never clashes with it.
       - It reaches C(env.py) as the C(sqlalchemy.url) main option of the configuration; an C(env.py) that reads
         the URL from elsewhere gets it through O(environment). The connection options reach it the same way, as
         the URL they make (C(postgresql://login_user:login_password@login_host:port/db)).
@@ -371,13 +371,15 @@ duration:
   sample: 0.92
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils._alembic_job import JobTransport, job_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
-from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import postgres_common_argument_spec
+from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import environment_defaults, postgres_common_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import _kubernetes, exec_via_argument_spec, transport_from_params
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
 
@@ -389,6 +391,10 @@ MUTUALLY_EXCLUSIVE = [('virtualenv', 'python')] + [('url', name) for name in URL
 
 def argument_spec():
     spec = postgres_common_argument_spec()
+    # The PG* fallbacks are applied in main(), after the argspec's checks: here a PGPASSWORD in the environment
+    # would count as a given login_password and make every task that passes url fail as "mutually exclusive".
+    for option in spec.values():
+        option.pop('fallback', None)
     spec.update(exec_via_argument_spec())
     spec.update(k8s_auth_argument_spec())
     spec.update(job_argument_spec())
@@ -434,7 +440,14 @@ def option_errors(params):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE,
-                           required_one_of=[('url', 'db')], supports_check_mode=True)
+                           supports_check_mode=True)
+    if not module.params['url']:
+        try:
+            module.params.update(environment_defaults(module.params, os.environ))
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+        if not module.params['db']:
+            module.fail_json(msg='one of the following is required: url, db (or PGDATABASE in the environment)')
     error = option_errors(module.params)
     if error:
         module.fail_json(msg=error)

@@ -205,11 +205,15 @@ def test_a_wrong_password_says_which_option_to_check(app3, migrated_dsn, postgre
     url = migrated_dsn('1.0.0')
     parts = urllib.parse.urlsplit(url)
     options = dict(app3, login_host=parts.hostname, port=parts.port, login_user=parts.username, db=dbname(url))
-    from_url, from_options, both, neither = run_tasks(run_playbook, [
+    from_url, from_options, both, neither, url_beside_env, env_password = run_tasks(run_playbook, [
         dict(app3, url=url.replace(APP_PASSWORD, 'not-the-password')),
         dict(options, login_password='not-the-password'),
         dict(options, url=url),
         app3,
+        # PG* variables in the environment never clash with url (they apply only without it) ...
+        (dict(app3, url=url), {'check_mode': True, 'environment': {'PGPASSWORD': 'not-the-password'}}),
+        # ... and still fill in the options left unset.
+        (options, {'check_mode': True, 'environment': {'PGPASSWORD': APP_PASSWORD}}),
     ])
     expected = (
         'cannot connect to database "{db}" on 127.0.0.1:{port} as "artisan": wrong password for role "artisan": check '
@@ -224,6 +228,9 @@ def test_a_wrong_password_says_which_option_to_check(app3, migrated_dsn, postgre
     assert 'not-the-password' not in json.dumps(from_options)
     assert_failed(both, 'parameters are mutually exclusive: url|login_host')
     assert_failed(neither, 'one of the following is required: url, db')
+    for planned in (url_beside_env, env_password):
+        assert not planned.get('failed'), planned['msg']
+        assert planned['changed'] is True
     assert revision(postgres, dbname(url)) == ['0001']
 
 

@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
-from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import postgres_common_argument_spec
+from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import environment_defaults, postgres_common_argument_spec
 
 
 def names(spec):
@@ -31,3 +33,14 @@ def test_the_options_come_without_psycopg():
             'sys.exit("psycopg" in sys.modules)')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # the collection as this test process finds it
     assert subprocess.run([sys.executable, '-c', code], env=env, check=False, timeout=120).returncode == 0
+
+
+def test_environment_defaults_fill_only_unset_options_typed():
+    params = {'login_host': 'db.internal', 'port': None, 'login_password': None, 'db': None}
+    environ = {'PGHOST': 'elsewhere', 'PGPORT': '5433', 'PGPASSWORD': 's3cret', 'PGDATABASE': ''}
+    assert environment_defaults(params, environ) == {'port': 5433, 'login_password': 's3cret'}
+
+
+def test_environment_defaults_refuse_a_port_that_is_no_number():
+    with pytest.raises(ValueError, match="PGPORT='x' is not a port number"):
+        environment_defaults({'port': None}, {'PGPORT': 'x'})
