@@ -48,3 +48,16 @@ attributes:
     membership:
       - artisan.upgrade.k8s
 """
+
+    ACTIONGROUP_POSTGRES_K8S = r"""
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/artisan.upgrade.postgres) in C(module_defaults) to set the PostgreSQL connection once, and
+        C(group/artisan.upgrade.k8s) to set the Kubernetes connection once; their option names never overlap.
+    support: full
+    membership:
+      - artisan.upgrade.postgres
+      - artisan.upgrade.k8s
+"""

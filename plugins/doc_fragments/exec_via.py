@@ -18,7 +18,8 @@ options:
       - V(docker) runs them in a running container through C(docker exec) (the C(docker) CLI must be on
         that host). Secrets are passed into the container's environment by name, never on a command line.
       - V(pod) runs them in a running pod's container through the Kubernetes API's exec endpoint (as C(kubectl exec)),
-        with the Python C(kubernetes) library on the host the module runs on. The exec API has no environment
+        with the Python C(kubernetes) library on the host the module runs on. The cluster is the one the module's
+        Kubernetes connection options say (O(kubeconfig), O(context), O(host), ...). The exec API has no environment
         field, so the commands are wrapped in C(sh -c) (the container needs a POSIX shell) that reads secrets such
         as E(PGPASSWORD) from the first lines of the exec stream's stdin, so they never appear in the exec request,
         whose URL API servers write to audit logs. Feeding stdin to a command (restores) needs the v5 exec
@@ -51,49 +52,4 @@ options:
           - Namespace of the pod.
         type: str
         default: default
-      kubeconfig:
-        description:
-          - With O(exec_via.type=pod), path to a kubeconfig file or the kubeconfig as a dictionary; the default
-            kubeconfig is read when neither this nor O(exec_via.host) is set. Falls back to E(K8S_AUTH_KUBECONFIG).
-        type: raw
-      context:
-        description:
-          - The kubeconfig context to use. Falls back to E(K8S_AUTH_CONTEXT).
-        type: str
-      host:
-        description:
-          - URL of the API server. Falls back to E(K8S_AUTH_HOST).
-        type: str
-      api_key:
-        description:
-          - Bearer token. Falls back to E(K8S_AUTH_API_KEY).
-        type: str
-      username:
-        description:
-          - User name for basic authentication. Falls back to E(K8S_AUTH_USERNAME).
-        type: str
-      password:
-        description:
-          - Password for basic authentication. Falls back to E(K8S_AUTH_PASSWORD).
-        type: str
-      validate_certs:
-        description:
-          - Whether to verify the API server's certificate. Falls back to E(K8S_AUTH_VERIFY_SSL).
-        type: bool
-        aliases: [verify_ssl]
-      ca_cert:
-        description:
-          - CA certificate file of the API server. Falls back to E(K8S_AUTH_SSL_CA_CERT).
-        type: path
-        aliases: [ssl_ca_cert]
-      client_cert:
-        description:
-          - Client certificate file. Falls back to E(K8S_AUTH_CERT_FILE).
-        type: path
-        aliases: [cert_file]
-      client_key:
-        description:
-          - Key file of O(exec_via.client_cert). Falls back to E(K8S_AUTH_KEY_FILE).
-        type: path
-        aliases: [key_file]
 """

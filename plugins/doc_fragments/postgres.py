@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     """Connection options of every module that talks to PostgreSQL; the code twin is
-    plugins/module_utils/_postgres.py:postgres_common_argument_spec()."""
+    plugins/module_utils/_postgres_options.py:postgres_common_argument_spec()."""
 
     DOCUMENTATION = r"""
 options:
@@ -17,7 +17,6 @@ options:
       - When neither this nor O(login_unix_socket) is set, libpq's default (the local Unix socket) is used.
       - Falls back to the E(PGHOST) environment variable of the module.
     type: str
-    aliases: [host]
   port:
     description:
       - Server port.
@@ -52,12 +51,11 @@ options:
       - libpq's C(sslmode). Falls back to E(PGSSLMODE), then to libpq's default V(prefer).
     type: str
     choices: [disable, allow, prefer, require, verify-ca, verify-full]
-  ca_cert:
+  ssl_rootcert:
     description:
       - CA certificate file to verify the server's certificate with (libpq's C(sslrootcert)).
       - Falls back to E(PGSSLROOTCERT).
     type: path
-    aliases: [ssl_rootcert]
   connect_timeout:
     description:
       - Seconds to wait for a connection before giving up with a clear message.

@@ -11,14 +11,17 @@ import dataclasses
 import hashlib
 import re
 import typing as t
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 RELATIVE_RE = re.compile(r'^([+-])(\d+)$')
 # PostgreSQL time units; no spaces, as the value travels in PGOPTIONS (space separated).
 DURATION_RE = re.compile(r'^\d+(us|ms|s|min|h|d)?$')
 URL_SCHEME_RE = re.compile(r'^postgresql(\+\w+)?://', re.IGNORECASE)
 ERROR_NOISE_RE = re.compile(r'^\(Background on this error at: .*\)$')
-# What sets each part of the connection, as connection hints name it: the url option, for now.
+# libpq parameters of the URL made from the options (login_unix_socket goes in host, as libpq allows).
+URL_QUERY = (('host', 'login_unix_socket'), ('sslmode', 'ssl_mode'), ('sslrootcert', 'ssl_rootcert'))
+# What sets each part of the connection, as connection hints name it, when the url option is used
+# (with the PostgreSQL options, _postgres_options.CONNECTION_OPTIONS names them).
 URL_PARTS = {'host': 'the host in url', 'port': 'the port in url', 'user': 'the user name in url',
              'password': 'the password in url', 'db': 'the database name in url'}
 
@@ -250,11 +253,31 @@ def describe_url(url: str) -> str:
     return 'database "%s" on %s%s' % (unquote(parts.path.lstrip('/')) or '(default)', where, user)
 
 
-def connect_failure(url: str, error: str) -> str:
-    """Where the connection went, why it failed and, for the usual failures, which part of url to check."""
+def url_from_options(params: dict[str, t.Any]) -> str:
+    """The SQLAlchemy URL of the PostgreSQL connection options (login_host, port, login_user, ...).
+
+    Every place alembic runs (here, a container, a pod, a Job) gets its connection this one way; the URL
+    carries the password, so it travels like the url option does: in the helper's environment (a Secret
+    for a Job), never in an argument list.
+    """
+    auth = quote(params.get('login_user') or '', safe='')
+    if params.get('login_password'):
+        auth += ':' + quote(params['login_password'], safe='')
+    host = params.get('login_host') or ''
+    if ':' in host:
+        host = '[%s]' % host  # an IPv6 address
+    port = ':%d' % params['port'] if params.get('port') else ''
+    query = [(key, params[name]) for key, name in URL_QUERY if params.get(name)]
+    dbname = quote(params.get('db') or '', safe='')
+    return 'postgresql://%s%s%s/%s%s' % (auth + '@' if auth else '', host, port, dbname, '?' + urlencode(query) if query else '')
+
+
+def connect_failure(url: str, error: str, from_url: bool = True) -> str:
+    """Where the connection went, why it failed and, for the usual failures, what to check: the part of the url
+    option (``from_url``), or the PostgreSQL option (login_password, ...) that made the URL."""
     # Imported here: _postgres imports psycopg (0.1 s or more), which a run that connects fine never needs here.
-    from ansible_collections.artisan.upgrade.plugins.module_utils._postgres import describe_connection_error  # pylint: disable=import-outside-toplevel
-    reason = describe_connection_error(error, URL_PARTS)
+    from ansible_collections.artisan.upgrade.plugins.module_utils import _postgres  # pylint: disable=import-outside-toplevel
+    reason = _postgres.describe_connection_error(error, URL_PARTS if from_url else _postgres.CONNECTION_OPTIONS)
     first = error.strip().splitlines()[0] if error.strip() else ''
     return 'cannot connect to %s: %s' % (describe_url(url), '%s (%s)' % (reason, first) if reason else error)
 

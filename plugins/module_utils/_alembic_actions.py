@@ -111,7 +111,9 @@ class Migration:
         self.squawk = squawk
         self.commands: list[str] = []
         self.started = time.monotonic()
-        self.secrets = [params['url'], decide.url_password(params['url'])]
+        # One URL for every place alembic runs: the url option, or the one the PostgreSQL options make.
+        self.url = params.get('url') or decide.url_from_options(params)
+        self.secrets = [self.url, decide.url_password(self.url)]
         self.python = self.interpreter()
         self.session: HelperSession | None = None
 
@@ -129,7 +131,7 @@ class Migration:
         params = self.params
         env = dict(params.get('environment') or {})
         env.update({
-            runner.URL_VARIABLE: params['url'],
+            runner.URL_VARIABLE: self.url,
             'PGOPTIONS': ' '.join(filter(None, [env.get('PGOPTIONS'), decide.session_options(
                 params['lock_timeout'], params['statement_timeout'])])),
             'PGAPPNAME': runner.APPLICATION_NAME,
@@ -178,7 +180,7 @@ class Migration:
             stderr = decide.redact(ended().stderr, self.secrets).strip()
             message = decide.redact(answer.get('message', ''), self.secrets)
             if answer.get('error') == 'connect':
-                message = decide.connect_failure(self.params['url'], message)
+                message = decide.connect_failure(self.url, message, from_url=bool(self.params.get('url')))
             raise decide.MigrateError(message, stderr=stderr[-2000:])
         return answer
 

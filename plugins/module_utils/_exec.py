@@ -26,8 +26,6 @@ import subprocess
 import threading
 import typing as t
 
-from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
-
 CHUNK = 1024 * 1024
 STDERR_LIMIT = 64 * 1024
 CAPTURE_LIMIT = 16 * 1024 * 1024
@@ -53,7 +51,10 @@ class ExecResult:
 
 
 def exec_via_argument_spec() -> dict[str, t.Any]:
-    """The ``exec_via`` option of the ``artisan.upgrade.exec_via`` doc fragment."""
+    """The ``exec_via`` option of the ``artisan.upgrade.exec_via`` doc fragment.
+
+    The pod transport connects with the module's top-level Kubernetes options (``k8s_auth_argument_spec()``),
+    which ``module_defaults: group/artisan.upgrade.k8s`` reaches; none are nested here."""
     options = dict(
         type=dict(type='str', choices=['local', 'docker', 'pod'], default='local'),
         container=dict(type='str'),
@@ -61,7 +62,6 @@ def exec_via_argument_spec() -> dict[str, t.Any]:
         pod=dict(type='str'),
         namespace=dict(type='str', default='default'),
     )
-    options.update(k8s_auth_argument_spec())
     return dict(exec_via=dict(
         type='dict', default=dict(type='local'), options=options,
         required_if=[('type', 'docker', ['container']), ('type', 'pod', ['pod'])],
@@ -397,11 +397,12 @@ class PodTransport:
             return None
 
 
-def transport_from_params(exec_via: dict[str, t.Any] | None, bin_path: t.Callable[[str], str | None]) -> t.Any:
-    """The transport an ``exec_via`` option asks for; ``bin_path(name)`` finds a program on the target."""
-    exec_via = exec_via or {'type': 'local'}
+def transport_from_params(params: dict[str, t.Any], bin_path: t.Callable[[str], str | None]) -> t.Any:
+    """The transport the ``exec_via`` option of a module's ``params`` asks for (a pod is reached with the
+    module's Kubernetes options); ``bin_path(name)`` finds a program on the target."""
+    exec_via = params.get('exec_via') or {'type': 'local'}
     if exec_via.get('type') == 'docker':
         return DockerTransport(exec_via['container'], exec_via.get('user'), bin_path('docker') or 'docker')
     if exec_via.get('type') == 'pod':
-        return PodTransport(exec_via, exec_via['pod'], exec_via.get('namespace') or 'default', exec_via.get('container'))
+        return PodTransport(params, exec_via['pod'], exec_via.get('namespace') or 'default', exec_via.get('container'))
     return LocalTransport()

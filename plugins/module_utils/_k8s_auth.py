@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Kubernetes connection options of the ``artisan.upgrade.k8s_auth`` doc fragment.
 
-Apart from _k8s.py because every module's argument spec reaches them through ``exec_via``, and
-importing the ``kubernetes`` library there would add half a second to modules that never talk to a cluster.
+Apart from _k8s.py because pg_backup and alembic_migrate take them at the top level (for ``exec_via``
+type pod and Jobs) and often never talk to a cluster: importing the ``kubernetes`` library for their
+argument spec would add half a second to every run.
 """
 
 from __future__ import annotations

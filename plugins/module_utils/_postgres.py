@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: artisan.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PostgreSQL connection options, shared by every module that talks to a server.
+"""PostgreSQL connections, shared by every module that talks to a server from where it runs.
 
-One argument spec (documented by the ``artisan.upgrade.postgres`` doc fragment), turned either into
+The options of _postgres_options.py (the ``artisan.upgrade.postgres`` doc fragment), turned either into
 the environment of libpq's command line tools (pg_dump, pg_restore, psql) or into a psycopg
 connection, with one readable message for the usual connection failures.
 """
@@ -14,7 +14,8 @@ import json
 import re
 import typing as t
 
-from ansible.module_utils.basic import env_fallback
+from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import (  # noqa: F401  pylint: disable=unused-import
+    CONNECTION_OPTIONS, postgres_common_argument_spec)
 
 try:
     import psycopg
@@ -26,22 +27,6 @@ APPLICATION_NAME = 'artisan.upgrade'
 
 class PostgresError(Exception):
     """A failure talking to PostgreSQL, with a message that says what to do."""
-
-
-def postgres_common_argument_spec() -> dict[str, dict[str, t.Any]]:
-    """The connection options of the ``artisan.upgrade.postgres`` doc fragment, with PG* fallbacks."""
-    return dict(
-        login_host=dict(type='str', aliases=['host'], fallback=(env_fallback, ['PGHOST'])),
-        port=dict(type='int', aliases=['login_port'], fallback=(env_fallback, ['PGPORT'])),
-        login_user=dict(type='str', aliases=['login'], fallback=(env_fallback, ['PGUSER'])),
-        login_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PGPASSWORD'])),
-        db=dict(type='str', aliases=['dbname', 'login_db'], fallback=(env_fallback, ['PGDATABASE'])),
-        login_unix_socket=dict(type='path', aliases=['unix_socket']),
-        ssl_mode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'],
-                      fallback=(env_fallback, ['PGSSLMODE'])),
-        ca_cert=dict(type='path', aliases=['ssl_rootcert'], fallback=(env_fallback, ['PGSSLROOTCERT'])),
-        connect_timeout=dict(type='int', default=10),
-    )
 
 
 def connection_target(params: dict[str, t.Any], dbname: str | None = None) -> str:
@@ -67,7 +52,7 @@ def libpq_env(params: dict[str, t.Any], dbname: str | None = None, application: 
         ('PGPASSWORD', params.get('login_password')),
         ('PGDATABASE', dbname or params.get('db')),
         ('PGSSLMODE', params.get('ssl_mode')),
-        ('PGSSLROOTCERT', params.get('ca_cert')),
+        ('PGSSLROOTCERT', params.get('ssl_rootcert')),
     )
     env.update((name, str(value)) for name, value in pairs if value not in (None, ''))
     return env
@@ -82,7 +67,7 @@ def psycopg_kwargs(params: dict[str, t.Any], dbname: str | None = None, applicat
         password=params.get('login_password'),
         dbname=dbname or params.get('db'),
         sslmode=params.get('ssl_mode'),
-        sslrootcert=params.get('ca_cert'),
+        sslrootcert=params.get('ssl_rootcert'),
         connect_timeout=params.get('connect_timeout') or 10,
         application_name=application,
     )
@@ -101,9 +86,6 @@ CONNECTION_ERRORS = (
      'no server socket: is PostgreSQL running locally, or should {host} be set?'),
     (re.compile(r'pg_hba\.conf'), 'the server refuses this host/role/database combination (pg_hba.conf)'),
 )
-# What sets each part of a connection, as the hints name it: the options of postgres_common_argument_spec().
-CONNECTION_OPTIONS = {'host': 'login_host', 'port': 'port', 'user': 'login_user',
-                      'password': 'login_password (or PGPASSWORD)', 'db': 'db'}
 
 
 def describe_connection_error(text: str, options: dict[str, str] | None = None) -> str | None:

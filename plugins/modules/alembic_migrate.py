@@ -37,14 +37,17 @@ requirements:
 options:
   url:
     description:
-      - SQLAlchemy URL of the PostgreSQL database, for example V(postgresql+psycopg://app:secret@db:5432/app).
-        Without a driver (V(postgresql://)), the module's own connections use psycopg, or psycopg2 when only
-        that is installed.
+      - SQLAlchemy URL of the PostgreSQL database, for example V(postgresql+psycopg://app:secret@db:5432/app), as
+        the alternative to the PostgreSQL connection options (O(login_host), O(port), O(login_user),
+        O(login_password), O(db), ...), which it excludes. Without a driver (V(postgresql://)), the module's own
+        connections use psycopg, or psycopg2 when only that is installed.
+      - The options' E(PG*) environment fallbacks (E(PGHOST), E(PGPASSWORD), ...) apply only without a url; with
+        one, the environment is ignored and never clashes with it.
       - It reaches C(env.py) as the C(sqlalchemy.url) main option of the configuration; an C(env.py) that reads
-        the URL from elsewhere gets it through O(environment).
-      - Passed to the helper in its environment, never on a command line, and never returned.
+        the URL from elsewhere gets it through O(environment). The connection options reach it the same way, as
+        the URL they make (C(postgresql://login_user:login_password@login_host:port/db)).
+      - Passed to the helper in its environment (with O(job), a Secret), never on a command line, and never returned.
     type: str
-    required: true
   revision:
     description:
       - The revision the database should be at. V(head) is the single head of the scripts (refused when there
@@ -83,13 +86,8 @@ options:
   environment:
     description:
       - Extra environment variables of the helper and C(env.py), for example the variables the application's
-        settings need. Values are not hidden from logs, so put secrets in O(url).
+        settings need. Values are not hidden from logs, so put secrets in O(login_password) or O(url).
     type: dict
-  connect_timeout:
-    description:
-      - Seconds to wait for a database connection.
-    type: int
-    default: 10
   lock_name:
     description:
       - Name of the PostgreSQL advisory lock taken for the run (a 64-bit key derived from it). Runs with the same
@@ -182,6 +180,8 @@ options:
         default: 600
 extends_documentation_fragment:
   - artisan.upgrade.attributes
+  - artisan.upgrade.attributes.actiongroup_postgres_k8s
+  - artisan.upgrade.postgres
   - artisan.upgrade.exec_via
   - artisan.upgrade.k8s_auth
 attributes:
@@ -196,8 +196,10 @@ attributes:
     support: full
     details: Relative targets (V(+1), V(-1)) move again on every run, as asked.
 notes:
-  - The Kubernetes connection options (O(kubeconfig), O(context), O(host), ...) are used by O(job) only;
-    O(exec_via.type=pod) has its own, under O(exec_via).
+  - The Kubernetes connection options (O(kubeconfig), O(context), O(host), ...) say which cluster O(job) and
+    O(exec_via.type=pod) use.
+  - The PostgreSQL connection options (or O(url)) are those of the database as seen from where alembic runs
+    (O(exec_via), O(job)); O(login_unix_socket) and O(ssl_rootcert) are paths there.
   - Safety findings, the lock and the timeouts concern PostgreSQL only; other databases are refused.
   - The timeouts reach C(env.py)'s connections through libpq's E(PGOPTIONS), so they hold with the psycopg and
     psycopg2 drivers whatever engine C(env.py) builds.
@@ -213,7 +215,10 @@ seealso:
 EXAMPLES = r"""
 - name: Upgrade to the release's head with its own virtualenv, refusing contract migrations before the deploy
   artisan.upgrade.alembic_migrate:
-    url: "postgresql+psycopg://app:{{ vault_db_password }}@db.internal:5432/app"
+    login_host: db.internal
+    login_user: app
+    login_password: "{{ vault_db_password }}"
+    db: app
     virtualenv: /opt/app/releases/2.0.0/venv
     chdir: /opt/app/releases/2.0.0
     safety: enforce
@@ -233,9 +238,12 @@ EXAMPLES = r"""
     virtualenv: /opt/app/venv
     safety_ignore: [ban-drop-column]
 
-- name: Migrate as a Kubernetes Job from the release's image (the URL travels in a Secret, deleted afterwards)
+- name: Migrate as a Kubernetes Job from the release's image (the password travels in a Secret, deleted afterwards)
   artisan.upgrade.alembic_migrate:
-    url: "{{ app_database_url }}"
+    login_host: postgresql.shop.svc
+    login_user: app
+    login_password: "{{ vault_db_password }}"
+    db: app
     python: /opt/demoapp/venv/bin/python
     config: /opt/demoapp/venv/lib/python3.11/site-packages/demoapp/alembic.ini
     job:
@@ -253,6 +261,27 @@ EXAMPLES = r"""
       type: docker
       container: shop-app-1
       user: demoapp
+
+- name: Back up, then migrate, with each connection set once for both modules
+  module_defaults:
+    group/artisan.upgrade.postgres:
+      login_host: 127.0.0.1
+      login_user: app
+      login_password: "{{ vault_db_password }}"
+      db: app
+    group/artisan.upgrade.k8s:
+      kubeconfig: ~/.kube/prod
+  block:
+    - name: Back up
+      artisan.upgrade.pg_backup:
+        dest: /var/backups/postgres
+        label: pre-upgrade-2.0.0
+    - name: Migrate in a Job
+      artisan.upgrade.alembic_migrate:
+        python: /opt/demoapp/venv/bin/python
+        config: /opt/demoapp/venv/lib/python3.11/site-packages/demoapp/alembic.ini
+        job:
+          image: registry.example.com/demoapp:2.0.0
 """
 
 RETURN = r"""
@@ -342,22 +371,35 @@ duration:
   sample: 0.92
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils._alembic_job import JobTransport, job_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
+from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import environment_defaults, postgres_common_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import _kubernetes, exec_via_argument_spec, transport_from_params
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
 
 
+# url is the whole connection: it excludes every option that would say part of it.
+URL_EXCLUDES = ('login_host', 'login_unix_socket', 'port', 'login_user', 'login_password', 'db', 'ssl_mode', 'ssl_rootcert')
+MUTUALLY_EXCLUSIVE = [('virtualenv', 'python')] + [('url', name) for name in URL_EXCLUDES]
+
+
 def argument_spec():
-    spec = exec_via_argument_spec()
+    spec = postgres_common_argument_spec()
+    # The PG* fallbacks are applied in main(), after the argspec's checks: here a PGPASSWORD in the environment
+    # would count as a given login_password and make every task that passes url fail as "mutually exclusive".
+    for option in spec.values():
+        option.pop('fallback', None)
+    spec.update(exec_via_argument_spec())
     spec.update(k8s_auth_argument_spec())
     spec.update(job_argument_spec())
     spec.update(
-        url=dict(type='str', required=True, no_log=True),
+        url=dict(type='str', no_log=True),
         revision=dict(type='str', default='head'),
         config=dict(type='str', default='alembic.ini'),
         ini_section=dict(type='str', default='alembic'),
@@ -366,7 +408,6 @@ def argument_spec():
         virtualenv=dict(type='str'),
         python=dict(type='str'),
         environment=dict(type='dict'),
-        connect_timeout=dict(type='int', default=10),
         lock_name=dict(type='str', default='artisan.upgrade.alembic_migrate'),
         lock_wait_timeout=dict(type='int', default=300),
         lock_timeout=dict(type='str', default='5s'),
@@ -394,12 +435,19 @@ def option_errors(params):
         decide.session_options(params['lock_timeout'], params['statement_timeout'])
     except decide.MigrateError as exc:
         return exc.msg
-    return decide.url_problem(params['url'])
+    return decide.url_problem(params['url']) if params['url'] else None
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=[('virtualenv', 'python')],
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE,
                            supports_check_mode=True)
+    if not module.params['url']:
+        try:
+            module.params.update(environment_defaults(module.params, os.environ))
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+        if not module.params['db']:
+            module.fail_json(msg='one of the following is required: url, db (or PGDATABASE in the environment)')
     error = option_errors(module.params)
     if error:
         module.fail_json(msg=error)
@@ -412,7 +460,7 @@ def main():
             module.fail_json(msg=missing_required_lib('kubernetes'))
         transport = JobTransport(module.params, module.params['job'])
     else:
-        transport = transport_from_params(module.params['exec_via'], module.get_bin_path)
+        transport = transport_from_params(module.params, module.get_bin_path)
     run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
     try:
         result = actions.migrate(run)

@@ -79,8 +79,9 @@ options:
       - V(docker) runs them in the running nginx container through C(docker exec) (the C(docker) CLI must be on that
         host).
       - V(pod) runs them in the nginx container of a running pod through the Kubernetes API's exec endpoint (as
-        C(kubectl exec)), with the Python C(kubernetes) library on the host the module runs on; the container needs a
-        POSIX shell, and sending the new file on stdin needs the v5 exec protocol (Kubernetes 1.30 and later).
+        C(kubectl exec)), with the Python C(kubernetes) library on the host the module runs on, on the cluster the
+        Kubernetes connection options say (O(kubeconfig), O(context), ...); the container needs a POSIX shell, and
+        sending the new file on stdin needs the v5 exec protocol (Kubernetes 1.30 and later).
   k8s_replicas:
     description:
       - The two Deployments. Required with O(provider=k8s_replicas).
@@ -313,8 +314,8 @@ notes:
     C(proxy_pass http://$backend;) keeps working. The first run warns that it takes the file over and names
     what it replaces; directives such as C(keepalive) in the old upstreams are kept (see O(nginx.upstream_directives));
     the upstreams are renamed C(<upstream>_stable) and C(<upstream>_canary). Run it in check mode with C(--diff) first.
-  - The connection options (O(kubeconfig), O(context), O(host), ...) are used by the Kubernetes providers only, and
-    O(exec_via) by the nginx provider only.
+  - The Kubernetes connection options (O(kubeconfig), O(context), O(host), ...) are used by the Kubernetes providers,
+    and by the nginx provider with O(exec_via.type=pod); O(exec_via) is used by the nginx provider only.
 seealso:
   - name: nginx split_clients
     description: The sticky split used with O(nginx.mode=sticky).
@@ -570,7 +571,7 @@ def argument_spec():
 
 
 def shift_nginx(module):
-    transport = transport_from_params(module.params['exec_via'], module.get_bin_path)
+    transport = transport_from_params(module.params, module.get_bin_path)
     host = nginx.NginxHost(transport, module.params['nginx']['binary'], module.params['nginx']['config'])
     try:
         transport.check()

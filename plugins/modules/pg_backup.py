@@ -170,9 +170,10 @@ options:
     type: path
 extends_documentation_fragment:
   - artisan.upgrade.attributes
-  - artisan.upgrade.attributes.actiongroup_postgres
+  - artisan.upgrade.attributes.actiongroup_postgres_k8s
   - artisan.upgrade.postgres
   - artisan.upgrade.exec_via
+  - artisan.upgrade.k8s_auth
 attributes:
   check_mode:
     support: full
@@ -186,6 +187,8 @@ attributes:
     support: full
     details: Without a O(label), O(state=present) takes a new timestamped backup on every run.
 notes:
+  - The Kubernetes connection options (O(kubeconfig), O(context), O(host), ...) say which cluster
+    O(exec_via.type=pod) reaches; they are not used otherwise.
   - The password reaches the client programs through E(PGPASSWORD) in their environment (with
     O(exec_via.type=docker), C(docker exec --env PGPASSWORD) copies it from the docker CLI's environment; with
     O(exec_via.type=pod), it is the first line of the exec stream's stdin), never through a command line, and is
@@ -237,7 +240,7 @@ EXAMPLES = r"""
       pod: postgresql-0
       namespace: shop
       container: postgresql
-      context: prod
+    context: prod
     login_host: 127.0.0.1
     login_user: postgres
     login_password: "{{ vault_db_password }}"
@@ -283,12 +286,15 @@ EXAMPLES = r"""
     keep: 10
     max_age: 7d
 
-- name: Share the connection between tasks
+- name: Share the connections between tasks (the pod transport uses the Kubernetes options)
   module_defaults:
     group/artisan.upgrade.postgres:
       login_host: 127.0.0.1
       login_user: app
       login_password: "{{ vault_db_password }}"
+    group/artisan.upgrade.k8s:
+      kubeconfig: ~/.kube/prod
+      context: prod
   block:
     - name: Back up
       artisan.upgrade.pg_backup:
@@ -374,11 +380,13 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _pg_backup 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _pg_backup_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils import _postgres as pg
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import exec_via_argument_spec, transport_from_params
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
 
 
 def argument_spec():
     spec = pg.postgres_common_argument_spec()
     spec.update(exec_via_argument_spec())
+    spec.update(k8s_auth_argument_spec())
     spec.update(
         state=dict(type='str', choices=['present', 'restored', 'absent'], default='present'),
         dest=dict(type='path'),
@@ -444,7 +452,7 @@ def main():
     error = option_errors(module.params)
     if error:
         module.fail_json(msg=error)
-    transport = transport_from_params(module.params['exec_via'], module.get_bin_path)
+    transport = transport_from_params(module.params, module.get_bin_path)
     action = actions.Action(module.params, transport, module.check_mode, module.warn)
     perform = {'present': actions.take_backup, 'restored': actions.restore_backup,
                'absent': actions.remove_backups}[module.params['state']]

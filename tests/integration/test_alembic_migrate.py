@@ -12,6 +12,7 @@ import pathlib
 import shutil
 import threading
 import time
+import urllib.parse
 
 import kubernetes
 import psycopg
@@ -202,12 +203,34 @@ def test_bad_inputs_fail_with_a_clear_message_and_change_nothing(app3, migrated_
 
 def test_a_wrong_password_says_which_option_to_check(app3, migrated_dsn, postgres, run_playbook):
     url = migrated_dsn('1.0.0')
-    [failed] = run_tasks(run_playbook, [dict(app3, url=url.replace(APP_PASSWORD, 'not-the-password'))])
-    assert failed['failed'] is True
-    assert failed['msg'] == (
+    parts = urllib.parse.urlsplit(url)
+    options = dict(app3, login_host=parts.hostname, port=parts.port, login_user=parts.username, db=dbname(url))
+    from_url, from_options, both, neither, url_beside_env, env_password = run_tasks(run_playbook, [
+        dict(app3, url=url.replace(APP_PASSWORD, 'not-the-password')),
+        dict(options, login_password='not-the-password'),
+        dict(options, url=url),
+        app3,
+        # PG* variables in the environment never clash with url (they apply only without it) ...
+        (dict(app3, url=url), {'check_mode': True, 'environment': {'PGPASSWORD': 'not-the-password'}}),
+        # ... and still fill in the options left unset.
+        (options, {'check_mode': True, 'environment': {'PGPASSWORD': APP_PASSWORD}}),
+    ])
+    expected = (
         'cannot connect to database "{db}" on 127.0.0.1:{port} as "artisan": wrong password for role "artisan": check '
-        'the password in url (connection failed: connection to server at "127.0.0.1", port {port} failed: FATAL:  '
-        'password authentication failed for user "artisan")'.format(db=dbname(url), port=postgres.port))
+        '{option} (connection failed: connection to server at "127.0.0.1", port {port} failed: FATAL:  '
+        'password authentication failed for user "artisan")')
+    assert from_url['failed'] is True
+    assert from_url['msg'] == expected.format(db=dbname(url), port=postgres.port, option='the password in url')
+    # With the PostgreSQL options, the hint names the option that was used.
+    assert from_options['failed'] is True
+    assert from_options['msg'] == expected.format(db=dbname(url), port=postgres.port,
+                                                  option='login_password (or PGPASSWORD)')
+    assert 'not-the-password' not in json.dumps(from_options)
+    assert_failed(both, 'parameters are mutually exclusive: url|login_host')
+    assert_failed(neither, 'one of the following is required: url, db')
+    for planned in (url_beside_env, env_password):
+        assert not planned.get('failed'), planned['msg']
+        assert planned['changed'] is True
     assert revision(postgres, dbname(url)) == ['0001']
 
 
@@ -456,8 +479,9 @@ def cluster(kubesim_docker, kubectl_docker):
 
 def test_migrate_inside_the_application_pod(cluster, run_playbook):
     kubesim_docker, psql = cluster
-    pod = {'type': 'pod', 'pod': 'demoapp-0', 'kubeconfig': kubesim_docker.kubeconfig}
-    args = dict(url=POD_URL, python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, exec_via=pod)
+    pod = {'type': 'pod', 'pod': 'demoapp-0'}
+    args = dict(url=POD_URL, python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, exec_via=pod,
+                kubeconfig=kubesim_docker.kubeconfig)
     planned, real, check_again, real_again, down, missing = run_tasks(run_playbook, [
         (args, {'check_mode': True}), args, (args, {'check_mode': True}), args, dict(args, revision='0002'),
         dict(args, exec_via=dict(pod, pod='demoapp-9'))])
@@ -480,7 +504,7 @@ def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_pla
     kubesim_docker, psql = cluster
     batch = kubernetes.client.BatchV1Api(kubesim_docker.api_client())
     core = kubernetes.client.CoreV1Api(kubesim_docker.api_client())
-    seen = []  # every Job spec seen while the module runs: the URL must be in none of them
+    seen = []  # every Job spec seen while the module runs: the password and URL must be in none of them
     done = threading.Event()
 
     def watch_jobs():
@@ -490,7 +514,9 @@ def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_pla
             time.sleep(0.05)
     watcher = threading.Thread(target=watch_jobs, daemon=True)
     watcher.start()
-    args = dict(url=POD_URL, python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, revision='0002',
+    # The PostgreSQL options (POD_URL's parts): the URL they make must reach the Job as url does, by Secret only.
+    args = dict(login_host='postgresql-0', port=5432, login_user='owner', login_password=POD_PASSWORD, db='shop',
+                python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, revision='0002',
                 job={'image': 'demoapp:3.0.0', 'labels': {'release': '3.0.0'}}, kubeconfig=kubesim_docker.kubeconfig)
     try:
         planned, real, again, missing_image = run_tasks(run_playbook, [

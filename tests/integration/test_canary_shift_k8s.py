@@ -314,3 +314,5 @@ def test_exec_via_doc_says_what_canary_shift_runs():
     assert 'pg_dump' not in text and 'PGPASSWORD' not in text and 'restore' not in text, text
     assert 'nginx -t' in text and 'include file' in text
     assert option['type'] == 'dict' and {'type', 'container', 'pod'} <= set(option['suboptions'])
+    # The pod transport uses the module's top-level Kubernetes options (module_defaults reaches those), no copy.
+    assert 'kubeconfig' not in option['suboptions'] and 'kubeconfig' in json.loads(rendered.stdout)[MODULE]['doc']['options']

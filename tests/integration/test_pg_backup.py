@@ -538,8 +538,9 @@ def test_backup_and_restore_through_pod_exec(kubesim_docker, db_pod, tmp_path, r
     dest = str(tmp_path / 'backups')
     # pg_dump runs in the pod and reaches the server over TCP with a password: the password goes
     # through the exec stream's stdin, never into the exec request (its URL lands in audit logs).
-    pod = {'type': 'pod', 'pod': 'postgresql-0', 'namespace': 'default', 'kubeconfig': kubesim_docker.kubeconfig}
-    where = dict(exec_via=pod, login_host='127.0.0.1', login_user='owner', login_password='pod-pw')
+    pod = {'type': 'pod', 'pod': 'postgresql-0', 'namespace': 'default'}
+    where = dict(exec_via=pod, kubeconfig=kubesim_docker.kubeconfig, login_host='127.0.0.1', login_user='owner',
+                 login_password='pod-pw')
     planned, backup, again, restore, wrong_pw, missing_pod = run_tasks(run_playbook, [
         (dict(where, db='shop', dest=dest, label='pre-2.0.0'), {'check_mode': True}),
         dict(where, db='shop', dest=dest, label='pre-2.0.0'),

@@ -154,3 +154,26 @@ def test_connection_failures_name_the_part_of_url_to_check(error, hint):
         hint, error)
     assert decide.connect_failure(url, 'something else\nmore') == \
         'cannot connect to database "shop" on 10.0.0.5:6432 as "app": something else\nmore'
+
+
+@pytest.mark.parametrize('params, url', [
+    (dict(login_host='db.internal', port=6432, login_user='app', login_password='p@ss/w:rd', db='shop'),
+     'postgresql://app:p%40ss%2Fw%3Ard@db.internal:6432/shop'),
+    (dict(login_unix_socket='/run/postgresql', login_user='app', db='shop', ssl_mode='disable'),
+     'postgresql://app@/shop?host=%2Frun%2Fpostgresql&sslmode=disable'),
+    (dict(login_host='::1', db='shop', ssl_mode='verify-full', ssl_rootcert='/etc/ca.pem'),
+     'postgresql://[::1]/shop?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem'),
+    (dict(db='shop'), 'postgresql:///shop'),
+])
+def test_the_postgres_options_make_one_url_its_password_read_back_exactly(params, url):
+    assert decide.url_from_options(params) == url
+    assert decide.url_problem(url) is None
+    assert decide.url_password(url) == params.get('login_password')
+
+
+def test_connection_failures_of_the_postgres_options_name_the_option():
+    url = decide.url_from_options(dict(login_host='10.0.0.5', login_user='app', login_password='s3cret', db='shop'))
+    message = decide.connect_failure(url, 'FATAL:  password authentication failed for user "app"', from_url=False)
+    assert message.startswith('cannot connect to database "shop" on 10.0.0.5 as "app": wrong password for role "app": '
+                              'check login_password (or PGPASSWORD)')
+    assert 'url' not in message and 's3cret' not in message

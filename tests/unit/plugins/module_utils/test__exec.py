@@ -78,17 +78,22 @@ def test_docker_check_explains_a_missing_or_stopped_container(tmp_path):
 
 
 def test_transport_from_params():
-    assert _exec.transport_from_params(None, lambda name: None).kind == 'local'
-    docker = _exec.transport_from_params({'type': 'docker', 'container': 'c', 'user': None}, lambda name: '/bin/' + name)
+    assert _exec.transport_from_params({'exec_via': None}, lambda name: None).kind == 'local'
+    docker = _exec.transport_from_params({'exec_via': {'type': 'docker', 'container': 'c', 'user': None}},
+                                         lambda name: '/bin/' + name)
     assert (docker.kind, docker.container, docker.docker_bin) == ('docker', 'c', '/bin/docker')
-    pod = _exec.transport_from_params({'type': 'pod', 'pod': 'postgresql-0', 'namespace': 'db', 'container': None},
-                                      lambda name: None)
+    params = {'exec_via': {'type': 'pod', 'pod': 'postgresql-0', 'namespace': 'db', 'container': None},
+              'kubeconfig': '/etc/kube/prod', 'context': 'prod'}
+    pod = _exec.transport_from_params(params, lambda name: None)
     assert (pod.kind, pod.pod, pod.namespace, pod.container) == ('pod', 'postgresql-0', 'db', None)
+    # The pod is reached with the module's top-level Kubernetes options, the ones module_defaults can set.
+    assert pod.params['kubeconfig'] == '/etc/kube/prod' and pod.params['context'] == 'prod'
 
 
-def test_exec_via_spec_requires_what_each_transport_needs():
+def test_exec_via_spec_requires_what_each_transport_needs_and_holds_no_kubernetes_options():
     spec = _exec.exec_via_argument_spec()['exec_via']
-    assert ('type', 'pod', ['pod']) in spec['required_if'] and spec['options']['api_key']['no_log']
+    assert ('type', 'pod', ['pod']) in spec['required_if']
+    assert set(spec['options']) == {'type', 'container', 'user', 'pod', 'namespace'}
 
 
 def test_env_preamble_reads_secrets_from_stdin_then_hands_the_rest_over(tmp_path):

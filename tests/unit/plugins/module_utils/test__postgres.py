@@ -10,7 +10,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _postgres a
 from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils import pg_tool_outputs as recorded
 
 PARAMS = dict(login_host='db.internal', port=5433, login_user='app', login_password='s3cret', db='shop',
-              login_unix_socket=None, ssl_mode='verify-full', ca_cert='/etc/ssl/ca.pem', connect_timeout=7)
+              login_unix_socket=None, ssl_mode='verify-full', ssl_rootcert='/etc/ssl/ca.pem', connect_timeout=7)
 
 
 def test_argument_spec_marks_the_password_no_log_and_falls_back_to_pg_environment():
@@ -18,7 +18,7 @@ def test_argument_spec_marks_the_password_no_log_and_falls_back_to_pg_environmen
     assert spec['login_password']['no_log'] is True
     fallbacks = {name: option['fallback'][1][0] for name, option in spec.items() if 'fallback' in option}
     assert fallbacks == {'login_host': 'PGHOST', 'port': 'PGPORT', 'login_user': 'PGUSER', 'login_password': 'PGPASSWORD',
-                         'db': 'PGDATABASE', 'ssl_mode': 'PGSSLMODE', 'ca_cert': 'PGSSLROOTCERT'}
+                         'db': 'PGDATABASE', 'ssl_mode': 'PGSSLMODE', 'ssl_rootcert': 'PGSSLROOTCERT'}
     assert spec['db']['aliases'] == ['dbname', 'login_db']
 
 
