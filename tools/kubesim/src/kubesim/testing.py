@@ -1,7 +1,7 @@
-"""pytest fixtures for a simulated cluster, shared by tests/kubesim and tests/integration.
+"""pytest fixtures for a simulated cluster, shared by tools/kubesim/tests and tests/integration.
 
-A conftest imports them by name (``from kubesim.testing import kubesim, kubesim_docker``) after
-putting tests/kubesim on ``sys.path``, and registers the marker with ``register_markers(config)``.
+A conftest imports them by name (``from kubesim.testing import kubesim, kubesim_docker``) from the installed
+package (tools/kubesim), and registers the marker with ``register_markers(config)``.
 """
 
 from __future__ import annotations
