@@ -126,3 +126,12 @@ def test_bad_options_are_refused(tmp_path):
         assert result.returncode == 2, result
         assert 'kubesim: error: argument %s' % args[0] in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_the_docker_runtime_without_an_engine_is_a_clear_error(tmp_path):
+    environment = dict(os.environ, DOCKER_HOST='unix://%s' % (tmp_path / 'no-engine.sock'))
+    result = subprocess.run([sys.executable, '-m', 'kubesim', '--runtime', 'docker', '--kubeconfig', str(tmp_path / 'config')],
+                            cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1, result
+    assert result.stderr.startswith('kubesim: the docker runtime needs a Docker engine (DOCKER_HOST): '), result.stderr
+    assert not (tmp_path / 'config').exists()

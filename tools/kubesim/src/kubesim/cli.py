@@ -13,6 +13,7 @@ import math
 import signal
 import sys
 
+from .docker_engine import engine_problem
 from .simulator import RUNTIMES, Simulator
 
 
@@ -47,6 +48,10 @@ class StartError(Exception):
 
 
 async def serve(args: argparse.Namespace) -> None:
+    if args.runtime == 'docker':
+        problem = engine_problem()
+        if problem:
+            raise StartError('the docker runtime needs a Docker engine (DOCKER_HOST): %s' % problem)
     simulator = Simulator(host=args.host, port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
