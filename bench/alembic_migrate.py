@@ -10,7 +10,7 @@
 2. Check mode with N pending revisions (generated, one ADD COLUMN each): the module's plan with every
    revision's offline SQL and safety check, vs alembic's own `upgrade base:head --sql` for the same N.
 
-Run: make bench (prints the numbers; docs/benchmarks.md records them), or `python bench/alembic_migrate.py
+Run: make bench (prints the numbers; docs/benchmarks.md records them), or `python -m bench.alembic_migrate
 upgrade` for part 0 alone (ALEMBIC_BENCH_ROUNDS rounds, 7 by default). Only 127.0.0.1 is used.
 """
 
@@ -25,11 +25,10 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tests'))
+from tests.integration.demoapp.support import base_env, build_wheelhouse, install_release
+from tests.integration.helpers.postgres import PostgresServer
 
-from integration.demoapp.support import base_env, build_wheelhouse, install_release  # noqa: E402  pylint: disable=wrong-import-position
-from integration.helpers.postgres import PostgresServer  # noqa: E402  pylint: disable=wrong-import-position
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 REPEATS = 3
 ROUNDS = int(os.environ.get('ALEMBIC_BENCH_ROUNDS', '7'))

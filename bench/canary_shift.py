@@ -24,11 +24,10 @@ import typing as t
 
 import ansible_runner
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tests'))
+from tests.integration.helpers.backends import NamedBackend, SteadyLoad, count_answers
+from tests.integration.helpers.nginx import NGINX, NginxServer
 
-from integration.helpers.backends import NamedBackend, SteadyLoad, count_answers  # noqa: E402  pylint: disable=wrong-import-position
-from integration.helpers.nginx import NGINX, NginxServer  # noqa: E402  pylint: disable=wrong-import-position
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 WEIGHTS = [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 75, 50, 25, 0, 10, 33, 66, 95, 1]
 MEASURE_REQUESTS = 1000

@@ -9,7 +9,7 @@
 
 kubernetes.core comes from the PyPI ``ansible`` wheel's bundled collection, extracted into a
 temporary folder (ARTISAN_CACHE's downloaded wheel, else ``pip download``); without it, only
-k8s_rollout is measured. Run: python bench/k8s_rollout.py (ANSIBLE_COLLECTIONS_PATH pointing at this
+k8s_rollout is measured. Run: python -m bench.k8s_rollout (ANSIBLE_COLLECTIONS_PATH pointing at this
 collection, as scripts/gates.sh sets it). Only 127.0.0.1 is used.
 """
 
@@ -30,11 +30,9 @@ import urllib.request
 import zipfile
 
 import ansible_runner
+from kubesim.simulator import Simulator
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tests' / 'kubesim'))
-
-from kubesim.simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position
 
 ANSIBLE_BUNDLE = 'ansible==14.5.0'
 REPEATS = 3

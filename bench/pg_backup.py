@@ -29,10 +29,9 @@ import tempfile
 import threading
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tests'))
+from tests.integration.helpers.postgres import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer
 
-from integration.helpers.postgres import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer  # noqa: E402  pylint: disable=wrong-import-position
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 SCALE = int(os.environ.get('PG_BENCH_SCALE', '70'))
 ROUNDS = int(os.environ.get('PG_BENCH_ROUNDS', '2'))

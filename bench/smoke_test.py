@@ -21,11 +21,10 @@ import time
 
 import requests
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tests'))
+from tests.integration.demoapp.support import AppProcess, build_wheelhouse, install_release
+from tests.integration.helpers.postgres import PostgresServer
 
-from integration.demoapp.support import AppProcess, build_wheelhouse, install_release  # noqa: E402  pylint: disable=wrong-import-position
-from integration.helpers.postgres import PostgresServer  # noqa: E402  pylint: disable=wrong-import-position
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 REPEATS = 3
 CHECKS = 20

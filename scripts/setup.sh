@@ -71,6 +71,19 @@ make_venv() {  # make_venv NAME PYTHON REQUIREMENTS
   stamp_set "$1" "$key"
 }
 
+install_kubesim() {
+  # The Kubernetes simulator, editable: tests import its fixtures, and `kubesim` starts it for Molecule and demos.
+  # Beside the stamp, check where the venv finds it: another checkout may have installed its own copy.
+  local src="$ROOT/tools/kubesim" key found
+  key="$src $(sha256sum "$src/pyproject.toml" | cut -c1-16)"
+  found=$("$CACHE/venv/bin/python" -c 'import importlib.util as u; s = u.find_spec("kubesim"); print(s and s.origin)' 2>/dev/null || true)
+  stamp_ok kubesim "$key" && [ "$found" = "$src/src/kubesim/__init__.py" ] && [ -x "$CACHE/venv/bin/kubesim" ] && return 0
+  step "venv: installing the Kubernetes simulator (tools/kubesim) in editable mode"
+  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check -e "$src" 2>&1 | quiet_pip
+  "$CACHE/venv/bin/pip" check >/dev/null || die "venv has broken dependencies: $("$CACHE/venv/bin/pip" check)"
+  stamp_set kubesim "$key"
+}
+
 install_test_collections() {
   local dest="$CACHE/collections" key="ansible==$ANSIBLE_BUNDLE_VERSION $TEST_COLLECTIONS"
   stamp_ok collections "$key" && return 0
@@ -115,6 +128,7 @@ timed() {  # run one setup step and remember how long it took
 timed install_debian_packages
 timed start_docker_engine
 timed make_venv venv "$(python312)" "$ROOT/tests/requirements-dev.txt"
+timed install_kubesim
 timed install_compose_plugin
 timed install_test_collections
 timed install_pip_bootstrap_standin

@@ -6,19 +6,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
+# The Kubernetes simulator's fixtures: the kubesim package (tools/kubesim), installed in the test venv.
+from kubesim.testing import kubesim, kubesim_docker, register_markers  # noqa: F401  pylint: disable=unused-import
 
 from .demoapp.support import RELEASES, Apps, Databases, build_wheelhouse, install_release
 from .helpers import ansible as ansible_helpers
 from .helpers.docker import DockerSession, DockerUnavailable, connect
 from .helpers.nginx import NginxServer
 from .helpers.postgres import PostgresServer
-
-# The Kubernetes simulator (tests/kubesim) and its fixtures: Kubernetes paths are tested against it.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'kubesim'))
-from kubesim.testing import kubesim, kubesim_docker, register_markers  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 def pytest_configure(config):

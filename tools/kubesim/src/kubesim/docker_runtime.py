@@ -22,6 +22,7 @@ import aiohttp
 from . import events
 from .clock import rfc3339
 from .docker_engine import POD_UID_LABEL, ContainerSpec, DockerEngine, Started
+from .pods import is_active
 from .registry import Registry, node_ip, resource_for
 from .runtime import MAX_BACKOFF, NODE_NAME, Timeline, pod_status
 
@@ -176,8 +177,7 @@ class DockerKubelet:
             uid = pod['metadata']['uid']
             live.add(uid)
             worker = self.workers.get(uid)
-            if worker is None and not pod['metadata'].get('deletionTimestamp') and \
-                    pod['status'].get('phase') not in ('Succeeded', 'Failed'):
+            if worker is None and is_active(pod):
                 worker = self.workers[uid] = PodWorker(self, pod)
                 worker.start()
             if worker is not None and pod['metadata'].get('deletionTimestamp'):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from .history import controller_ref
+from .pods import pod_finished, pod_ready
 from .registry import Registry, resource_for
-from .replicaset import pod_ready
 from .selectors import labels_match, parse_label_selector
 
 SERVICES = resource_for('v1', 'Service')
@@ -43,7 +43,7 @@ def selected_pods(registry: Registry, service: dict) -> list[dict]:
     requirements = parse_label_selector(','.join('%s=%s' % item for item in sorted(selector.items())))
     return [pod for pod in registry.list(PODS, service['metadata']['namespace'])
             if labels_match(requirements, pod['metadata'].get('labels')) and (pod.get('status') or {}).get('podIP')
-            and (pod.get('status') or {}).get('phase') not in ('Succeeded', 'Failed')]
+            and not pod_finished(pod)]
 
 
 def endpoint_ports(service: dict, pod: dict) -> list[dict]:

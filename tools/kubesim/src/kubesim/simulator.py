@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
+import tempfile
 import threading
 
 from aiohttp import web
@@ -23,6 +25,15 @@ def kubeconfig_text(url: str, name: str = 'kubesim') -> str:
             'users:\n- name: {n}\n  user:\n    token: kubesim\n'
             'contexts:\n- name: {n}\n  context:\n    cluster: {n}\n    user: {n}\n    namespace: default\n'
             'current-context: {n}\n').format(n=name, url=url)
+
+
+def client_url(host: str, port: int) -> str:
+    """The URL clients use: a wildcard listen address is reached on the loopback one."""
+    if host in ('', '0.0.0.0'):
+        host = '127.0.0.1'
+    elif host == '::':
+        host = '::1'
+    return 'http://%s:%d' % ('[%s]' % host if ':' in host else host, port)
 
 
 class Simulator:
@@ -55,7 +66,7 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        return 'http://%s:%d' % (self.host, self.port)
+        return client_url(self.host, self.port)
 
     async def serve(self) -> None:
         """Bind the HTTP server and start the controllers on the running loop."""
@@ -127,8 +138,15 @@ class Simulator:
         return asyncio.run_coroutine_threadsafe(invoke(), self.loop).result(timeout=30)
 
     def write_kubeconfig(self, path: str) -> str:
-        with open(path, 'w', encoding='utf-8') as handle:
-            handle.write(kubeconfig_text(self.url))
+        """Write it under a temporary name, then rename: whoever polls for the file never reads half of it."""
+        handle, temporary = tempfile.mkstemp(prefix='.kubesim-', dir=os.path.dirname(os.path.abspath(path)))
+        try:
+            with os.fdopen(handle, 'w', encoding='utf-8') as stream:
+                stream.write(kubeconfig_text(self.url))
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
         return path
 
     def api_client(self):

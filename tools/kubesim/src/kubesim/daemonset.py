@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from . import events, history, rolling
 from .deployment import pod_template_hash
+from .pods import pod_available, pod_ready
 from .registry import Registry, resource_for
-from .replicaset import pod_available, pod_ready
 from .runtime import pinned_node
 
 DAEMONSETS = resource_for('apps/v1', 'DaemonSet')

@@ -45,9 +45,20 @@ class ContainerSpec:
     user: str | None = None
 
 
-def _client():
+def _client(timeout: float = 120):
+    """The engine DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) names, as the docker CLI picks it."""
     import docker  # pylint: disable=import-outside-toplevel
-    return docker.APIClient(timeout=120)
+    return docker.APIClient(timeout=timeout, **docker.utils.kwargs_from_env())
+
+
+def engine_problem(timeout: float = 10) -> str | None:
+    """None when a Docker engine answers, else why not."""
+    try:
+        _client(timeout).ping()
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # The SDK raises its own errors and requests' ones alike for an engine that does not answer.
+        return str(exc) or type(exc).__name__
+    return None
 
 
 class DockerEngine:

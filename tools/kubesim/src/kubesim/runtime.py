@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from . import events
 from .clock import parse_rfc3339, rfc3339
+from .pods import pod_finished
 from .registry import Registry, node_ip, resource_for
 
 PODS = resource_for('v1', 'Pod')
@@ -271,7 +272,7 @@ class Scheduler:
         nodes = sorted(node['metadata']['name'] for node in self.registry.list(NODES))
         load: dict[str, int] = {}
         for pod in pods:
-            if pod['spec'].get('nodeName') and (pod.get('status') or {}).get('phase') not in ('Succeeded', 'Failed'):
+            if pod['spec'].get('nodeName') and not pod_finished(pod):
                 load[pod['spec']['nodeName']] = load.get(pod['spec']['nodeName'], 0) + 1
         for pod in pods:
             if pod['spec'].get('nodeName') or pod['metadata'].get('deletionTimestamp'):
@@ -308,7 +309,7 @@ class FastKubelet:
                 continue
             if pod['metadata'].get('deletionTimestamp'):
                 self._terminate(pod, now)
-            elif pod['status'].get('phase') not in ('Succeeded', 'Failed'):
+            elif not pod_finished(pod):
                 self._sync(pod, now)
 
     def _ip(self, uid: str) -> str:

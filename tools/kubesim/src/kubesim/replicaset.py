@@ -6,6 +6,7 @@ import copy
 
 from . import events
 from .clock import parse_rfc3339
+from .pods import is_active, pod_available, pod_condition, pod_ready
 from .registry import Registry, resource_for
 from .selectors import labels_match, selector_from_label_selector
 
@@ -14,36 +15,11 @@ PODS = resource_for('v1', 'Pod')
 COMPONENT = 'replicaset-controller'
 
 
-def pod_condition(pod: dict, kind: str) -> dict | None:
-    return next((item for item in (pod.get('status') or {}).get('conditions') or [] if item['type'] == kind), None)
-
-
-def pod_ready(pod: dict) -> bool:
-    ready = pod_condition(pod, 'Ready')
-    return bool(ready and ready['status'] == 'True')
-
-
-def pod_available(pod: dict, min_ready_seconds: int, now: float) -> bool:
-    """Ready for at least minReadySeconds (podutil.IsPodAvailable)."""
-    if not pod_ready(pod):
-        return False
-    if not min_ready_seconds:
-        return True
-    since = parse_rfc3339(pod_condition(pod, 'Ready')['lastTransitionTime'])
-    return since + min_ready_seconds <= now
-
-
-def is_active(pod: dict) -> bool:
-    """controller.IsPodActive: not terminal and not being deleted."""
-    return (pod.get('status') or {}).get('phase') not in ('Succeeded', 'Failed') and not pod['metadata'].get('deletionTimestamp')
-
-
 def deletion_rank(pod: dict) -> tuple:
     """ActivePodsWithRanks ordering: the pods sorted first are deleted first."""
     phase_rank = {'Pending': 0, 'Unknown': 1, 'Running': 2}.get((pod.get('status') or {}).get('phase'), 0)
-    ready = pod_condition(pod, 'Ready')
-    is_ready = bool(ready and ready['status'] == 'True')
-    ready_since = parse_rfc3339(ready['lastTransitionTime']) if is_ready else 0.0
+    is_ready = pod_ready(pod)
+    ready_since = parse_rfc3339(pod_condition(pod, 'Ready')['lastTransitionTime']) if is_ready else 0.0
     restarts = max([item.get('restartCount', 0) for item in (pod.get('status') or {}).get('containerStatuses') or []] + [0])
     created = parse_rfc3339(pod['metadata']['creationTimestamp'])
     return (1 if pod['spec'].get('nodeName') else 0, phase_rank, 1 if is_ready else 0, -ready_since, -restarts, -created,

@@ -8,8 +8,8 @@ import copy
 from dataclasses import dataclass
 
 from . import events, history
+from .pods import pod_available, pod_ready
 from .registry import Registry, resource_for
-from .replicaset import pod_available, pod_ready
 
 STATEFULSETS = resource_for('apps/v1', 'StatefulSet')
 PODS = resource_for('v1', 'Pod')

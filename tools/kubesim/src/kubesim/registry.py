@@ -16,6 +16,7 @@ import uuid
 from . import errors
 from .clock import Clock
 from .patch import PATCH_TYPES
+from .pods import pod_finished
 from .resources import BY_KIND, RESOURCES, Resource, apply_defaults, default_job_selector, prepare_daemonset, validate
 from .selectors import fields_match, format_label_selector, labels_match, parse_field_selector, parse_label_selector
 
@@ -398,8 +399,7 @@ class Registry:
         grace = options.get('gracePeriodSeconds')
         if grace is None:
             grace = pod['spec'].get('terminationGracePeriodSeconds', 30)
-        terminal = (pod.get('status') or {}).get('phase') in ('Succeeded', 'Failed')
-        if not pod['spec'].get('nodeName') or terminal or grace <= 0:
+        if not pod['spec'].get('nodeName') or pod_finished(pod) or grace <= 0:
             return False
         metadata = pod['metadata']
         if metadata.get('deletionGracePeriodSeconds') is not None and metadata['deletionGracePeriodSeconds'] <= grace:

@@ -1,7 +1,7 @@
-"""pytest fixtures for a simulated cluster, shared by tests/kubesim and tests/integration.
+"""pytest fixtures for a simulated cluster, shared by tools/kubesim/tests and tests/integration.
 
-A conftest imports them by name (``from kubesim.testing import kubesim, kubesim_docker``) after
-putting tests/kubesim on ``sys.path``, and registers the marker with ``register_markers(config)``.
+A conftest imports them by name (``from kubesim.testing import kubesim, kubesim_docker``) from the installed
+package (tools/kubesim), and registers the marker with ``register_markers(config)``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from .docker_engine import engine_problem
 from .simulator import Simulator
 
 
@@ -51,14 +52,6 @@ def kubesim(tmp_path, request):
     assert not simulator.manager.errors, simulator.manager.errors
 
 
-def docker_available() -> bool:
-    try:
-        import docker  # pylint: disable=import-outside-toplevel
-        return bool(docker.APIClient(timeout=5).ping())
-    except Exception:  # pylint: disable=broad-exception-caught
-        return False
-
-
 @pytest.fixture()
 def kubesim_docker(tmp_path):
     """A simulator whose pods are real containers (docker runtime) at 5x speed; skipped without a Docker engine.
@@ -66,7 +59,7 @@ def kubesim_docker(tmp_path):
     ``simulator.service_address(name)`` is a Service's proxy, ``simulator.network`` the pods' network.
     Every container and network it made is removed when the test ends.
     """
-    if not docker_available():
+    if engine_problem(timeout=5):
         pytest.skip('no Docker engine')
     simulator = Simulator(speed=float(os.environ.get('KUBESIM_DOCKER_SPEED', '5')), runtime='docker').start()
     running = RunningSimulator(simulator, simulator.write_kubeconfig(str(tmp_path / 'kubeconfig')))

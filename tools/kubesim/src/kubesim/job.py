@@ -7,8 +7,8 @@ import copy
 
 from . import events
 from .clock import parse_rfc3339
+from .pods import TERMINAL_PHASES, is_active, pod_finished, pod_ready
 from .registry import Registry, resource_for
-from .replicaset import is_active, pod_ready
 
 JOBS = resource_for('batch/v1', 'Job')
 PODS = resource_for('v1', 'Pod')
@@ -78,14 +78,14 @@ class JobController:
         counted = self.counted.setdefault(uid, {})
         for pod in pods:
             phase = pod['status'].get('phase')
-            if phase in ('Succeeded', 'Failed') and pod['metadata']['uid'] not in counted:
+            if phase in TERMINAL_PHASES and pod['metadata']['uid'] not in counted:
                 counted[pod['metadata']['uid']] = phase
                 if phase == 'Failed':
                     self.last_failure[uid] = now
         succeeded = sum(1 for phase in counted.values() if phase == 'Succeeded')
         failed = sum(1 for phase in counted.values() if phase == 'Failed')
         active = [pod for pod in pods if is_active(pod)]
-        terminating = [pod for pod in pods if pod['metadata'].get('deletionTimestamp') and pod['status'].get('phase') not in ('Succeeded', 'Failed')]
+        terminating = [pod for pod in pods if pod['metadata'].get('deletionTimestamp') and not pod_finished(pod)]
         if 'startTime' not in status and not job['spec'].get('suspend'):
             status['startTime'] = clock.timestamp()
         restarts = sum(item.get('restartCount', 0) for pod in active for item in pod['status'].get('containerStatuses') or [])

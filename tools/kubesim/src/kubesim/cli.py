@@ -1,0 +1,86 @@
+"""Serve a simulated cluster until SIGTERM or SIGINT: `kubesim --kubeconfig PATH` (or `python -m kubesim ...`).
+
+When it is ready it prints one line, `kubesim serving <url> ... kubeconfig <path>`, after the kubeconfig
+file is complete. SIGTERM and SIGINT stop it cleanly (the docker runtime removes its containers and
+network) with exit code 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import signal
+import sys
+
+from .docker_engine import engine_problem
+from .simulator import RUNTIMES, Simulator
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError('must be above 0, got %s' % text)
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be at least 1, got %s' % text)
+    return value
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog='kubesim', description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
+    parser.add_argument('--port', type=int, default=0, help='port to listen on (default 0: a free one)')
+    parser.add_argument('--kubeconfig', help='write a kubeconfig for the simulator to this path')
+    parser.add_argument('--speed', type=positive_float, default=1.0, help='simulated seconds per real second (default 1)')
+    parser.add_argument('--nodes', type=positive_int, default=1, help='number of simulated nodes (default 1)')
+    parser.add_argument('--runtime', choices=RUNTIMES, default='fast',
+                        help='fast: pods on timers; docker: pods as containers of the local Docker engine (default fast)')
+    return parser.parse_args(argv)
+
+
+class StartError(Exception):
+    """The simulator could not start: the message says why."""
+
+
+async def serve(args: argparse.Namespace) -> None:
+    if args.runtime == 'docker':
+        problem = engine_problem()
+        if problem:
+            raise StartError('the docker runtime needs a Docker engine (DOCKER_HOST): %s' % problem)
+    simulator = Simulator(host=args.host, port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Both signals end the loop the same way, so shutdown always runs to its end (containers, network, port).
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop.set)
+    try:
+        try:
+            await simulator.serve()
+        except OSError as exc:
+            raise StartError('cannot listen on %s port %d: %s' % (args.host, args.port, exc)) from exc
+        if args.kubeconfig:
+            try:
+                simulator.write_kubeconfig(args.kubeconfig)
+            except OSError as exc:
+                raise StartError('cannot write the kubeconfig: %s' % exc) from exc
+        where = ', kubeconfig %s' % args.kubeconfig if args.kubeconfig else ''
+        print('kubesim serving %s (speed %gx, runtime %s, %d node%s)%s'
+              % (simulator.url, args.speed, args.runtime, args.nodes, '' if args.nodes == 1 else 's', where), flush=True)
+        await stop.wait()
+    finally:
+        await simulator.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        asyncio.run(serve(args))
+    except StartError as exc:
+        print('kubesim: %s' % exc, file=sys.stderr)
+        return 1
+    return 0
