@@ -248,7 +248,9 @@ def test_kubectl_partition_on_delete_scale_and_delete(kubectl, kubesim):
     refused = kubectl('rollout', 'status', 'sts/web', check=False)
     assert refused.returncode == 1 and refused.stderr == 'error: rollout status is only available for RollingUpdate strategy type\n'
     kubectl('set', 'image', 'sts/web', 'web=nginx:1.27')
-    kubectl('delete', 'pod', 'web-0')
+    # This test is about OnDelete; kubectl's own wait for the deletion once hung here for 60 s in a full gate run
+    # (not reproduced in 36 runs alone; listed in the README's open questions), so the recreation is awaited below.
+    kubectl('delete', 'pod', 'web-0', '--wait=false')
     wait_for(lambda: _images(kubectl, 'web').get('web-0') == 'nginx:1.27', message='web-0 recreated at the update revision')
     assert _images(kubectl, 'web') == {'web-0': 'nginx:1.27', 'web-1': 'nginx:1.25', 'web-2': 'nginx:1.26'}
 
@@ -257,8 +259,11 @@ def test_kubectl_partition_on_delete_scale_and_delete(kubectl, kubesim):
     kubectl('scale', 'sts/web', '--replicas=2')
     wait_for(lambda: sorted(_images(kubectl, 'web')) == ['web-0', 'web-1'], message='scaled down to 2')
     events = kubesim.call(kubesim.simulator.registry.list, EVENTS, 'default', None, 'involvedObject.name=web,reason=SuccessfulDelete')
-    # Each deletion waits for the previous pod to be gone (1 s of simulated termination), highest ordinal first.
-    last = {event['message'].split()[2]: event['lastTimestamp'] for event in events}
-    assert last['web-4'] < last['web-3'] < last['web-2']
+    # Highest ordinal first, each deletion after the previous pod is gone: the events' order is their
+    # resourceVersions' (1 s of simulated termination is 50 ms at 20x, often within one second of the timestamps).
+    order = sorted(events, key=lambda event: int(event['metadata']['resourceVersion']))
+    assert [event['message'].split()[2] for event in order] == ['web-4', 'web-3', 'web-2']
+    stamps = [event['lastTimestamp'] for event in order]
+    assert stamps == sorted(stamps)
     assert kubectl('delete', 'sts', 'web').stdout == 'statefulset.apps "web" deleted\n'
     wait_for(lambda: not _json(kubectl, 'pods,controllerrevisions', '-l', 'app=web')['items'], message='pods and revisions deleted')
