@@ -246,8 +246,8 @@ def test_a_run_applies_the_plan_under_the_lock_and_reports_each_revision():
 
     assert result['changed'] is True and app.current == ['0003']
     assert result['msg'] == 'upgraded 0001 to 0003: 0002 (0.25s), 0003 (0.25s)'
-    assert [(item['revision'], item['message']) for item in result['applied']] == [('0002', 'add email'),
-                                                                                    ('0003', 'drop legacy column')]
+    applied = [(item['revision'], item['message']) for item in result['applied']]
+    assert applied == [('0002', 'add email'), ('0003', 'drop legacy column')]
     assert result['to_revisions'] == ['0003']
     key = decide.lock_key('artisan.upgrade.alembic_migrate')
     assert result['lock'] == {'name': 'artisan.upgrade.alembic_migrate', 'key': key, 'waited': 0.0}
@@ -422,8 +422,7 @@ def test_a_job_runs_one_helper_per_request_with_the_request_in_its_environment()
     result, _warnings = migrate(migrate_params(virtualenv=None), transport)
 
     assert result['changed'] is True and app.current == ['0003']
-    assert [call['argv'] for call in transport.calls] == [['python3', '-', 'inspect'], ['python3', '-', 'sql'],
-                                                         ['python3', '-', 'apply']]
+    assert [call['argv'] for call in transport.calls] == [['python3', '-', action] for action in ('inspect', 'sql', 'apply')]
     assert all(call['env'][runner.URL_VARIABLE] == URL for call in transport.calls)
     assert len(result['commands']) == 3
 
