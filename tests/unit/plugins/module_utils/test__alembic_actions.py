@@ -325,6 +325,13 @@ def test_a_downgrade_reverts_children_first_without_a_safety_check():
     assert warnings == []
 
 
+def test_a_downgrade_shown_with_its_sql_is_not_refused_for_dropping_what_its_upgrade_added():
+    app = FakeApplication(current=['0002'])
+    result, warnings = migrate(migrate_params(revision='0001', safety='enforce'), HelperTransport(app), diff=True)
+    assert result['changed'] is True and app.current == ['0001']
+    assert result['plan'][0]['sql'] == DOWN_SQL['0002'] and result['findings'] == [] and warnings == []
+
+
 def test_a_relative_downgrade_in_check_mode_shows_its_sql():
     app = FakeApplication(current=['0003'])
     result, _warnings = migrate(migrate_params(revision='-1'), HelperTransport(app), check_mode=True, diff=True)
