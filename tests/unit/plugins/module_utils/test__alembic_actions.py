@@ -80,6 +80,9 @@ SQL = {
     '0003': 'ALTER TABLE users DROP COLUMN legacy;\n',
 }
 DOWN_SQL = {'0003': 'ALTER TABLE users ADD COLUMN legacy text;\n', '0002': 'ALTER TABLE users DROP COLUMN email;\n'}
+# The helper program as the payload zip's loader gives it (the module's own runs): text.
+with open(runner.__file__, encoding='utf-8') as _source:
+    PROGRAM = _source.read()
 LOCK_HELD = ('another migration holds the advisory lock (pid 4242, artisan.upgrade.alembic_migrate from 10.0.0.7) after '
              '300s of waiting (lock_wait_timeout)')
 
@@ -176,7 +179,7 @@ class HelperTransport:
                     return ExecResult(self.rc, self.stderr, command=command)
                 stdout.write(('\n%s%s\n' % (runner.ANSWER_MARKER, json.dumps(self.app.answer(request)))).encode())
             return ExecResult(0, self.stderr, command=command)
-        assert argv[1] == '-' and stdin.read().decode() == actions.runner_source()
+        assert argv[1] == '-' and stdin.read().decode() == PROGRAM
         request = dict(json.loads(env[runner.REQUEST_VARIABLE]), action=argv[2])
         if request['action'] == self.crash_on:
             return ExecResult(self.rc, self.stderr, stdout=b'', command=command)
@@ -426,10 +429,8 @@ def test_a_missing_interpreter_says_which_option_sets_it():
 @pytest.fixture
 def program_text(monkeypatch):
     """runner_source() gives bytes when Ansible's collection loader (ansible-test units) loaded _alembic_runner, and
-    the Job path needs text: the helper program as the payload zip's loader gives it, read from its file."""
-    with open(runner.__file__, encoding='utf-8') as handle:
-        text = handle.read()
-    monkeypatch.setattr(actions, 'runner_source', lambda: text)
+    the Job path needs text: the helper program as the payload zip's loader gives it."""
+    monkeypatch.setattr(actions, 'runner_source', lambda: PROGRAM)
 
 
 @pytest.mark.usefixtures('program_text')
