@@ -166,11 +166,17 @@ class FakeTransport:
         return ExecResult(0, '', stdout=None, **done)
 
 
-class FakeCatalog(pg.PsqlCatalog):
+class FakeCatalog:
     """The local transport's catalog (psycopg there): the same fake server, without a psql process."""
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
+
+    def disconnect(self, dbname):
+        return None
+
+    def close(self):
+        return None
 
     def scalar(self, query, dbname):
         lines = self.server.answer(query, dbname).splitlines()
@@ -185,7 +191,7 @@ def local_catalog(monkeypatch):
     """Makes the local transport's psycopg catalog answer from a fake server; returns that server."""
     server = FakeServer()
     monkeypatch.setattr(pg, 'psycopg', object())
-    monkeypatch.setattr(pg, 'PsycopgCatalog', lambda params: FakeCatalog(server))
+    monkeypatch.setattr(pg, 'PsycopgCatalog', lambda *args, **kwargs: FakeCatalog(server))
     return server
 
 
