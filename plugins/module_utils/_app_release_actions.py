@@ -87,10 +87,8 @@ class Action:
 
     def command(self, argv: list[str], what: str) -> subprocess.CompletedProcess:
         self.run.record(shlex.join(argv))
-        env = dict(os.environ, **PIP_ENV)
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.params['timeout'], env=env,
-                                  check=False, cwd=self.app_root if os.path.isdir(self.app_root) else None)
+            proc = run_with_timeout(argv, self.params['timeout'])
         except subprocess.TimeoutExpired:
             raise ModuleFailure('%s did not finish in %d seconds (option timeout)' % (what, self.params['timeout']),
                                 cmd=self.run.mask(shlex.join(argv))) from None
@@ -165,9 +163,13 @@ class Action:
 
     def finish(self, final: str, version: str) -> None:
         python = os.path.join(final, decide.VENV_DIR, 'bin', 'python')
-        compiled = subprocess.run([python, '-m', 'compileall', '-q', os.path.join(final, decide.VENV_DIR, 'lib')],
-                                  capture_output=True, text=True, timeout=self.params['timeout'], check=False)
-        self.run.record(shlex.join([python, '-m', 'compileall', '-q', os.path.join(final, decide.VENV_DIR, 'lib')]))
+        argv = [python, '-m', 'compileall', '-q', os.path.join(final, decide.VENV_DIR, 'lib')]
+        self.run.record(shlex.join(argv))
+        try:
+            compiled = run_with_timeout(argv, self.params['timeout'])
+        except subprocess.TimeoutExpired:
+            raise ModuleFailure('compiling release %s did not finish in %d seconds (option timeout)'
+                                % (version, self.params['timeout'])) from None
         if compiled.returncode != 0:
             self.warn('some files of release %s do not compile (they run uncompiled): %s'
                       % (version, decide.pip_error(compiled.stdout, compiled.stderr, 3)))
@@ -200,8 +202,8 @@ class Action:
             if group:
                 gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
         except KeyError:
-            raise ModuleFailure('no such %s on the host: %s' % (('user', owner) if uid == -1 and owner
-                                                                 else ('group', group))) from None
+            kind, name = ('user', owner) if uid == -1 and owner else ('group', group)
+            raise ModuleFailure('no such %s on the host: %s' % (kind, name)) from None
         return uid, gid
 
     def ownership_differs(self, path: str) -> bool:
@@ -246,6 +248,12 @@ class Action:
         path = self.release_path(version)
         store.remove_path(os.path.join(path, decide.MARKER))
         store.remove_path(path)
+
+
+def run_with_timeout(argv: list[str], timeout: int) -> subprocess.CompletedProcess:
+    # Not module.run_command(): it has no timeout, and a pip waiting on an unreachable index must not hang the play.
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,  # pylint: disable=ansible-bad-function
+                          env=dict(os.environ, **PIP_ENV), check=False)
 
 
 def relocate_venv(venv: str, built_at: str) -> None:

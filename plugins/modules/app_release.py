@@ -200,7 +200,8 @@ commands:
   type: list
   elements: str
   sample: ["/usr/bin/python3.11 -m venv /srv/demoapp/releases/.artisan-tmp-1a2b3c4d-2.0.0/venv",
-           "/srv/demoapp/releases/.artisan-tmp-1a2b3c4d-2.0.0/venv/bin/python -m pip install --no-compile --no-index --find-links /srv/wheelhouse demoapp==2.0.0"]
+           "/srv/demoapp/releases/.artisan-tmp-1a2b3c4d-2.0.0/venv/bin/python -m pip install --no-compile --no-index
+            --find-links /srv/wheelhouse demoapp==2.0.0"]
 duration:
   description: Seconds the task took.
   returned: always

@@ -130,7 +130,7 @@ changes:
   type: list
   elements: str
   sample: [renamed DATABASE_URI to DATABASE_URL, removed LEGACY_POOL_SIZE, set LOG_LEVEL]
-values:
+env:
   description: The variables systemd reads from the file after the task, secret values masked.
   returned: success
   type: dict
@@ -234,7 +234,7 @@ def main():
         exists = before is not None
         if before is None and not set_values:
             module.exit_json(**run.envelope(False, '%s does not exist and there is nothing to set' % path,
-                                            path=path, changes=[], values={}))
+                                            path=path, changes=[], env={}))
         before = before or envf.EnvFile(())
         for value in before.values().items():
             if value[0] in secret_keys:
@@ -244,7 +244,7 @@ def main():
         module.fail_json(**run.failure(exc, path=path))
     text = envf.render(after)
     changed = bool(changes) or not exists
-    result = dict(path=path, changes=changes, values=masked_values(after, secret_keys))
+    result = dict(path=path, changes=changes, env=masked_values(after, secret_keys))
     if module._diff:
         result['diff'] = dict(before_header=path, after_header=path,
                               before=envf.render_masked(before, secret_keys) if exists else '',
