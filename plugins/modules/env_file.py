@@ -197,8 +197,8 @@ def read(path, create, wants_values):
 
 
 def write(module, path, text, exists):
-    """Write through a temporary file in the same folder and rename it over the file (atomic_move keeps the
-    old file's owner, group, mode and SELinux context)."""
+    """Write through a private temporary file in the same folder, renamed over the file (atomic_move keeps an
+    existing file's owner, group, mode and SELinux context)."""
     folder = os.path.dirname(path) or '.'
     fd, temp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path))
     try:
@@ -206,9 +206,11 @@ def write(module, path, text, exists):
             handle.write(text.encode('utf-8'))
             handle.flush()
             os.fsync(handle.fileno())
-        if not exists:
-            os.chmod(temp, 0o600)
-        module.atomic_move(temp, path, unsafe_writes=module.params['unsafe_writes'])
+        if exists:
+            module.atomic_move(temp, path, unsafe_writes=module.params['unsafe_writes'])
+        else:
+            # atomic_move would give a new file the umask's mode; mkstemp's 0600 must hold from the first instant.
+            os.rename(temp, path)
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
