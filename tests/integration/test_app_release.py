@@ -82,9 +82,9 @@ def test_releases_switch_prune_and_roll_back(run_playbook, demoapp_wheelhouse, i
 
     second = args(app, '2.0.0', demoapp_wheelhouse, interpreter)
     third = args(app, '3.0.0', demoapp_wheelhouse, interpreter, keep_releases=2)
-    switched, pruned, back, forth = run_module_tasks(run_playbook, MODULE, [
-        second, third, {'app_root': str(app), 'state': 'rollback'}, {'app_root': str(app), 'version': 'previous',
-                                                                      'state': 'current'}])
+    rollback = {'app_root': str(app), 'state': 'rollback'}
+    previous = {'app_root': str(app), 'version': 'previous', 'state': 'current'}
+    switched, pruned, back, forth = run_module_tasks(run_playbook, MODULE, [second, third, rollback, previous])
     for result in (switched, pruned, back, forth):
         assert_ok(result)
     assert (switched['current'], switched['previous']) == ('2.0.0', '1.0.0')
