@@ -224,7 +224,8 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), add_file_common_args=True, supports_check_mode=True)
     params = module.params
     run = Run(secrets=[v for v in params['set_secret'].values() if isinstance(v, str)])
-    path = params['path']
+    # A linked file is edited where it is, and the link stays a link.
+    path = os.path.realpath(params['path'])
     set_values = dict(params['set'], **params['set_secret'])
     overlap = set(params['set']) & set(params['set_secret'])
     secret_keys = set(params['secret_keys']) | set(params['set_secret'])
@@ -236,17 +237,17 @@ def main():
         exists = before is not None
         if before is None and not set_values:
             module.exit_json(**run.envelope(False, '%s does not exist and there is nothing to set' % path,
-                                            path=path, changes=[], env={}))
+                                            path=params['path'], changes=[], env={}))
         before = before or envf.EnvFile(())
-        for value in before.values().items():
-            if value[0] in secret_keys:
-                run.add_secret(value[1])
+        for key, value in before.values().items():
+            if key in secret_keys:
+                run.add_secret(value)
         after, changes = envf.edit(before, params['renames'], set_values, params['remove'])
     except ModuleFailure as exc:
-        module.fail_json(**run.failure(exc, path=path))
+        module.fail_json(**run.failure(exc, path=params['path']))
     text = envf.render(after)
     changed = bool(changes) or not exists
-    result = dict(path=path, changes=changes, env=masked_values(after, secret_keys))
+    result = dict(path=params['path'], changes=changes, env=masked_values(after, secret_keys))
     if module._diff:
         result['diff'] = dict(before_header=path, after_header=path,
                               before=envf.render_masked(before, secret_keys) if exists else '',
@@ -257,8 +258,8 @@ def main():
         try:
             write(module, path, text, exists)
         except OSError as exc:
-            module.fail_json(**run.failure(ModuleFailure('cannot write %s: %s' % (path, exc.strerror or exc)), path=path))
-    file_args = module.load_file_common_arguments(params)
+            module.fail_json(**run.failure(ModuleFailure('cannot write %s: %s' % (path, exc.strerror or exc)), path=params['path']))
+    file_args = module.load_file_common_arguments(params, path=path)
     if exists or not module.check_mode:
         changed = module.set_fs_attributes_if_different(file_args, changed, diff=None)
     msg = '; '.join(changes) if changes else ('owner, group or mode set' if changed else 'no change')

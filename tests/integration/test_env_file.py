@@ -80,3 +80,13 @@ def test_a_new_file_is_private(run_playbook, tmp_path):
     assert (made['changed'], again['changed']) == (True, False)
     assert path.read_text() == 'A=1\n'
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_a_linked_file_is_edited_and_the_link_stays(run_playbook, tmp_path):
+    target = tmp_path / 'real.env'
+    target.write_text('A=1\n')
+    link = tmp_path / 'linked.env'
+    link.symlink_to(target)
+    (result,) = run_module_tasks(run_playbook, MODULE, [{'path': str(link), 'set': {'A': '2'}}])
+    assert_ok(result)
+    assert link.is_symlink() and target.read_text() == 'A=2\n'

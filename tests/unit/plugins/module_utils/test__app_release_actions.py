@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import stat
@@ -159,3 +160,11 @@ def test_relocating_a_venv_rewrites_its_own_paths_only(tmp_path):
     assert (venv / 'bin' / 'tool').stat().st_mode & 0o777 == 0o755
     assert str(venv) in (venv / 'pyvenv.cfg').read_text()
     assert os.readlink(str(venv / 'bin' / 'python')) == '/usr/bin/python3'
+
+
+def test_a_second_task_waits_for_the_lock_then_says_who_holds_it(app):
+    with open(app / decide.LOCK_FILE, 'a', encoding='utf-8') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(ModuleFailure, match='another task has held .* for more than 1 seconds'):
+            perform(app, version='1.0.0', state='current', timeout=1)
+    assert not (app / 'current').exists()
