@@ -16,7 +16,7 @@ from .helpers.docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS
 # Lines whose values systemd must read exactly as env_file's parser does (quoting, escapes, whitespace).
 ENV_FILE = r"""# demoapp settings
 DATABASE_URI="postgresql://app:pw@db:5432/app"
-  SPACED =  value with spaces   
+  SPACED =  value with spaces<trailing blanks>
 SINGLE='literal $HOME \n'
 DOUBLE="esc \" \\ \$ \` kept \n"
 UNQUOTED=un\ quoted\$
@@ -25,7 +25,7 @@ INNER=x "y"
 HASH=a#b
 ; legacy
 LEGACY_POOL=5
-"""
+""".replace('<trailing blanks>', '   ')
 EXPECTED = {
     'DATABASE_URL': 'postgresql://app:pw@db:5432/app',
     'SPACED': 'value with spaces',
