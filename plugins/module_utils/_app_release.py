@@ -29,6 +29,7 @@ VENV_DIR = 'venv'
 TEMP_PREFIX = '.artisan-tmp-'
 MARKER_SCHEMA = 'artisan.upgrade/app_release/v1'
 STATE_SCHEMA = 'artisan.upgrade/app_release-state/v1'
+URL_PASSWORD_RE = re.compile(r'://[^/@:\s]+:([^/@\s]+)@')
 VERSION_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._+-]*\Z')
 RESERVED = ('previous', 'current')
 
@@ -210,6 +211,11 @@ def pip_install_args(params: t.Mapping[str, t.Any]) -> list[str]:
     elif params.get('index_url'):
         args += ['--index-url', params['index_url']]
     return args + list(params.get('pip_args') or []) + list(params['requirements'])
+
+
+def url_passwords(args: t.Iterable[str]) -> list[str]:
+    """Passwords inside URLs of pip arguments (``--extra-index-url https://user:token@host/``), to mask."""
+    return [match.group(1) for arg in args for match in URL_PASSWORD_RE.finditer(arg)]
 
 
 def describe_source(params: t.Mapping[str, t.Any]) -> str:

@@ -68,6 +68,7 @@ options:
     description:
       - More arguments of C(pip install), one list item per argument, for example
         V([--extra-index-url, https://pypi.internal/simple]) or V([--constraint, /srv/app/constraints.txt]).
+      - Passwords in URLs (C(https://user:token@host/)) are masked in RV(commands) and messages.
     type: list
     elements: str
   python:
@@ -262,7 +263,7 @@ def option_errors(params):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = dict(module.params)
-    run = Run(secrets=[params['index_url']])
+    run = Run(secrets=[params['index_url']] + decide.url_passwords(params['pip_args'] or []))
     error = option_errors(params)
     if error:
         module.fail_json(**run.failure(ModuleFailure(error)))

@@ -147,3 +147,10 @@ def test_diff_lists_current_previous_and_releases_oldest_first():
     view = decide.view('2.0.0', '1.0.0', [complete('2.0.0', 2), decide.Release('3.0.0', False), complete('1.0.0', 1)])
     assert decide.view_text(view) == ('current: 2.0.0\nprevious: 1.0.0\nreleases:\n  - 1.0.0\n  - 2.0.0\n'
                                       '  - 3.0.0 (incomplete)\n')
+
+
+def test_passwords_in_pip_argument_urls_are_found_for_masking():
+    args = ['--extra-index-url', 'https://deploy:t0k3n@pypi.internal/simple', '--constraint', 'c.txt',
+            '--find-links=https://user:pa55@files.internal/wheels/']
+    assert decide.url_passwords(args) == ['t0k3n', 'pa55']
+    assert decide.url_passwords(['https://pypi.org/simple', 'demoapp==2.0.0']) == []
