@@ -460,7 +460,7 @@ def main():
             module.fail_json(msg=missing_required_lib('kubernetes'))
         transport = JobTransport(module.params, module.params['job'])
     else:
-        transport = transport_from_params(module.params, module.get_bin_path)
+        transport = transport_from_params(module.params)
     run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
     try:
         result = actions.migrate(run)

@@ -571,7 +571,7 @@ def argument_spec():
 
 
 def shift_nginx(module):
-    transport = transport_from_params(module.params, module.get_bin_path)
+    transport = transport_from_params(module.params)
     host = nginx.NginxHost(transport, module.params['nginx']['binary'], module.params['nginx']['config'])
     try:
         transport.check()

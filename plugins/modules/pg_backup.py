@@ -452,7 +452,7 @@ def main():
     error = option_errors(module.params)
     if error:
         module.fail_json(msg=error)
-    transport = transport_from_params(module.params, module.get_bin_path)
+    transport = transport_from_params(module.params)
     action = actions.Action(module.params, transport, module.check_mode, module.warn)
     perform = {'present': actions.take_backup, 'restored': actions.restore_backup,
                'absent': actions.remove_backups}[module.params['state']]
