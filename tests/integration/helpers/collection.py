@@ -1,0 +1,31 @@
+"""Run this collection's Python code in a child process, as a target does (the tests import only helpers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import typing as t
+
+
+def collection_root() -> str:
+    """The ANSIBLE_COLLECTIONS_PATH entry that holds artisan.upgrade (a symlink to the checkout under test)."""
+    for entry in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(':'):
+        if os.path.isdir(os.path.join(entry, 'ansible_collections', 'artisan', 'upgrade')):
+            return entry
+    raise RuntimeError('ANSIBLE_COLLECTIONS_PATH must hold the artisan.upgrade collection under test')
+
+
+def start_python(args: list[str], **kwargs: t.Any) -> subprocess.Popen:
+    """``python *args`` with the collection importable as ``ansible_collections.artisan.upgrade``."""
+    return subprocess.Popen([sys.executable] + args, env=dict(os.environ, PYTHONPATH=collection_root()), **kwargs)
+
+
+def python_json(code: str, timeout: float = 300) -> t.Any:
+    """Run ``code``, which prints one JSON document last, and return that document."""
+    proc = start_python(['-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError('child failed (rc %s): %s' % (proc.returncode, err[-3000:]))
+    return json.loads(out.strip().splitlines()[-1])
