@@ -34,6 +34,7 @@ requirements:
     application's own.
   - Optionally C(squawk) (PyPI C(squawk-cli)) on the host the module runs on, for O(safety_linter=squawk).
   - For O(job) and O(exec_via.type=pod), the C(kubernetes) Python library on the host the module runs on.
+  - For O(exec_via.type=docker), the C(docker) Python SDK (7.0 or later) on the host the module runs on.
 options:
   url:
     description:

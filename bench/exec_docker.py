@@ -1,0 +1,85 @@
+"""Benchmark exec_via docker: a large stream out of and into a container, the Docker SDK transport against the CLI.
+
+The container transport used to run ``docker exec`` (the CLI wrote the stream straight to the module's file);
+it now speaks to the Engine API itself and splits the multiplexed stream in Python. Each round, one after the other:
+  sdk out   DockerTransport.run(['cat', blob], stdout=file): the engine's stream demultiplexed into a file
+  cli out   docker exec <ctr> cat blob > file (the CLI's stdout is the file, as the old transport did)
+  sdk in    DockerTransport.run(['sh', '-c', 'cat > /dev/null'], stdin=file), as a restore feeds pg_restore
+  cli in    docker exec --interactive <ctr> sh -c 'cat > /dev/null' < file
+Each runs as its own process; its peak resident memory comes from the kernel (wait4's ru_maxrss): for the SDK, the
+Python that runs the transport (interpreter and SDK included); for the CLI, the docker CLI alone.
+
+Run: make bench, or ``python -m bench.exec_docker`` from the repository root with ANSIBLE_COLLECTIONS_PATH holding
+the collection; EXEC_BENCH_MB (default 256) sets the stream size, EXEC_BENCH_ROUNDS (default 3) the rounds.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+from tests.integration.helpers.collection import start_python
+from tests.integration.helpers.docker import DockerSession, connect
+
+SIZE_MB = int(os.environ.get('EXEC_BENCH_MB', '256'))
+ROUNDS = int(os.environ.get('EXEC_BENCH_ROUNDS', '3'))
+BLOB = '/tmp/blob'
+SDK = """
+import sys
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import DockerTransport
+container, direction, path = sys.argv[1:]
+if direction == 'out':
+    with open(path, 'wb') as handle:
+        result = DockerTransport(container).run(['cat', '%s'], {}, stdout=handle)
+else:
+    with open(path, 'rb') as handle:
+        result = DockerTransport(container).run(['sh', '-c', 'cat > /dev/null'], {}, stdin=handle)
+sys.exit(result.rc)
+""" % BLOB
+
+
+def timed(proc: subprocess.Popen) -> tuple[float, int]:
+    """Seconds until the process ended and its peak RSS in MiB."""
+    started = time.monotonic()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit('%s failed with %s' % (proc.args, os.waitstatus_to_exitcode(status)))
+    return time.monotonic() - started, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    session = DockerSession(connect())
+    try:
+        box = session.run('artisan-upgrade/base:bookworm', command=['sleep', 'infinity'])
+        box.exec_run(['sh', '-c', 'head -c %dM /dev/urandom > %s' % (SIZE_MB, BLOB)])
+        work = tempfile.mkdtemp(prefix='artisan-bench-exec-')
+        out, source = os.path.join(work, 'out'), os.path.join(work, 'in')
+        box.exec_run(['true'])
+        with open(source, 'wb') as handle:
+            handle.write(os.urandom(SIZE_MB * 1024 * 1024))
+        runs: dict[str, list[tuple[float, int]]] = {name: [] for name in ('sdk out', 'cli out', 'sdk in', 'cli in')}
+        for _round in range(ROUNDS):
+            runs['sdk out'].append(timed(start_python(['-c', SDK, box.name, 'out', out])))
+            assert os.path.getsize(out) == SIZE_MB * 1024 * 1024
+            with open(out, 'wb') as handle:
+                runs['cli out'].append(timed(subprocess.Popen(['docker', 'exec', box.name, 'cat', BLOB], stdout=handle)))
+            runs['sdk in'].append(timed(start_python(['-c', SDK, box.name, 'in', source])))
+            with open(source, 'rb') as handle:
+                runs['cli in'].append(timed(subprocess.Popen(['docker', 'exec', '--interactive', box.name, 'sh', '-c', 'cat > /dev/null'],
+                                                             stdin=handle)))
+        print('%d MiB, median of %d rounds' % (SIZE_MB, ROUNDS))
+        for name, values in runs.items():
+            seconds = statistics.median(v[0] for v in values)
+            print('%-8s %6.2f s  %6.0f MiB/s  peak RSS %4d MiB' % (name, seconds, SIZE_MB / seconds, max(v[1] for v in values)))
+        os.remove(out)
+        os.remove(source)
+        os.rmdir(work)
+    finally:
+        session.cleanup()
+
+
+if __name__ == '__main__':
+    main()
