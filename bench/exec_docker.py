@@ -6,8 +6,9 @@ it now speaks to the Engine API itself and splits the multiplexed stream in Pyth
   cli out   docker exec <ctr> cat blob > file (the CLI's stdout is the file, as the old transport did)
   sdk in    DockerTransport.run(['sh', '-c', 'cat > /dev/null'], stdin=file), as a restore feeds pg_restore
   cli in    docker exec --interactive <ctr> sh -c 'cat > /dev/null' < file
-Each runs as its own process; its peak resident memory comes from the kernel (wait4's ru_maxrss): for the SDK, the
-Python that runs the transport (interpreter and SDK included); for the CLI, the docker CLI alone.
+Each runs as its own process; its peak resident memory is the kernel's high-water mark (VmHWM): for the SDK, the
+Python that runs the transport (interpreter and SDK included); for the CLI, the docker CLI alone. The SDK rows also
+show the time of the transfer alone (``run()``), without the Python start-up and imports.
 
 Run: make bench, or ``python -m bench.exec_docker`` from the repository root with ANSIBLE_COLLECTIONS_PATH holding
 the collection; EXEC_BENCH_MB (default 256) sets the stream size, EXEC_BENCH_ROUNDS (default 3) the rounds.
@@ -21,33 +22,37 @@ import subprocess
 import tempfile
 import time
 
-from tests.integration.helpers.collection import start_python
+from tests.integration.helpers.collection import start_python, wait_with_peak_rss
 from tests.integration.helpers.docker import DockerSession, connect
 
 SIZE_MB = int(os.environ.get('EXEC_BENCH_MB', '256'))
 ROUNDS = int(os.environ.get('EXEC_BENCH_ROUNDS', '3'))
 BLOB = '/tmp/blob'
 SDK = """
-import sys
+import sys, time
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import DockerTransport
 container, direction, path = sys.argv[1:]
+started = time.monotonic()
 if direction == 'out':
     with open(path, 'wb') as handle:
         result = DockerTransport(container).run(['cat', '%s'], {}, stdout=handle)
 else:
     with open(path, 'rb') as handle:
         result = DockerTransport(container).run(['sh', '-c', 'cat > /dev/null'], {}, stdin=handle)
+print(time.monotonic() - started)
 sys.exit(result.rc)
 """ % BLOB
 
 
-def timed(proc: subprocess.Popen) -> tuple[float, int]:
-    """Seconds until the process ended and its peak RSS in MiB."""
+def timed(proc: subprocess.Popen) -> tuple[float, int, float]:
+    """Seconds until the process ended, its peak RSS in MiB, and the transfer time it printed (SDK only)."""
     started = time.monotonic()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit('%s failed with %s' % (proc.args, os.waitstatus_to_exitcode(status)))
-    return time.monotonic() - started, usage.ru_maxrss // 1024
+    rc, peak = wait_with_peak_rss(proc)
+    elapsed = time.monotonic() - started
+    if rc != 0:
+        raise SystemExit('%s failed with %s' % (proc.args, rc))
+    said = proc.stdout.read().strip() if proc.stdout else ''
+    return elapsed, peak // (1024 * 1024), float(said) if said else elapsed
 
 
 def main() -> None:
@@ -57,23 +62,24 @@ def main() -> None:
         box.exec_run(['sh', '-c', 'head -c %dM /dev/urandom > %s' % (SIZE_MB, BLOB)])
         work = tempfile.mkdtemp(prefix='artisan-bench-exec-')
         out, source = os.path.join(work, 'out'), os.path.join(work, 'in')
-        box.exec_run(['true'])
         with open(source, 'wb') as handle:
             handle.write(os.urandom(SIZE_MB * 1024 * 1024))
-        runs: dict[str, list[tuple[float, int]]] = {name: [] for name in ('sdk out', 'cli out', 'sdk in', 'cli in')}
+        runs: dict[str, list[tuple[float, int, float]]] = {name: [] for name in ('sdk out', 'cli out', 'sdk in', 'cli in')}
         for _round in range(ROUNDS):
-            runs['sdk out'].append(timed(start_python(['-c', SDK, box.name, 'out', out])))
+            runs['sdk out'].append(timed(start_python(['-c', SDK, box.name, 'out', out], stdout=subprocess.PIPE, text=True)))
             assert os.path.getsize(out) == SIZE_MB * 1024 * 1024
             with open(out, 'wb') as handle:
                 runs['cli out'].append(timed(subprocess.Popen(['docker', 'exec', box.name, 'cat', BLOB], stdout=handle)))
-            runs['sdk in'].append(timed(start_python(['-c', SDK, box.name, 'in', source])))
+            runs['sdk in'].append(timed(start_python(['-c', SDK, box.name, 'in', source], stdout=subprocess.PIPE, text=True)))
             with open(source, 'rb') as handle:
                 runs['cli in'].append(timed(subprocess.Popen(['docker', 'exec', '--interactive', box.name, 'sh', '-c', 'cat > /dev/null'],
                                                              stdin=handle)))
         print('%d MiB, median of %d rounds' % (SIZE_MB, ROUNDS))
         for name, values in runs.items():
             seconds = statistics.median(v[0] for v in values)
-            print('%-8s %6.2f s  %6.0f MiB/s  peak RSS %4d MiB' % (name, seconds, SIZE_MB / seconds, max(v[1] for v in values)))
+            transfer = statistics.median(v[2] for v in values)
+            print('%-8s %6.2f s (transfer %5.2f s, %4.0f MiB/s)  peak RSS %4d MiB'
+                  % (name, seconds, transfer, SIZE_MB / transfer, max(v[1] for v in values)))
         os.remove(out)
         os.remove(source)
         os.rmdir(work)

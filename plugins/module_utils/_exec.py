@@ -97,7 +97,7 @@ class _TailBuffer:
         self.limit = limit
         self.data = b''
 
-    def add(self, chunk: bytes) -> None:
+    def add(self, chunk: t.Any) -> None:
         self.data = (self.data + chunk)[-self.limit:]
 
 
@@ -226,40 +226,43 @@ def exec_failure_text(container: str, rc: int, stderr: str, captured: bytes | No
     return 'the command could not be started in container "%s" (rc %d)%s' % (container, rc, ': ' + said if said else '')
 
 
-def demultiplex(read: t.Callable[[int], bytes], stdout: t.Callable[[bytes], t.Any],
-                stderr: t.Callable[[bytes], t.Any], chunk: int = CHUNK) -> None:
-    """Split the engine's exec stream (no tty) into stdout and stderr as it arrives.
+class FrameSplitter:
+    """Splits the engine's exec stream (no tty) into stdout and stderr, fed in pieces of any size as they arrive.
 
-    Each frame is an 8-byte header then its payload; a payload is passed on in pieces of at most ``chunk``
-    bytes, so memory stays bounded whatever frame sizes the engine chooses. Raises ExecError when the
-    stream stops inside a frame.
+    Each frame is an 8-byte header (stream, three zero bytes, payload length) then its payload; a sink gets
+    memoryview slices of what was fed, valid only during the call, so nothing is held beyond one fed piece.
     """
-    sinks = {1: stdout, 2: stderr}
-    while True:
-        header = _read_exactly(read, FRAME_HEADER.size)
-        if not header:
-            return
-        if len(header) < FRAME_HEADER.size:
+
+    def __init__(self, stdout: t.Callable[[t.Any], t.Any], stderr: t.Callable[[t.Any], t.Any]) -> None:
+        self.sinks = {1: stdout, 2: stderr}
+        self.header = b''
+        self.left = 0  # payload bytes the current frame still owes
+        self.sink: t.Callable[[t.Any], t.Any] | None = None
+
+    def feed(self, data: t.Any) -> None:
+        view = memoryview(data)
+        while view:
+            if self.left:
+                piece = view[:self.left]
+                if self.sink is not None:  # stream 0 or unknown: dropped
+                    self.sink(piece)
+                self.left -= len(piece)
+                view = view[len(piece):]
+                continue
+            need = FRAME_HEADER.size - len(self.header)
+            self.header += bytes(view[:need])
+            view = view[need:]
+            if len(self.header) == FRAME_HEADER.size:
+                stream, self.left = FRAME_HEADER.unpack(self.header)
+                self.header = b''
+                self.sink = self.sinks.get(stream)
+
+    def end(self) -> None:
+        """The stream ended: raises ExecError when it ended inside a frame."""
+        if self.header:
             raise ExecError('the exec stream ended inside a frame header')
-        stream, left = FRAME_HEADER.unpack(header)
-        sink = sinks.get(stream)
-        while left:
-            piece = read(min(left, chunk))
-            if not piece:
-                raise ExecError('the exec stream ended %d bytes before the end of a frame' % left)
-            left -= len(piece)
-            if sink is not None:
-                sink(piece)
-
-
-def _read_exactly(read: t.Callable[[int], bytes], size: int) -> bytes:
-    data = b''
-    while len(data) < size:
-        piece = read(size - len(data))
-        if not piece:
-            break
-        data += piece
-    return data
+        if self.left:
+            raise ExecError('the exec stream ended %d bytes before the end of a frame' % self.left)
 
 
 def _docker_sdk() -> t.Any:
@@ -354,8 +357,16 @@ class DockerTransport:
             writer.start()
         out = _TailBuffer(CAPTURE_LIMIT)
         err = _TailBuffer(STDERR_LIMIT)
+        splitter = FrameSplitter(stdout.write if stdout is not None else out.add, err.add)
+        buffer = memoryview(bytearray(CHUNK))
         try:
-            demultiplex(reader.read1, stdout.write if stdout is not None else out.add, err.add)
+            while True:
+                # readinto1: what the socket has now (at most one read), so a helper's answers are not held back.
+                size = reader.readinto1(buffer)
+                if not size:
+                    break
+                splitter.feed(buffer[:size])
+            splitter.end()
         except (ExecError, OSError, ValueError) as exc:
             err.add(('\nthe exec stream broke: %s' % exc).encode())
         finally:
@@ -404,7 +415,7 @@ def _feed_socket(sock: t.Any, stdin: t.Any) -> None:
     """Copy stdin into the exec socket, then half-close it: the command reads end-of-file, its output still flows."""
     try:
         while True:
-            chunk = stdin.read(CHUNK // 4)
+            chunk = stdin.read(CHUNK)
             if not chunk:
                 break
             sock.sendall(chunk)

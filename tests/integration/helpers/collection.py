@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import typing as t
 
 
@@ -29,3 +31,28 @@ def python_json(code: str, timeout: float = 300) -> t.Any:
     if proc.returncode != 0:
         raise AssertionError('child failed (rc %s): %s' % (proc.returncode, err[-3000:]))
     return json.loads(out.strip().splitlines()[-1])
+
+
+def wait_with_peak_rss(proc: subprocess.Popen, interval: float = 0.02) -> tuple[int, int]:
+    """Wait for ``proc``; its exit code and peak resident memory in bytes.
+
+    The kernel's high-water mark (VmHWM) of the process's own memory, followed until it exits: wait4's ru_maxrss
+    would also count the parent's pages the child had between fork and exec.
+    """
+    peak = [0]
+
+    def follow() -> None:
+        while proc.poll() is None:
+            try:
+                with open('/proc/%d/status' % proc.pid, encoding='ascii') as handle:
+                    for line in handle:
+                        if line.startswith('VmHWM:'):
+                            peak[0] = max(peak[0], int(line.split()[1]) * 1024)
+            except (OSError, ValueError):
+                return
+            time.sleep(interval)
+
+    watcher = threading.Thread(target=follow, daemon=True)
+    watcher.start()
+    watcher.join()
+    return proc.wait(), peak[0]

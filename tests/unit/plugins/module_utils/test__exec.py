@@ -63,42 +63,36 @@ def frames(*parts):
     return b''.join(struct.pack('>BxxxL', stream, len(payload)) + payload for stream, payload in parts)
 
 
-class Trickle:
-    """A socket reader that hands out at most ``most`` bytes per call, as recv does under load."""
-
-    def __init__(self, data, most):
-        self.data, self.most, self.asked = data, most, []
-
-    def read(self, size):
-        self.asked.append(size)
-        piece, self.data = self.data[:min(size, self.most)], self.data[min(size, self.most):]
-        return piece
+def split(stream, piece_size, stdout, stderr):
+    """Feed ``stream`` to a FrameSplitter in pieces of ``piece_size`` bytes, as reads of a socket under load return it."""
+    splitter = _exec.FrameSplitter(stdout, stderr)
+    for start in range(0, len(stream), piece_size):
+        splitter.feed(stream[start:start + piece_size])
+    splitter.end()
 
 
-@pytest.mark.parametrize('most', [1, 3, 8, 1 << 20])
-def test_demultiplex_keeps_stdout_and_stderr_apart_whatever_the_read_sizes(most):
+@pytest.mark.parametrize('piece_size', [1, 3, 8, 9, 1 << 20])
+def test_frames_split_into_stdout_and_stderr_whatever_the_read_sizes(piece_size):
     stream = frames((1, b'-- dump part 1\n'), (2, b'pg_dump: warning\n'), (1, b'-- part 2\n'), (0, b'ignored'),
                     (1, b''), (2, b'done\n'))
     out, err = [], []
-    _exec.demultiplex(Trickle(stream, most).read, out.append, err.append)
+    split(stream, piece_size, lambda piece: out.append(bytes(piece)), lambda piece: err.append(bytes(piece)))
     assert b''.join(out) == b'-- dump part 1\n-- part 2\n'
     assert b''.join(err) == b'pg_dump: warning\ndone\n'
 
 
-def test_demultiplex_passes_a_large_frame_on_in_bounded_pieces():
+def test_a_large_frame_is_passed_on_as_it_arrives_never_gathered():
     payload = bytes(range(256)) * 4096  # 1 MiB in one frame
-    reader = Trickle(frames((1, payload)), 1 << 30)
     pieces = []
-    _exec.demultiplex(reader.read, pieces.append, pytest.fail, chunk=64 * 1024)
+    split(frames((1, payload)), 64 * 1024, lambda piece: pieces.append(bytes(piece)), pytest.fail)
     assert b''.join(pieces) == payload
-    assert max(len(piece) for piece in pieces) == 64 * 1024 and max(reader.asked) == 64 * 1024
+    assert max(len(piece) for piece in pieces) <= 64 * 1024
 
 
 @pytest.mark.parametrize('cut, problem', [(5, 'inside a frame header'), (8 + 3, '7 bytes before the end of a frame')])
-def test_demultiplex_reports_a_stream_cut_inside_a_frame(cut, problem):
-    stream = frames((1, b'0123456789'))[:cut]
+def test_a_stream_cut_inside_a_frame_is_reported(cut, problem):
     with pytest.raises(_exec.ExecError, match=problem):
-        _exec.demultiplex(Trickle(stream, 4).read, lambda piece: None, lambda piece: None)
+        split(frames((1, b'0123456789'))[:cut], 4, lambda piece: None, lambda piece: None)
 
 
 def test_docker_engine_address_is_docker_host_or_the_local_socket():
