@@ -6,6 +6,8 @@ it now speaks to the Engine API itself and splits the multiplexed stream in Pyth
   cli out   docker exec <ctr> cat blob > file (the CLI's stdout is the file, as the old transport did)
   sdk in    DockerTransport.run(['sh', '-c', 'cat > /dev/null'], stdin=file), as a restore feeds pg_restore
   cli in    docker exec --interactive <ctr> sh -c 'cat > /dev/null' < file
+  sdk 20x   20 short commands (``true``) through one DockerTransport, as a module runs its checks and queries
+  cli 20x   20 ``docker exec <ctr> true``
 Each runs as its own process; its peak resident memory is the kernel's high-water mark (VmHWM): for the SDK, the
 Python that runs the transport (interpreter and SDK included); for the CLI, the docker CLI alone. The SDK rows also
 show the time of the transfer alone (``run()``), without the Python start-up and imports.
@@ -36,9 +38,13 @@ started = time.monotonic()
 if direction == 'out':
     with open(path, 'wb') as handle:
         result = DockerTransport(container).run(['cat', '%s'], {}, stdout=handle)
-else:
+elif direction == 'in':
     with open(path, 'rb') as handle:
         result = DockerTransport(container).run(['sh', '-c', 'cat > /dev/null'], {}, stdin=handle)
+else:
+    transport = DockerTransport(container)
+    for _command in range(20):
+        result = transport.run(['true'], {})
 print(time.monotonic() - started)
 sys.exit(result.rc)
 """ % BLOB
@@ -64,7 +70,8 @@ def main() -> None:
         out, source = os.path.join(work, 'out'), os.path.join(work, 'in')
         with open(source, 'wb') as handle:
             handle.write(os.urandom(SIZE_MB * 1024 * 1024))
-        runs: dict[str, list[tuple[float, int, float]]] = {name: [] for name in ('sdk out', 'cli out', 'sdk in', 'cli in')}
+        names = ('sdk out', 'cli out', 'sdk in', 'cli in', 'sdk 20x', 'cli 20x')
+        runs: dict[str, list[tuple[float, int, float]]] = {name: [] for name in names}
         for _round in range(ROUNDS):
             runs['sdk out'].append(timed(start_python(['-c', SDK, box.name, 'out', out], stdout=subprocess.PIPE, text=True)))
             assert os.path.getsize(out) == SIZE_MB * 1024 * 1024
@@ -74,12 +81,18 @@ def main() -> None:
             with open(source, 'rb') as handle:
                 runs['cli in'].append(timed(subprocess.Popen(['docker', 'exec', '--interactive', box.name, 'sh', '-c', 'cat > /dev/null'],
                                                              stdin=handle)))
+            runs['sdk 20x'].append(timed(start_python(['-c', SDK, box.name, 'short', ''], stdout=subprocess.PIPE, text=True)))
+            started = time.monotonic()
+            for _command in range(20):
+                subprocess.run(['docker', 'exec', box.name, 'true'], check=True)
+            runs['cli 20x'].append((time.monotonic() - started, 0, time.monotonic() - started))
         print('%d MiB, median of %d rounds' % (SIZE_MB, ROUNDS))
         for name, values in runs.items():
             seconds = statistics.median(v[0] for v in values)
             transfer = statistics.median(v[2] for v in values)
-            print('%-8s %6.2f s (transfer %5.2f s, %4.0f MiB/s)  peak RSS %4d MiB'
-                  % (name, seconds, transfer, SIZE_MB / transfer, max(v[1] for v in values)))
+            rate = '' if '20x' in name else ', %4.0f MiB/s' % (SIZE_MB / transfer)
+            peak = max(v[1] for v in values)
+            print('%-8s %6.2f s (transfer %5.2f s%s)  peak RSS %s' % (name, seconds, transfer, rate, '%d MiB' % peak if peak else '-'))
         os.remove(out)
         os.remove(source)
         os.rmdir(work)
