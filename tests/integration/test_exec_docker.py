@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -123,3 +126,52 @@ def test_a_signal_reaches_the_container_s_main_process(docker_session):
     assert target.wait(timeout=60)['StatusCode'] == 42
     gone = run('show(DockerTransport(name).kill("HUP"))', name='artisan-no-such-ctr')
     assert gone['rc'] == 1 and gone['stderr'].startswith('container "artisan-no-such-ctr" not found')
+
+
+class EngineOverTcp:
+    """A listener on 127.0.0.1 relaying each connection to the engine's unix socket (half-closes included)."""
+
+    def __init__(self) -> None:
+        host = os.environ.get('DOCKER_HOST') or 'unix:///var/run/docker.sock'
+        assert host.startswith('unix://'), 'the relay reaches a local engine only'
+        self.target = host[len('unix://'):]
+        self.listener = socket.create_server(('127.0.0.1', 0))
+        self.address = 'tcp://127.0.0.1:%d' % self.listener.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                client, _peer = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.target)
+            for source, dest in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.relay, args=(source, dest), daemon=True).start()
+
+    @staticmethod
+    def relay(source, dest) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                dest.sendall(data)
+            dest.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def test_docker_host_selects_the_engine(box):
+    relay = EngineOverTcp()
+    try:
+        code = ('import os\nos.environ["DOCKER_HOST"] = address\n'
+                'show(DockerTransport(name).run(["sh", "-c", "wc -c; echo to-stderr >&2"], {}, stdin=io.BytesIO(b"y" * 5000000)))')
+        result = run(code, name=box.name, address=relay.address)
+    finally:
+        relay.listener.close()
+    assert (result['rc'], result['stdout'].strip(), result['stderr']) == (0, '5000000', 'to-stderr\n')
+    assert relay.connections >= 2  # the API calls (one kept-alive connection) and the exec stream went through it
