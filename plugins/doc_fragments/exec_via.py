@@ -15,8 +15,12 @@ options:
       - Where the client commands (for example C(pg_dump)) run. Their output is streamed to the host
         the module runs on, never held in memory.
       - V(local) runs them on the host the module runs on.
-      - V(docker) runs them in a running container through C(docker exec) (the C(docker) CLI must be on
-        that host). Secrets are passed into the container's environment by name, never on a command line.
+      - V(docker) runs them in a running container through the Docker Engine API's exec (as C(docker exec)), with
+        the Python C(docker) SDK (7.0 or later) on the host the module runs on; no C(docker) CLI is needed. The
+        engine is the one the task's environment names, as for community.docker - E(DOCKER_HOST) (default
+        V(unix:///var/run/docker.sock)), and E(DOCKER_TLS_VERIFY) and E(DOCKER_CERT_PATH) for TLS (set them with
+        the task's C(environment) keyword). Secrets such as E(PGPASSWORD) go in the exec's environment, never in its
+        command line; stdout and stderr are kept apart and streamed.
       - V(pod) runs them in a running pod's container through the Kubernetes API's exec endpoint (as C(kubectl exec)),
         with the Python C(kubernetes) library on the host the module runs on. The cluster is the one the module's
         Kubernetes connection options say (O(kubeconfig), O(context), O(host), ...). The exec API has no environment

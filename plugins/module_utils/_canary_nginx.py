@@ -110,16 +110,16 @@ class NginxHost:
         return conf.parse_pids(result.stdout_text()) if result.ok else None
 
 
-def reload_argv(method: str, host: NginxHost, service: str) -> tuple[LocalTransport, list[str]]:
-    """The command that makes the master re-read its configuration, and where it runs."""
-    if method == 'systemd':
-        return host.transport, ['systemctl', 'reload', service]
+def send_reload(method: str, host: NginxHost, service: str) -> ExecResult:
+    """Make the master re-read its configuration; ``docker_kill`` signals the container through the engine's API."""
     if method == 'docker_kill':
-        container = getattr(host.transport, 'container', None)
-        if container is None:
+        kill = getattr(host.transport, 'kill', None)
+        if kill is None:
             raise CanaryError('reload=docker_kill signals the container nginx runs in: set exec_via.type=docker')
-        return LocalTransport(), [host.transport.docker_bin, 'kill', '--signal', 'HUP', container]
-    return host.transport, [host.nginx_bin, '-s', 'reload', '-c', host.config]
+        return kill('HUP')
+    if method == 'systemd':
+        return host.transport.run(['systemctl', 'reload', service], {})
+    return host.transport.run([host.nginx_bin, '-s', 'reload', '-c', host.config], {})
 
 
 def probe_tcp(address: str, timeout: float = PROBE_TIMEOUT) -> str | None:
@@ -274,8 +274,7 @@ class NginxShift:
             self.host.remove(self.path)
 
     def signal_reload(self) -> None:
-        transport, argv = reload_argv(self.options['reload'], self.host, self.options['service'])
-        result = transport.run(argv, {})
+        result = send_reload(self.options['reload'], self.host, self.options['service'])
         self.host.commands.append(result.command)
         if not result.ok:
             raise _failure('reloading nginx', result)

@@ -9,7 +9,7 @@ with extra environment variables, streams the command's stdout into a local bina
 descriptor) and returns the exit code with the tail of stderr. Modules pick the transport from
 the ``exec_via`` option documented by the ``artisan.upgrade.exec_via`` doc fragment.
 
-Transports: ``local`` (a child process), ``docker`` (``docker exec`` through the CLI) and ``pod``
+Transports: ``local`` (a child process), ``docker`` (an exec through the Docker Engine API) and ``pod``
 (the pods/exec websocket of the Kubernetes API, as ``kubectl exec``).
 """
 
@@ -22,9 +22,12 @@ import os
 import re
 import shlex
 import signal
+import struct
 import subprocess
 import threading
+import time
 import typing as t
+from socket import SHUT_WR, socket as BaseSocket
 
 CHUNK = 1024 * 1024
 STDERR_LIMIT = 64 * 1024
@@ -32,7 +35,7 @@ CAPTURE_LIMIT = 16 * 1024 * 1024
 
 
 class ExecError(Exception):
-    """The transport itself cannot run commands (no docker CLI, container not running, ...)."""
+    """The transport itself cannot run commands (no Docker SDK, container not running, ...)."""
 
 
 @dataclasses.dataclass
@@ -94,7 +97,7 @@ class _TailBuffer:
         self.limit = limit
         self.data = b''
 
-    def add(self, chunk: bytes) -> None:
+    def add(self, chunk: t.Any) -> None:
         self.data = (self.data + chunk)[-self.limit:]
 
 
@@ -181,22 +184,116 @@ class LocalTransport:
         return run_process(full, clean_environ(env or {}), stdin=stdin, stdout=stdout, command=shlex.join(full))
 
 
-class DockerTransport(LocalTransport):
-    """Commands run in a running container through the docker CLI.
+DOCKER_SDK_MISSING = 'the docker Python package is needed on the host where the task runs: pip install docker'
+DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
+FRAME_HEADER = struct.Struct('>BxxxL')  # stream (0 stdin, 1 stdout, 2 stderr), three zero bytes, payload length
+EXIT_CODE_WAIT = 10.0
 
-    Environment variables are named with ``-e NAME`` (no value): the CLI copies the value from its
-    own environment, so secrets never appear in an argument list.
+
+def docker_engine_address(environ: t.Mapping[str, str]) -> str:
+    """Where the Docker SDK connects, as community.docker reads it: ``DOCKER_HOST`` or the local socket."""
+    return environ.get('DOCKER_HOST') or DEFAULT_DOCKER_HOST
+
+
+def unreachable_engine_message(address: str, reason: t.Any) -> str:
+    return ('cannot reach the Docker engine at %s: %s (the environment of the task selects the engine: DOCKER_HOST, '
+            'and DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for TLS)' % (address, reason))
+
+
+def container_state_problem(container: str, state: dict[str, t.Any]) -> str | None:
+    """Why commands cannot be run in a container with this ``State`` (from an inspect), or None."""
+    if state.get('Paused'):
+        return 'container "%s" is paused' % container
+    if not state.get('Running') or state.get('Restarting'):
+        return 'container "%s" is not running (status: %s)' % (container, state.get('Status') or 'unknown')
+    return None
+
+
+def container_api_problem(container: str, status_code: int | None, explanation: str, address: str) -> str:
+    """The engine's refusal of an inspect or exec, said in terms of the task."""
+    if status_code == 404:
+        return 'container "%s" not found on the Docker engine at %s' % (container, address)
+    if status_code == 409:  # "Container ... is not running" / "is paused" on exec
+        return 'container "%s" cannot run commands: %s' % (container, explanation)
+    return 'Docker engine at %s: %s' % (address, explanation or 'HTTP %s' % status_code)
+
+
+def exec_failure_text(container: str, rc: int, stderr: str, captured: bytes | None) -> str:
+    """stderr, or why the command did not start: the engine reports that on stdout with rc 126 or 127."""
+    if rc not in (126, 127) or stderr.strip():
+        return stderr
+    said = (captured or b'').decode('utf-8', errors='replace').strip()
+    return 'the command could not be started in container "%s" (rc %d)%s' % (container, rc, ': ' + said if said else '')
+
+
+class FrameSplitter:
+    """Splits the engine's exec stream (no tty) into stdout and stderr, fed in pieces of any size as they arrive.
+
+    Each frame is an 8-byte header (stream, three zero bytes, payload length) then its payload; a sink gets
+    memoryview slices of what was fed, valid only during the call, so nothing is held beyond one fed piece.
+    """
+
+    def __init__(self, stdout: t.Callable[[t.Any], t.Any], stderr: t.Callable[[t.Any], t.Any]) -> None:
+        self.sinks = {1: stdout, 2: stderr}
+        self.header = b''
+        self.left = 0  # payload bytes the current frame still owes
+        self.sink: t.Callable[[t.Any], t.Any] | None = None
+
+    def feed(self, data: t.Any) -> None:
+        view = memoryview(data)
+        while view:
+            if self.left:
+                piece = view[:self.left]
+                if self.sink is not None:  # stream 0 or unknown: dropped
+                    self.sink(piece)
+                self.left -= len(piece)
+                view = view[len(piece):]
+                continue
+            need = FRAME_HEADER.size - len(self.header)
+            self.header += bytes(view[:need])
+            view = view[need:]
+            if len(self.header) == FRAME_HEADER.size:
+                stream, self.left = FRAME_HEADER.unpack(self.header)
+                self.header = b''
+                self.sink = self.sinks.get(stream)
+
+    def end(self) -> None:
+        """The stream ended: raises ExecError when it ended inside a frame."""
+        if self.header:
+            raise ExecError('the exec stream ended inside a frame header')
+        if self.left:
+            raise ExecError('the exec stream ended %d bytes before the end of a frame' % self.left)
+
+
+def _docker_sdk() -> t.Any:
+    """The Docker SDK, imported on first use (only the docker transport needs it)."""
+    try:
+        import docker  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise ExecError(DOCKER_SDK_MISSING) from exc
+    return docker
+
+
+class DockerTransport:
+    """Commands run in a running container through the Docker Engine API (the ``docker`` Python SDK).
+
+    The engine is the one the task's environment names (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``,
+    ``DOCKER_CERT_PATH``), as for community.docker. Secrets go in the exec configuration's environment,
+    never in the command; stdout and stderr come back as one multiplexed stream, split here as it arrives.
     """
 
     kind = 'docker'
 
-    def __init__(self, container: str, user: str | None = None, docker_bin: str = 'docker') -> None:
+    def __init__(self, container: str, user: str | None = None, environ: t.Mapping[str, str] | None = None) -> None:
         self.container = container
         self.user = user
-        self.docker_bin = docker_bin
+        self.environ = os.environ if environ is None else environ
+        self.address = docker_engine_address(self.environ)
+        self._api = None
 
     def command_line(self, argv: list[str], env: dict[str, str], stdin: bool = False) -> list[str]:
-        prefix = [self.docker_bin, 'exec']
+        """What the equivalent docker CLI call looks like, for the ``commands`` a module returns (names, no values)."""
+        prefix = ['docker', 'exec']
         if stdin:
             prefix.append('--interactive')
         if self.user:
@@ -205,15 +302,127 @@ class DockerTransport(LocalTransport):
             prefix += ['--env', name]
         return prefix + [self.container] + list(argv)
 
+    def api(self) -> t.Any:
+        if self._api is None:
+            docker = _docker_sdk()
+            try:
+                # version=None asks the engine for its API version, which also proves it answers.
+                self._api = docker.APIClient(version=None, **docker.utils.kwargs_from_env(environment=dict(self.environ)))
+            except docker.errors.DockerException as exc:
+                raise ExecError(unreachable_engine_message(self.address, exc)) from exc
+        return self._api
+
+    def _refusal(self, exc: Exception) -> ExecError:
+        docker = _docker_sdk()
+        if isinstance(exc, docker.errors.APIError):
+            return ExecError(container_api_problem(self.container, exc.status_code, exc.explanation or str(exc), self.address))
+        return ExecError(unreachable_engine_message(self.address, exc))
+
     def check(self) -> None:
-        result = run_process([self.docker_bin, 'inspect', '--format', '{{.State.Running}}', self.container],
-                             clean_environ({}))
-        if result.rc == 127:
-            raise ExecError('exec_via docker needs the docker CLI on the target host: %s' % result.stderr)
-        if result.rc != 0:
-            raise ExecError('container "%s" not found: %s' % (self.container, result.stderr.strip()))
-        if result.stdout_text().strip() != 'true':
-            raise ExecError('container "%s" is not running' % self.container)
+        api = self.api()
+        try:
+            state = api.inspect_container(self.container).get('State') or {}
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raise self._refusal(exc) from exc
+        problem = container_state_problem(self.container, state)
+        if problem:
+            raise ExecError(problem)
+
+    def kill(self, signal_name: str) -> ExecResult:
+        """Send a signal to the container's main process (``docker kill --signal``)."""
+        command = shlex.join(['docker', 'kill', '--signal', signal_name, self.container])
+        try:
+            self.api().kill(self.container, signal=signal_name)
+        except ExecError as exc:
+            return ExecResult(rc=127, stderr=str(exc), command=command)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            return ExecResult(rc=1, stderr=str(self._refusal(exc)), command=command)
+        return ExecResult(rc=0, stderr='', command=command)
+
+    def run(self, argv: list[str], env: dict[str, str] | None = None, stdin: t.Any = None, stdout: t.Any = None) -> ExecResult:
+        env = env or {}
+        command = shlex.join(self.command_line(argv, env, stdin is not None))
+        try:
+            exec_id, response = self._start(argv, env, stdin is not None)
+        except ExecError as exc:
+            return ExecResult(rc=127, stderr=str(exc), command=command)
+        # The buffered reader of the HTTP response may already hold the first frames, read with the headers;
+        # the socket under it is written to (stdin) and half-closed at the end of stdin.
+        reader = response.raw._fp.fp  # pylint: disable=protected-access
+        sock = reader.raw._sock  # pylint: disable=protected-access
+        sock.settimeout(None)  # a dump may go quiet for long (a lock wait); the command's own end closes the stream
+        writer = None
+        if stdin is not None:
+            writer = threading.Thread(target=_feed_socket, args=(sock, stdin), daemon=True)
+            writer.start()
+        out = _TailBuffer(CAPTURE_LIMIT)
+        err = _TailBuffer(STDERR_LIMIT)
+        splitter = FrameSplitter(stdout.write if stdout is not None else out.add, err.add)
+        buffer = memoryview(bytearray(CHUNK))
+        try:
+            while True:
+                # readinto1: what the socket has now (at most one read), so a helper's answers are not held back.
+                size = reader.readinto1(buffer)
+                if not size:
+                    break
+                splitter.feed(buffer[:size])
+            splitter.end()
+        except (ExecError, OSError, ValueError) as exc:
+            err.add(('\nthe exec stream broke: %s' % exc).encode())
+        finally:
+            response.close()
+        if writer is not None:
+            writer.join(timeout=5)
+        rc, message = self._exit_code(exec_id)
+        captured = None if stdout is not None else out.data
+        text = exec_failure_text(self.container, rc, err.data.decode('utf-8', errors='replace') + message, captured)
+        return ExecResult(rc=rc, stderr=text, stdout=captured, command=command)
+
+    def _start(self, argv: list[str], env: dict[str, str], with_stdin: bool) -> tuple[str, t.Any]:
+        api = self.api()
+        if not api.base_url.startswith(('http+docker://localhost', 'http://', 'https://')):
+            raise ExecError('exec_via docker streams through a socket, which the Docker SDK does not give for %s' % self.address)
+        try:
+            exec_id = api.exec_create(self.container, list(argv), stdin=with_stdin, stdout=True, stderr=True, tty=False,
+                                      user=self.user or '', environment=env or None)['Id']
+            # exec_start(socket=True) hands back the bare socket, losing what the response's reader has buffered.
+            response = api.post('%s/v%s/exec/%s/start' % (api.base_url, api.api_version, exec_id),
+                                data=json.dumps({'Tty': False, 'Detach': False}), stream=True, timeout=api.timeout,
+                                headers={'Content-Type': 'application/json', 'Connection': 'Upgrade', 'Upgrade': 'tcp'})
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raise self._refusal(exc) from exc
+        if response.status_code not in (101, 200):
+            response.close()
+            raise ExecError(container_api_problem(self.container, response.status_code, response.reason, self.address))
+        return exec_id, response
+
+    def _exit_code(self, exec_id: str) -> tuple[int, str]:
+        """The command's exit code; the engine may report the exec as running a moment after its stream ended."""
+        deadline = time.monotonic() + EXIT_CODE_WAIT
+        while True:
+            try:
+                info = self.api().exec_inspect(exec_id)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                return 255, 'cannot read the exit code: %s' % self._refusal(exc)
+            if not info.get('Running') and info.get('ExitCode') is not None:
+                return int(info['ExitCode']), ''
+            if time.monotonic() >= deadline:
+                return 255, 'the exec stream ended but the engine still reports the command running'
+            time.sleep(0.05)
+
+
+def _feed_socket(sock: t.Any, stdin: t.Any) -> None:
+    """Copy stdin into the exec socket, then half-close it: the command reads end-of-file, its output still flows."""
+    try:
+        while True:
+            chunk = stdin.read(CHUNK)
+            if not chunk:
+                break
+            sock.sendall(chunk)
+        # socket.socket's own shutdown: on a TLS socket, SSLSocket.shutdown would also drop the TLS layer we read.
+        BaseSocket.shutdown(sock, SHUT_WR)
+    except (OSError, ValueError):
+        pass  # the command ended or the connection broke: the exit code says which
 
 
 ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
@@ -397,12 +606,12 @@ class PodTransport:
             return None
 
 
-def transport_from_params(params: dict[str, t.Any], bin_path: t.Callable[[str], str | None]) -> t.Any:
+def transport_from_params(params: dict[str, t.Any]) -> t.Any:
     """The transport the ``exec_via`` option of a module's ``params`` asks for (a pod is reached with the
-    module's Kubernetes options); ``bin_path(name)`` finds a program on the target."""
+    module's Kubernetes options, a container through the Docker engine the environment names)."""
     exec_via = params.get('exec_via') or {'type': 'local'}
     if exec_via.get('type') == 'docker':
-        return DockerTransport(exec_via['container'], exec_via.get('user'), bin_path('docker') or 'docker')
+        return DockerTransport(exec_via['container'], exec_via.get('user'))
     if exec_via.get('type') == 'pod':
         return PodTransport(params, exec_via['pod'], exec_via.get('namespace') or 'default', exec_via.get('container'))
     return LocalTransport()

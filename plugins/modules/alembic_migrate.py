@@ -34,6 +34,7 @@ requirements:
     application's own.
   - Optionally C(squawk) (PyPI C(squawk-cli)) on the host the module runs on, for O(safety_linter=squawk).
   - For O(job) and O(exec_via.type=pod), the C(kubernetes) Python library on the host the module runs on.
+  - For O(exec_via.type=docker), the C(docker) Python SDK (7.0 or later) on the host the module runs on.
 options:
   url:
     description:
@@ -460,7 +461,7 @@ def main():
             module.fail_json(msg=missing_required_lib('kubernetes'))
         transport = JobTransport(module.params, module.params['job'])
     else:
-        transport = transport_from_params(module.params, module.get_bin_path)
+        transport = transport_from_params(module.params)
     run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
     try:
         result = actions.migrate(run)

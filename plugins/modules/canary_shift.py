@@ -36,7 +36,8 @@ author:
   - artisan.upgrade maintainers (@artisan-upgrade)
 requirements:
   - nginx, C(sh), C(cat), C(cp), C(mv) where the commands run (O(exec_via)); Linux C(/proc) to watch the workers
-  - the C(kubernetes) Python library for the Kubernetes providers
+  - the C(kubernetes) Python library for the Kubernetes providers and O(exec_via.type=pod)
+  - the C(docker) Python SDK (7.0 or later) for O(exec_via.type=docker)
 options:
   provider:
     description:
@@ -76,8 +77,9 @@ options:
         configuration, the reload, and the C(sh), C(cat), C(cp) and C(mv) that read, back up and replace the include
         file (the new file is sent on the command's stdin).
       - V(local) runs them on the host the module runs on.
-      - V(docker) runs them in the running nginx container through C(docker exec) (the C(docker) CLI must be on that
-        host).
+      - V(docker) runs them in the running nginx container through the Docker Engine API's exec (as C(docker exec)),
+        with the Python C(docker) SDK on the host the module runs on; the engine is the one E(DOCKER_HOST) (and
+        E(DOCKER_TLS_VERIFY), E(DOCKER_CERT_PATH)) in the task's environment names.
       - V(pod) runs them in the nginx container of a running pod through the Kubernetes API's exec endpoint (as
         C(kubectl exec)), with the Python C(kubernetes) library on the host the module runs on, on the cluster the
         Kubernetes connection options say (O(kubeconfig), O(context), ...); the container needs a POSIX shell, and
@@ -258,8 +260,9 @@ options:
         description:
           - How nginx is told to re-read its configuration. V(signal) runs C(nginx -s reload).
           - V(systemd) runs C(systemctl reload <service>).
-          - V(docker_kill) runs C(docker kill --signal HUP <container>) on the host the module runs on, for nginx
-            as the main process of the container named by O(exec_via.container) (O(exec_via.type=docker)).
+          - V(docker_kill) sends SIGHUP to the container named by O(exec_via.container) through the Docker Engine
+            API (as C(docker kill --signal HUP <container>)), for nginx as the main process of that container
+            (O(exec_via.type=docker)).
           - In every case the module then waits until the master started new workers, and puts the previous file
             back if it did not within O(nginx.reload_timeout).
         type: str
@@ -571,7 +574,7 @@ def argument_spec():
 
 
 def shift_nginx(module):
-    transport = transport_from_params(module.params, module.get_bin_path)
+    transport = transport_from_params(module.params)
     host = nginx.NginxHost(transport, module.params['nginx']['binary'], module.params['nginx']['config'])
     try:
         transport.check()

@@ -27,6 +27,8 @@ description:
     example the release ID) is recorded in the pod template so repeating the task does not restart again.
 author:
   - artisan.upgrade maintainers (@artisan-upgrade)
+requirements:
+  - the C(kubernetes) Python library (29.0.0 or later) on the host the module runs on
 options:
   state:
     description:

@@ -29,6 +29,9 @@ author:
   - artisan.upgrade maintainers (@artisan-upgrade)
 requirements:
   - pg_dump, pg_restore and psql where the commands run, pg_dump at least as new as the server
+  - psycopg (3) on the host the module runs on, with O(exec_via.type=local)
+  - the C(docker) Python SDK (7.0 or later) on the host the module runs on, with O(exec_via.type=docker)
+  - the C(kubernetes) Python library on the host the module runs on, with O(exec_via.type=pod)
 options:
   state:
     description:
@@ -190,7 +193,7 @@ notes:
   - The Kubernetes connection options (O(kubeconfig), O(context), O(host), ...) say which cluster
     O(exec_via.type=pod) reaches; they are not used otherwise.
   - The password reaches the client programs through E(PGPASSWORD) in their environment (with
-    O(exec_via.type=docker), C(docker exec --env PGPASSWORD) copies it from the docker CLI's environment; with
+    O(exec_via.type=docker), it is in the exec's environment, which C(docker inspect) does not show; with
     O(exec_via.type=pod), it is the first line of the exec stream's stdin), never through a command line, and is
     never returned.
   - A restored database records the backup in its comment (C(COMMENT ON DATABASE)), as a line that starts with
@@ -452,7 +455,7 @@ def main():
     error = option_errors(module.params)
     if error:
         module.fail_json(msg=error)
-    transport = transport_from_params(module.params, module.get_bin_path)
+    transport = transport_from_params(module.params)
     action = actions.Action(module.params, transport, module.check_mode, module.warn)
     perform = {'present': actions.take_backup, 'restored': actions.restore_backup,
                'absent': actions.remove_backups}[module.params['state']]

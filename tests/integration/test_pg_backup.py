@@ -12,11 +12,14 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
+import tempfile
 
 import psycopg
 import pytest
 
 from .helpers.ansible import assert_ok, run_module_tasks
+from .helpers.collection import start_python, wait_with_peak_rss
 from .helpers.postgres import APP_PASSWORD, APP_USER, SUPERUSER, SUPERUSER_PASSWORD, free_port
 
 MODULE = 'artisan.upgrade.pg_backup'
@@ -498,6 +501,78 @@ def test_backup_and_restore_through_docker_exec(pg_container, tmp_path, run_play
     assert_ok(forced)
     assert forced['steps'] == ['clean', 'restore']
     assert container_fingerprint(pg_container, 'shop_copy') == container_fingerprint(pg_container, 'shop')
+
+
+# A database whose uncompressed dump is about 80 MB of incompressible hex: one fresh md5 per 32 bytes.
+BIG_TABLE = """
+CREATE TABLE blob AS
+  SELECT g AS id, (SELECT string_agg(md5(random()::text || g || i), '') FROM generate_series(1, 32) i) AS payload
+  FROM generate_series(1, 80000) g;
+"""
+
+
+def module_peak_rss(args, workdir):
+    """Run pg_backup as its own process with an args file, as Ansible does on a target: (result, peak RSS in bytes).
+
+    The commands run in the container, so the peak is the module's own memory.
+    """
+    args_file = os.path.join(workdir, 'args.json')
+    with open(args_file, 'w', encoding='utf-8') as handle:
+        json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
+    with tempfile.TemporaryFile() as out:
+        proc = start_python(['-m', 'ansible_collections.artisan.upgrade.plugins.modules.pg_backup', args_file],
+                            stdout=out, stderr=subprocess.STDOUT)
+        _rc, peak = wait_with_peak_rss(proc)
+        out.seek(0)
+        return json.loads(out.read()), peak
+
+
+def test_a_large_dump_streams_through_the_container_with_bounded_memory(pg_container, tmp_path):
+    container = pg_container['container']
+    with psycopg.connect(host='127.0.0.1', port=pg_container['port'], user='owner', password='container-pw',
+                         dbname='shop', autocommit=True) as db:
+        db.execute('DROP DATABASE IF EXISTS big')
+        db.execute('CREATE DATABASE big')
+    with psycopg.connect(host='127.0.0.1', port=pg_container['port'], user='owner', password='container-pw',
+                         dbname='big', autocommit=True) as db:
+        db.execute(BIG_TABLE)
+    # pg_dump --verbose writes a line to stderr for every step while the data flows on stdout: not one stderr
+    # byte may land in the archive.
+    where = dict(exec_via={'type': 'docker', 'container': container.name}, login_host='127.0.0.1',
+                 login_user='owner', login_password='container-pw', dest=str(tmp_path / 'backups'),
+                 compression='none', dump_args=['--verbose'])
+    small, small_peak = module_peak_rss(dict(where, db='shop', label='small'), str(tmp_path))
+    big, big_peak = module_peak_rss(dict(where, db='big', label='big'), str(tmp_path))
+    assert not small.get('failed') and not big.get('failed'), (small.get('msg'), big.get('msg'))
+    size = os.path.getsize(big['path'])
+    assert size > 80 * 1000 * 1000
+    # The archive passes through the module in bounded pieces (stdout) and back for its check (pg_restore --list
+    # reads it on stdin): the process grows by far less than the dump, whose size it never holds.
+    print('module peak RSS: %.1f MiB for the small dump, %.1f MiB for the %.1f MB one'
+          % (small_peak / 2 ** 20, big_peak / 2 ** 20, size / 1e6))
+    assert big_peak - small_peak < 24 * 1024 * 1024, (small_peak, big_peak, size)
+    with open(big['path'], 'rb') as handle:
+        archive = handle.read()
+    assert archive.startswith(b'PGDMP') and b'pg_dump: ' not in archive
+    assert read_manifest(big['manifest_path'])['sha256'] == hashlib.sha256(archive).hexdigest()
+    restored, _peak = module_peak_rss(dict(where, state='restored', db='big', label='big', target_db='big_copy',
+                                           restore_mode='create'), str(tmp_path))
+    assert not restored.get('failed'), restored.get('msg')
+    assert container_fingerprint(pg_container, 'big_copy') == container_fingerprint(pg_container, 'big')
+
+
+def test_a_missing_or_stopped_container_is_named_in_the_failure(docker_session, tmp_path, run_playbook):
+    stopped = docker_session.run('artisan-upgrade/base:bookworm', command=['sleep', 'infinity'])
+    stopped.stop(timeout=0)
+    base = dict(db='shop', dest=str(tmp_path / 'backups'), login_host='127.0.0.1', login_user='owner',
+                login_password='container-pw')
+    missing, down = run_tasks(run_playbook, [
+        dict(base, exec_via={'type': 'docker', 'container': 'artisan-no-such-ctr'}),
+        dict(base, exec_via={'type': 'docker', 'container': stopped.name}),
+    ])
+    assert missing['failed'] and 'container "artisan-no-such-ctr" not found on the Docker engine at ' in missing['msg']
+    assert down['failed'] and 'container "%s" is not running (status: exited)' % stopped.name in down['msg']
+    assert listing(str(tmp_path / 'backups')) == []
 
 
 # --- in a Kubernetes pod (kubesim's docker runtime: the pod is a real postgres container) ---------------

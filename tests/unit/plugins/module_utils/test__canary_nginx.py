@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary_nginx as provider
-from ansible_collections.artisan.upgrade.plugins.module_utils._exec import DockerTransport, LocalTransport
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecResult
 
 
 def split(weight, drain=None):
@@ -41,15 +41,34 @@ def test_probe_tcp_against_a_real_listening_socket_and_a_closed_port():
     assert 'refused' in provider.probe_tcp('127.0.0.1:%d' % port).lower()
 
 
+class RecordingTransport:
+    """Stands in for a transport: records what would run and succeeds."""
+
+    def __init__(self):
+        self.ran = []
+
+    def run(self, argv, env, stdin=None, stdout=None):
+        self.ran.append(argv)
+        return ExecResult(rc=0, stderr='', command=' '.join(argv))
+
+
+class KillableTransport(RecordingTransport):
+    def kill(self, signal_name):
+        self.ran.append(['kill', signal_name])
+        return ExecResult(rc=0, stderr='', command='docker kill --signal %s edge' % signal_name)
+
+
 def test_reload_commands():
-    host = provider.NginxHost(LocalTransport(), '/usr/sbin/nginx', '/etc/nginx/nginx.conf')
-    assert provider.reload_argv('signal', host, 'nginx')[1] == ['/usr/sbin/nginx', '-s', 'reload', '-c', '/etc/nginx/nginx.conf']
-    assert provider.reload_argv('systemd', host, 'edge-nginx')[1] == ['systemctl', 'reload', 'edge-nginx']
+    transport = RecordingTransport()
+    host = provider.NginxHost(transport, '/usr/sbin/nginx', '/etc/nginx/nginx.conf')
+    provider.send_reload('signal', host, 'nginx')
+    provider.send_reload('systemd', host, 'edge-nginx')
+    assert transport.ran == [['/usr/sbin/nginx', '-s', 'reload', '-c', '/etc/nginx/nginx.conf'], ['systemctl', 'reload', 'edge-nginx']]
     with pytest.raises(decide.CanaryError, match='set exec_via.type=docker'):
-        provider.reload_argv('docker_kill', host, 'nginx')
-    docker = provider.NginxHost(DockerTransport('edge', docker_bin='/usr/bin/docker'), 'nginx', '/etc/nginx/nginx.conf')
-    transport, argv = provider.reload_argv('docker_kill', docker, 'nginx')
-    assert argv == ['/usr/bin/docker', 'kill', '--signal', 'HUP', 'edge'] and transport.kind == 'local'
+        provider.send_reload('docker_kill', host, 'nginx')
+    docker = KillableTransport()
+    result = provider.send_reload('docker_kill', provider.NginxHost(docker, 'nginx', '/etc/nginx/nginx.conf'), 'nginx')
+    assert docker.ran == [['kill', 'HUP']] and result.command == 'docker kill --signal HUP edge'
 
 
 # `nginx -t -q -c <file>` standard error of Debian 12's nginx 1.22.1, recorded as root: an error found while

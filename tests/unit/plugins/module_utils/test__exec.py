@@ -7,6 +7,8 @@ from __future__ import annotations
 import gzip
 import io
 import socket
+import struct
+import sys
 import threading
 
 import pytest
@@ -49,42 +51,117 @@ def test_describe_exit(rc, text):
 
 
 def test_docker_command_line_names_variables_without_values():
-    transport = _exec.DockerTransport('db-1', user='postgres', docker_bin='/usr/bin/docker')
+    transport = _exec.DockerTransport('db-1', user='postgres', environ={})
     line = transport.command_line(['pg_dump', '--dbname=shop'], {'PGPASSWORD': 's3cret', 'PGHOST': 'x'}, stdin=True)
-    assert line == ['/usr/bin/docker', 'exec', '--interactive', '--user', 'postgres', '--env', 'PGHOST',
+    assert line == ['docker', 'exec', '--interactive', '--user', 'postgres', '--env', 'PGHOST',
                     '--env', 'PGPASSWORD', 'db-1', 'pg_dump', '--dbname=shop']
-    assert '--interactive' not in transport.command_line(['true'], {})
+    assert transport.command_line(['true'], {}) == ['docker', 'exec', '--user', 'postgres', 'db-1', 'true']
 
 
-def test_docker_run_hands_the_values_to_the_cli_through_its_environment(tmp_path):
-    fake_docker = tmp_path / 'docker'
-    fake_docker.write_text('#!/bin/sh\necho "$@|$PGPASSWORD"\n')
-    fake_docker.chmod(0o755)
-    result = _exec.DockerTransport('db-1', docker_bin=str(fake_docker)).run(['pg_dump', '--version'], {'PGPASSWORD': 's3cret'})
-    assert result.stdout_text() == 'exec --env PGPASSWORD db-1 pg_dump --version|s3cret\n'
-    assert 's3cret' not in result.command
+def frames(*parts):
+    """An exec stream as the engine sends it without a tty: (stream, payload) frames."""
+    return b''.join(struct.pack('>BxxxL', stream, len(payload)) + payload for stream, payload in parts)
 
 
-def test_docker_check_explains_a_missing_or_stopped_container(tmp_path):
-    fake_docker = tmp_path / 'docker'
-    fake_docker.write_text('#!/bin/sh\n[ "$4" = up ] && { echo true; exit 0; }\n[ "$4" = stopped ] && { echo false; exit 0; }\n'
-                           'echo "Error: No such object: $4" >&2; exit 1\n')
-    fake_docker.chmod(0o755)
-    _exec.DockerTransport('up', docker_bin=str(fake_docker)).check()
-    with pytest.raises(_exec.ExecError, match='container "stopped" is not running'):
-        _exec.DockerTransport('stopped', docker_bin=str(fake_docker)).check()
-    with pytest.raises(_exec.ExecError, match='container "gone" not found: Error: No such object: gone'):
-        _exec.DockerTransport('gone', docker_bin=str(fake_docker)).check()
+def split(stream, piece_size, stdout, stderr):
+    """Feed ``stream`` to a FrameSplitter in pieces of ``piece_size`` bytes, as reads of a socket under load return it."""
+    splitter = _exec.FrameSplitter(stdout, stderr)
+    for start in range(0, len(stream), piece_size):
+        splitter.feed(stream[start:start + piece_size])
+    splitter.end()
+
+
+@pytest.mark.parametrize('piece_size', [1, 3, 8, 9, 1 << 20])
+def test_frames_split_into_stdout_and_stderr_whatever_the_read_sizes(piece_size):
+    stream = frames((1, b'-- dump part 1\n'), (2, b'pg_dump: warning\n'), (1, b'-- part 2\n'), (0, b'ignored'),
+                    (1, b''), (2, b'done\n'))
+    out, err = [], []
+    split(stream, piece_size, lambda piece: out.append(bytes(piece)), lambda piece: err.append(bytes(piece)))
+    assert b''.join(out) == b'-- dump part 1\n-- part 2\n'
+    assert b''.join(err) == b'pg_dump: warning\ndone\n'
+
+
+def test_a_large_frame_is_passed_on_as_it_arrives_never_gathered():
+    payload = bytes(range(256)) * 4096  # 1 MiB in one frame
+    pieces = []
+    split(frames((1, payload)), 64 * 1024, lambda piece: pieces.append(bytes(piece)), pytest.fail)
+    assert b''.join(pieces) == payload
+    assert max(len(piece) for piece in pieces) <= 64 * 1024
+
+
+@pytest.mark.parametrize('cut, problem', [(5, 'inside a frame header'), (8 + 3, '7 bytes before the end of a frame')])
+def test_a_stream_cut_inside_a_frame_is_reported(cut, problem):
+    with pytest.raises(_exec.ExecError, match=problem):
+        split(frames((1, b'0123456789'))[:cut], 4, lambda piece: None, lambda piece: None)
+
+
+def test_docker_engine_address_is_docker_host_or_the_local_socket():
+    assert _exec.docker_engine_address({'DOCKER_HOST': 'tcp://127.0.0.1:2376'}) == 'tcp://127.0.0.1:2376'
+    assert _exec.docker_engine_address({'DOCKER_HOST': ''}) == 'unix:///var/run/docker.sock'
+    assert _exec.docker_engine_address({}) == 'unix:///var/run/docker.sock'
+
+
+@pytest.mark.parametrize('state, problem', [
+    ({'Running': True, 'Status': 'running'}, None),
+    ({'Running': False, 'Status': 'exited'}, 'container "db" is not running (status: exited)'),
+    ({'Running': True, 'Paused': True, 'Status': 'paused'}, 'container "db" is paused'),
+    ({'Running': True, 'Restarting': True, 'Status': 'restarting'}, 'container "db" is not running (status: restarting)'),
+    ({}, 'container "db" is not running (status: unknown)'),
+])
+def test_container_state_problem(state, problem):
+    assert _exec.container_state_problem('db', state) == problem
+
+
+def test_container_api_problem_names_the_container_and_the_engine():
+    engine = 'unix:///var/run/docker.sock'
+    assert _exec.container_api_problem('db', 404, 'No such container: db', engine) == \
+        'container "db" not found on the Docker engine at unix:///var/run/docker.sock'
+    assert _exec.container_api_problem('db', 409, 'Container abc is not running', engine) == \
+        'container "db" cannot run commands: Container abc is not running'
+    assert _exec.container_api_problem('db', 500, 'boom', engine) == 'Docker engine at unix:///var/run/docker.sock: boom'
+
+
+def test_exec_failure_text_says_why_a_command_did_not_start():
+    oci = b'OCI runtime exec failed: exec: "pg_dump": executable file not found in $PATH: unknown\r\n'
+    assert _exec.exec_failure_text('db', 126, '', oci) == (
+        'the command could not be started in container "db" (rc 126): OCI runtime exec failed: exec: "pg_dump": '
+        'executable file not found in $PATH: unknown')
+    assert _exec.exec_failure_text('db', 127, '', None) == 'the command could not be started in container "db" (rc 127)'
+    assert _exec.exec_failure_text('db', 127, 'sh: pg_dump: not found\n', None) == 'sh: pg_dump: not found\n'
+    assert _exec.exec_failure_text('db', 1, '', b'x') == ''
+
+
+def test_docker_transport_without_the_sdk_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'docker', None)  # import docker now raises ImportError
+    transport = _exec.DockerTransport('db', environ={})
+    with pytest.raises(_exec.ExecError) as caught:
+        transport.check()
+    assert str(caught.value) == 'the docker Python package is needed on the host where the task runs: pip install docker'
+    result = transport.run(['pg_dump', '--version'])
+    assert result.rc == 127 and result.stderr == str(caught.value)
+
+
+def test_docker_transport_names_the_engine_it_cannot_reach(tmp_path):
+    address = 'unix://%s/no-engine.sock' % tmp_path
+    transport = _exec.DockerTransport('db', environ={'DOCKER_HOST': address})
+    with pytest.raises(_exec.ExecError, match='cannot reach the Docker engine at %s: .*DOCKER_HOST' % address):
+        transport.check()
+    assert transport.run(['true']).stderr.startswith('cannot reach the Docker engine at %s' % address)
+
+
+def test_docker_transport_reads_tls_settings_from_the_environment(tmp_path):
+    environ = {'DOCKER_HOST': 'tcp://127.0.0.1:1', 'DOCKER_TLS_VERIFY': '1', 'DOCKER_CERT_PATH': str(tmp_path / 'none')}
+    with pytest.raises(_exec.ExecError, match=r'cannot reach the Docker engine at tcp://127\.0\.0\.1:1: .*DOCKER_CERT_PATH'):
+        _exec.DockerTransport('db', environ=environ).check()
 
 
 def test_transport_from_params():
-    assert _exec.transport_from_params({'exec_via': None}, lambda name: None).kind == 'local'
-    docker = _exec.transport_from_params({'exec_via': {'type': 'docker', 'container': 'c', 'user': None}},
-                                         lambda name: '/bin/' + name)
-    assert (docker.kind, docker.container, docker.docker_bin) == ('docker', 'c', '/bin/docker')
+    assert _exec.transport_from_params({'exec_via': None}).kind == 'local'
+    docker = _exec.transport_from_params({'exec_via': {'type': 'docker', 'container': 'c', 'user': 'app'}})
+    assert (docker.kind, docker.container, docker.user) == ('docker', 'c', 'app')
     params = {'exec_via': {'type': 'pod', 'pod': 'postgresql-0', 'namespace': 'db', 'container': None},
               'kubeconfig': '/etc/kube/prod', 'context': 'prod'}
-    pod = _exec.transport_from_params(params, lambda name: None)
+    pod = _exec.transport_from_params(params)
     assert (pod.kind, pod.pod, pod.namespace, pod.container) == ('pod', 'postgresql-0', 'db', None)
     # The pod is reached with the module's top-level Kubernetes options, the ones module_defaults can set.
     assert pod.params['kubeconfig'] == '/etc/kube/prod' and pod.params['context'] == 'prod'
