@@ -129,8 +129,8 @@ def resolve_target(history: History, current: t.Sequence[str], spec: str) -> lis
         heads = history.heads()
         if len(heads) > 1:
             raise ModuleFailure('the script directory has %d heads (%s): say which one with revision: <id>, or '
-                               'revision: heads to upgrade them all; or merge them (alembic merge)'
-                               % (len(heads), ', '.join(heads)), heads=heads)
+                                'revision: heads to upgrade them all; or merge them (alembic merge)'
+                                % (len(heads), ', '.join(heads)), heads=heads)
         return heads
     relative = RELATIVE_RE.match(spec)
     if relative:
@@ -142,16 +142,16 @@ def resolve_target(history: History, current: t.Sequence[str], spec: str) -> lis
 def step_forward(history: History, current: t.Sequence[str], steps: int) -> list[str]:
     if len(current) > 1:
         raise ModuleFailure('relative revision +%d is ambiguous: the database is at %d heads (%s); give a revision id'
-                           % (steps, len(current), ', '.join(current)))
+                            % (steps, len(current), ', '.join(current)))
     position = current[0] if current else None
     for taken in range(steps):
         following = history.children[position] if position else history.roots()
         if not following:
             raise ModuleFailure('cannot go %d revisions up from %s: only %d revisions follow it'
-                               % (steps, revisions_text(list(current)), taken))
+                                % (steps, revisions_text(list(current)), taken))
         if len(following) > 1:
             raise ModuleFailure('relative revision +%d is ambiguous: %s is followed by %s; give a revision id'
-                               % (steps, position or 'base', ', '.join(sorted(following))))
+                                % (steps, position or 'base', ', '.join(sorted(following))))
         position = following[0]
     return [position] if position else []
 
@@ -159,16 +159,16 @@ def step_forward(history: History, current: t.Sequence[str], steps: int) -> list
 def step_back(history: History, current: t.Sequence[str], steps: int) -> list[str]:
     if len(current) > 1:
         raise ModuleFailure('relative revision -%d is ambiguous: the database is at %d heads (%s); give a revision id'
-                           % (steps, len(current), ', '.join(current)))
+                            % (steps, len(current), ', '.join(current)))
     position = current[0] if current else None
     for taken in range(steps):
         if position is None:
             raise ModuleFailure('cannot go %d revisions down from %s: only %d are applied'
-                               % (steps, revisions_text(list(current)), taken))
+                                % (steps, revisions_text(list(current)), taken))
         below = history.by_id[position].down
         if len(below) > 1:
             raise ModuleFailure('relative revision -%d is ambiguous: %s merges %s; give a revision id'
-                               % (steps, position, ', '.join(below)))
+                                % (steps, position, ', '.join(below)))
         position = below[0] if below else None
     return [position] if position else []
 
@@ -179,9 +179,9 @@ def plan_steps(history: History, current: t.Sequence[str], target: t.Sequence[st
     ups, downs = want - have, have - want
     if ups and downs:
         raise ModuleFailure('going from %s to %s needs revisions reverted (%s) and applied (%s): they are on different '
-                           'branches; downgrade and upgrade in two tasks'
-                           % (revisions_text(list(current)), revisions_text(list(target)),
-                              ', '.join(sorted(downs)), ', '.join(sorted(ups))))
+                            'branches; downgrade and upgrade in two tasks'
+                            % (revisions_text(list(current)), revisions_text(list(target)),
+                               ', '.join(sorted(downs)), ', '.join(sorted(ups))))
     order = history.ordered()
     if ups:
         return [step(history, rid, 'upgrade') for rid in order if rid in ups]
@@ -201,7 +201,7 @@ def helper_steps(plan: t.Sequence[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
 def check_duration(name: str, value: str) -> str:
     if not DURATION_RE.match(value):
         raise ModuleFailure('%s must be a PostgreSQL duration without spaces such as 500ms, 5s, 2min or 0 (no limit), '
-                           'got "%s"' % (name, value))
+                            'got "%s"' % (name, value))
     return value
 
 

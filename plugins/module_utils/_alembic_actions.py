@@ -169,8 +169,8 @@ class Migration(Run):
                     describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
             if result.rc in NOT_FOUND_RCS:
                 raise ModuleFailure('cannot run the application\'s Python %s (%s, %s): %s. Set virtualenv or python '
-                                          'to its interpreter' % (self.python, self.transport.kind,
-                                                                  describe_exit(result.rc), stderr)) from None
+                                    'to its interpreter' % (self.python, self.transport.kind,
+                                                            describe_exit(result.rc), stderr)) from None
             raise ModuleFailure('the alembic helper failed under %s (%s): %s' % (
                 self.python, describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
         if not answer.get('ok'):
@@ -201,16 +201,16 @@ def migrate_with_helper(run: Migration) -> dict[str, t.Any]:
     unknown = decide.unknown_current(history, current)
     if unknown:
         raise ModuleFailure('the database is at %s, which these migration scripts do not know (the migrations '
-                                  'of a newer release?): run with the migrations that include it'
-                                  % ', '.join(unknown), from_revisions=current, heads=history.heads())
+                            'of a newer release?): run with the migrations that include it'
+                            % ', '.join(unknown), from_revisions=current, heads=history.heads())
     target = decide.resolve_target(history, current, params['revision'])
     plan = decide.plan_steps(history, current, target)
     summary = dict(from_revisions=current, to_revisions=target, heads=history.heads(),
                    alembic_version=state['alembic_version'])
     if not plan:
         return run.envelope(changed=False, plan=[], applied=[], findings=[], direction='none',
-                               diff=decide.build_diff(history, current, current),
-                               msg='already at %s' % decide.revisions_text(current), **summary)
+                            diff=decide.build_diff(history, current, current),
+                            msg='already at %s' % decide.revisions_text(current), **summary)
     direction = plan[0]['direction']
     sql = render_sql(run, plan, current)
     findings = check_safety(run, plan, sql)
@@ -309,18 +309,18 @@ def apply_plan(run: Migration, history: decide.History, current: list[str], targ
         expected = answer['current']
         if decide.unknown_current(history, expected):
             raise ModuleFailure('while this run waited for the lock, another moved the database to %s, which '
-                                      'these migration scripts do not know' % decide.revisions_text(expected), **summary)
+                                'these migration scripts do not know' % decide.revisions_text(expected), **summary)
         steps = decide.plan_steps(history, expected, target)
         if not steps:
             return run.envelope(changed=bool(applied), applied=applied, msg='already at %s: another run migrated '
-                                   'the database while this one waited for the lock' % decide.revisions_text(expected),
-                                   **dict(summary, from_revisions=expected, plan=[], findings=[],
-                                          diff=decide.build_diff(history, expected, expected)))
+                                'the database while this one waited for the lock' % decide.revisions_text(expected),
+                                **dict(summary, from_revisions=expected, plan=[], findings=[],
+                                       diff=decide.build_diff(history, expected, expected)))
         if not {entry['revision'] for entry in steps} <= checked:
             raise ModuleFailure('while this run waited for the lock, another moved the database to %s; the plan '
-                                      'from there was not checked: run again' % decide.revisions_text(expected), **summary)
+                                'from there was not checked: run again' % decide.revisions_text(expected), **summary)
     raise ModuleFailure('the database kept moving under concurrent runs (%d plans); run again' % MAX_REPLANS,
-                              **summary)
+                        **summary)
 
 
 def failure(history: decide.History, answer: dict[str, t.Any], applied: list[dict[str, t.Any]],

@@ -35,7 +35,7 @@ PROBE_TIMEOUT = 2.0
 
 def _failure(what: str, result: ExecResult) -> ModuleFailure:
     return ModuleFailure('%s failed (%s): %s' % (what, describe_exit(result.rc), result.stderr.strip() or '(no output)'),
-                       cmd=result.command, rc=result.rc, stderr=result.stderr)
+                         cmd=result.command, rc=result.rc, stderr=result.stderr)
 
 
 class NginxHost:
@@ -89,8 +89,8 @@ class NginxHost:
         result = self.run([self.nginx_bin, '-T', '-c', self.config])
         if not result.ok:
             raise ModuleFailure('nginx -T cannot load the current configuration %s, so a candidate cannot be checked '
-                              'against it; fix it first: %s' % (self.config, result.stderr.strip()),
-                              cmd=result.command, rc=result.rc, stderr=result.stderr)
+                                'against it; fix it first: %s' % (self.config, result.stderr.strip()),
+                                cmd=result.command, rc=result.rc, stderr=result.stderr)
         return conf.parse_dump(result.stdout_text())
 
     def test(self, path: str) -> ExecResult:
@@ -180,7 +180,7 @@ def refuse_loaded_scratch_files(main: str, files: dict[str, str], scratch: dict[
         loader = conf.loaded_by(main, files, path)
         if loader:
             raise ModuleFailure('%s %s would be loaded by nginx ("%s"), which would then define everything twice: %s'
-                              % (what, path, loader, remedy))
+                                % (what, path, loader, remedy))
 
 
 def unexpected_files(before: t.Iterable[str], after: t.Iterable[str], path: str) -> str | None:
@@ -225,7 +225,7 @@ class NginxShift:
         flat, loads = conf.flatten(self.host.config, files, self.path, candidate)
         if not loads:
             raise ModuleFailure('%s does not include %s, so nginx would never read the split: add "include %s;" to '
-                              'its http block' % (self.host.config, self.path, self.path))
+                                'its http block' % (self.host.config, self.path, self.path))
         hidden = 'make that include skip hidden files (a "*" pattern does)'
         refuse_loaded_scratch_files(self.host.config, files, {
             'the copy of the live file': (self.previous_path, 'choose nginx.previous_path outside every folder an include '
@@ -244,9 +244,9 @@ class NginxShift:
             self.host.remove(flat_path)
         if not result.ok:
             raise ModuleFailure('nginx rejects the new split, the live file was left as it was: nginx -t of %s with the '
-                              'candidate in place says: %s'
-                              % (self.host.config, annotated_test_error(result.stderr, flat_path, flat)),
-                              cmd=result.command, rc=result.rc, stderr=result.stderr)
+                                'candidate in place says: %s'
+                                % (self.host.config, annotated_test_error(result.stderr, flat_path, flat)),
+                                cmd=result.command, rc=result.rc, stderr=result.stderr)
 
     def check_loaded_files(self, before: dict[str, str], existed: bool) -> None:
         """After the swap: nginx must load the files it loaded before plus the managed one, nothing else."""
@@ -257,7 +257,7 @@ class NginxShift:
         if difference:
             self.restore(existed)
             raise ModuleFailure('after the new file was put in place, nginx -T of %s no longer matched: %s; the previous '
-                              'file was put back and nginx was not reloaded' % (self.host.config, difference))
+                                'file was put back and nginx was not reloaded' % (self.host.config, difference))
 
     def install(self, candidate: str, existed: bool) -> None:
         staged = self.sibling(posixpath.dirname(self.path), self.path)
@@ -297,11 +297,11 @@ class NginxShift:
                 raise ModuleFailure('the nginx master (pid %d) exited during the reload' % master)
             if current - old:
                 self.host.record('cat /proc/%d/task/%d/children  # polled %d time(s) until new workers ran'
-                                          % (master, master, polls))
+                                 % (master, master, polls))
                 return current - old
             if self.clock() >= deadline:
                 raise ModuleFailure('nginx (master pid %d) did not start workers with the new configuration within %ss; '
-                                  'see its error log' % (master, self.options['reload_timeout']))
+                                    'see its error log' % (master, self.options['reload_timeout']))
             self.sleep(POLL_INTERVAL)
 
     def revert(self, existed: bool) -> str:
@@ -350,7 +350,7 @@ class NginxShift:
         unhealthy = unhealthy_sides(split, self.probe) if self.options['probe_backends'] else {}
         if unhealthy and not self.params['force']:
             raise ModuleFailure('no %s backend accepts connections (%s); refusing to send it traffic (force=true overrides)'
-                              % (' or '.join(unhealthy), '; '.join(sum(unhealthy.values(), []))), **{**result, 'changed': False})
+                                % (' or '.join(unhealthy), '; '.join(sum(unhealthy.values(), []))), **{**result, 'changed': False})
         for side, errors in unhealthy.items():
             self.warn('forced: %s gets traffic although no backend of it accepts connections (%s)' % (side, '; '.join(errors)))
         try:
@@ -359,8 +359,8 @@ class NginxShift:
             master = self.host.master_pid(conf.pid_path(flat, self.host.version()))
             if master is None and self.options['require_running']:
                 raise ModuleFailure('%s: nothing was shifted and %s was left as it was; start nginx, or set '
-                                  'nginx.require_running=false to write the file for its next start'
-                                  % (self.not_running(), self.path))
+                                    'nginx.require_running=false to write the file for its next start'
+                                    % (self.not_running(), self.path))
             if self.check_mode:
                 result['msg'] = 'would shift: %s' % '; '.join(result['changes'])
                 return result

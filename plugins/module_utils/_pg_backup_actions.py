@@ -354,7 +354,7 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
     if exists and marker == wanted and not params['force']:
         unchanged = decide.database_state(target, exists, None, marker)
         return action.result(changed=False, steps=[], diff=restore_diff(target, unchanged, unchanged),
-                                  msg='backup %s is already restored into %s' % (manifest['label'], target), **summary)
+                             msg='backup %s is already restored into %s' % (manifest['label'], target), **summary)
     try:
         steps = decide.restore_steps(params['restore_mode'], exists, target)
     except decide.BackupSpecError as exc:

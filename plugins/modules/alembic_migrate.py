@@ -486,5 +486,6 @@ def main():
         result.pop('diff', None)
     module.exit_json(**result)
 
+
 if __name__ == '__main__':
     main()

@@ -631,5 +631,6 @@ def main():
         module.fail_json(**result)
     module.exit_json(**result)
 
+
 if __name__ == '__main__':
     main()

@@ -521,8 +521,8 @@ class Prober:
 
     def websocket(self, check, budget):
         if _http.websocket_connect is None:
-            self.module.fail_json(**self.run.failure(ModuleFailure(missing_required_lib('websockets >= 11',
-                                                                                       reason='for websocket checks'))))
+            missing = missing_required_lib('websockets >= 11', reason='for websocket checks')
+            self.module.fail_json(**self.run.failure(ModuleFailure(missing)))
         if self.tls is None:
             params = self.module.params
             self.tls = _http.ssl_context(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
@@ -648,6 +648,7 @@ def main():
     if _smoke.required_failures(results):
         refuse(_smoke.failure_message(results, rounds, elapsed), **report)
     module.exit_json(**run.envelope(False, '%d check(s) passed' % len(results), **report))
+
 
 if __name__ == '__main__':
     main()
