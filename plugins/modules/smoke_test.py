@@ -276,6 +276,8 @@ options:
   report_format:
     description:
       - Format of O(report_path). Defaults to V(junit) for a V(.xml) file, else V(json).
+      - V(json) holds C(checks), C(totals), C(rounds) and C(duration) (seconds) as the task returns them; V(junit) gives
+        every time in seconds too.
     type: str
     choices: [junit, json]
 extends_documentation_fragment:

@@ -59,6 +59,7 @@ def test_pg_backup(postgres, database, tmp_path, run_playbook):
     assert taken['changed'] is True and any(command.startswith('pg_dump --format=custom') for command in taken['commands'])
     assert pathlib.Path(taken['path']).is_file()
     assert restored['changed'] is True and restored['steps'] == ['clean', 'restore'], restored['msg']
+    assert any(command.startswith('COMMENT ON DATABASE') for command in restored['commands'])
     assert 'no verified backup labelled never-taken' in missing['msg']
     assert refused['msg'] == 'jobs must be 1 or more, got 0' and refused['commands'] == []
 
