@@ -335,4 +335,4 @@ def failure(history: decide.History, answer: dict[str, t.Any], applied: list[dic
         'revision %s (%s) failed: %s. Its transaction was rolled back: the database is at %s%s' % (
             rid, history.message(rid), why, decide.revisions_text(answer['current']),
             ' after applying %s' % ', '.join(item['revision'] for item in applied) if applied else ''),
-        failed_revision=failed, applied=applied, **dict(summary, to_revisions=answer['current']))
+        failed_revision=failed, applied=applied, changed=bool(applied), **dict(summary, to_revisions=answer['current']))
