@@ -13,6 +13,8 @@ import re
 import typing as t
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
+
 RELATIVE_RE = re.compile(r'^([+-])(\d+)$')
 # PostgreSQL time units; no spaces, as the value travels in PGOPTIONS (space separated).
 DURATION_RE = re.compile(r'^\d+(us|ms|s|min|h|d)?$')
@@ -24,15 +26,6 @@ URL_QUERY = (('host', 'login_unix_socket'), ('sslmode', 'ssl_mode'), ('sslrootce
 # (with the PostgreSQL options, _postgres_options.CONNECTION_OPTIONS names them).
 URL_PARTS = {'host': 'the host in url', 'port': 'the port in url', 'user': 'the user name in url',
              'password': 'the password in url', 'db': 'the database name in url'}
-
-
-class MigrateError(Exception):
-    """A migration that cannot or must not proceed; ``context`` goes into the module's failure result."""
-
-    def __init__(self, msg: str, **context: t.Any) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.context = context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +69,8 @@ class History:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            raise MigrateError('revision "%s" is ambiguous: it starts %s' % (name, ', '.join(matches)))
-        raise MigrateError('unknown revision "%s": the script directory has %s' % (name, describe_ids(sorted(self.by_id))))
+            raise ModuleFailure('revision "%s" is ambiguous: it starts %s' % (name, ', '.join(matches)))
+        raise ModuleFailure('unknown revision "%s": the script directory has %s' % (name, describe_ids(sorted(self.by_id))))
 
     def ancestors(self, ids: t.Iterable[str]) -> set[str]:
         """The revisions that must be applied for ``ids`` to be (ids included)."""
@@ -135,9 +128,9 @@ def resolve_target(history: History, current: t.Sequence[str], spec: str) -> lis
     if spec == 'head':
         heads = history.heads()
         if len(heads) > 1:
-            raise MigrateError('the script directory has %d heads (%s): say which one with revision: <id>, or '
-                               'revision: heads to upgrade them all; or merge them (alembic merge)'
-                               % (len(heads), ', '.join(heads)), heads=heads)
+            raise ModuleFailure('the script directory has %d heads (%s): say which one with revision: <id>, or '
+                                'revision: heads to upgrade them all; or merge them (alembic merge)'
+                                % (len(heads), ', '.join(heads)), heads=heads)
         return heads
     relative = RELATIVE_RE.match(spec)
     if relative:
@@ -148,34 +141,34 @@ def resolve_target(history: History, current: t.Sequence[str], spec: str) -> lis
 
 def step_forward(history: History, current: t.Sequence[str], steps: int) -> list[str]:
     if len(current) > 1:
-        raise MigrateError('relative revision +%d is ambiguous: the database is at %d heads (%s); give a revision id'
-                           % (steps, len(current), ', '.join(current)))
+        raise ModuleFailure('relative revision +%d is ambiguous: the database is at %d heads (%s); give a revision id'
+                            % (steps, len(current), ', '.join(current)))
     position = current[0] if current else None
     for taken in range(steps):
         following = history.children[position] if position else history.roots()
         if not following:
-            raise MigrateError('cannot go %d revisions up from %s: only %d revisions follow it'
-                               % (steps, revisions_text(list(current)), taken))
+            raise ModuleFailure('cannot go %d revisions up from %s: only %d revisions follow it'
+                                % (steps, revisions_text(list(current)), taken))
         if len(following) > 1:
-            raise MigrateError('relative revision +%d is ambiguous: %s is followed by %s; give a revision id'
-                               % (steps, position or 'base', ', '.join(sorted(following))))
+            raise ModuleFailure('relative revision +%d is ambiguous: %s is followed by %s; give a revision id'
+                                % (steps, position or 'base', ', '.join(sorted(following))))
         position = following[0]
     return [position] if position else []
 
 
 def step_back(history: History, current: t.Sequence[str], steps: int) -> list[str]:
     if len(current) > 1:
-        raise MigrateError('relative revision -%d is ambiguous: the database is at %d heads (%s); give a revision id'
-                           % (steps, len(current), ', '.join(current)))
+        raise ModuleFailure('relative revision -%d is ambiguous: the database is at %d heads (%s); give a revision id'
+                            % (steps, len(current), ', '.join(current)))
     position = current[0] if current else None
     for taken in range(steps):
         if position is None:
-            raise MigrateError('cannot go %d revisions down from %s: only %d are applied'
-                               % (steps, revisions_text(list(current)), taken))
+            raise ModuleFailure('cannot go %d revisions down from %s: only %d are applied'
+                                % (steps, revisions_text(list(current)), taken))
         below = history.by_id[position].down
         if len(below) > 1:
-            raise MigrateError('relative revision -%d is ambiguous: %s merges %s; give a revision id'
-                               % (steps, position, ', '.join(below)))
+            raise ModuleFailure('relative revision -%d is ambiguous: %s merges %s; give a revision id'
+                                % (steps, position, ', '.join(below)))
         position = below[0] if below else None
     return [position] if position else []
 
@@ -185,10 +178,10 @@ def plan_steps(history: History, current: t.Sequence[str], target: t.Sequence[st
     have, want = history.ancestors(current), history.ancestors(target)
     ups, downs = want - have, have - want
     if ups and downs:
-        raise MigrateError('going from %s to %s needs revisions reverted (%s) and applied (%s): they are on different '
-                           'branches; downgrade and upgrade in two tasks'
-                           % (revisions_text(list(current)), revisions_text(list(target)),
-                              ', '.join(sorted(downs)), ', '.join(sorted(ups))))
+        raise ModuleFailure('going from %s to %s needs revisions reverted (%s) and applied (%s): they are on different '
+                            'branches; downgrade and upgrade in two tasks'
+                            % (revisions_text(list(current)), revisions_text(list(target)),
+                               ', '.join(sorted(downs)), ', '.join(sorted(ups))))
     order = history.ordered()
     if ups:
         return [step(history, rid, 'upgrade') for rid in order if rid in ups]
@@ -207,8 +200,8 @@ def helper_steps(plan: t.Sequence[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
 
 def check_duration(name: str, value: str) -> str:
     if not DURATION_RE.match(value):
-        raise MigrateError('%s must be a PostgreSQL duration without spaces such as 500ms, 5s, 2min or 0 (no limit), '
-                           'got "%s"' % (name, value))
+        raise ModuleFailure('%s must be a PostgreSQL duration without spaces such as 500ms, 5s, 2min or 0 (no limit), '
+                            'got "%s"' % (name, value))
     return value
 
 
@@ -280,13 +273,6 @@ def connect_failure(url: str, error: str, from_url: bool = True) -> str:
     reason = _postgres.describe_connection_error(error, URL_PARTS if from_url else _postgres.CONNECTION_OPTIONS)
     first = error.strip().splitlines()[0] if error.strip() else ''
     return 'cannot connect to %s: %s' % (describe_url(url), '%s (%s)' % (reason, first) if reason else error)
-
-
-def redact(text: str, secrets: t.Iterable[str | None]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, '********')
-    return text
 
 
 def error_summary(text: str, limit: int = 6) -> str:

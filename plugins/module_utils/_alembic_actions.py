@@ -25,6 +25,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_runner as runner
 from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, ExecResult, LocalTransport, describe_exit
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 # A concurrent run that keeps moving the database would otherwise make us chase it forever.
 MAX_REPLANS = 3
@@ -98,22 +99,21 @@ class HelperSession:
         return self.result or ExecResult(rc=255, stderr='the helper did not report how it ended', command=self.command)
 
 
-class Migration:
-    """One module run: the transport, the commands run so far, and the helper's answers."""
+class Migration(Run):
+    """One alembic_migrate run: the transport, the commands run so far, and the helper's answers."""
 
     def __init__(self, params: dict[str, t.Any], transport: t.Any, check_mode: bool, diff: bool,
-                 warn: t.Callable[[str], None], squawk: str | None) -> None:
+                 warn: t.Callable[[str], None], squawk: str | None, clock: t.Callable[[], float] = time.monotonic) -> None:
+        # One URL for every place alembic runs: the url option, or the one the PostgreSQL options make.
+        url = params.get('url') or decide.url_from_options(params)
+        super().__init__(secrets=[url, decide.url_password(url), params.get('login_password')], clock=clock)
+        self.url = url
         self.params = params
         self.transport = transport
         self.check_mode = check_mode
         self.diff = diff
         self.warn = warn
         self.squawk = squawk
-        self.commands: list[str] = []
-        self.started = time.monotonic()
-        # One URL for every place alembic runs: the url option, or the one the PostgreSQL options make.
-        self.url = params.get('url') or decide.url_from_options(params)
-        self.secrets = [self.url, decide.url_password(self.url)]
         self.python = self.interpreter()
         self.session: HelperSession | None = None
 
@@ -123,9 +123,6 @@ class Migration:
         if self.params.get('virtualenv'):
             return os.path.join(self.params['virtualenv'], 'bin', 'python')
         return sys.executable if self.transport.kind == 'local' else 'python3'
-
-    def base_result(self, **fields: t.Any) -> dict[str, t.Any]:
-        return dict(fields, commands=self.commands, duration=round(time.monotonic() - self.started, 3))
 
     def environment(self) -> dict[str, str]:
         params = self.params
@@ -148,12 +145,12 @@ class Migration:
         if self.transport.kind not in SESSION_TRANSPORTS:
             env = dict(self.environment(), **{runner.REQUEST_VARIABLE: json.dumps(request)})
             result = self.transport.run([self.python, '-', action], env, stdin=io.BytesIO(runner_source().encode('utf-8')))
-            self.commands.append(result.command)
+            self.record(result.command)
             return self.checked_answer(result.stdout_text(), lambda: result)
         if self.session is None:
             self.session = HelperSession(self.transport, [self.python, '-c', runner.BOOTSTRAP, runner.SESSION],
                                          self.environment(), runner_source())
-            self.commands.append(self.session.command)
+            self.record(self.session.command)
         return self.checked_answer(self.session.ask(request) or '', self.end_session)
 
     def end_session(self) -> ExecResult:
@@ -166,22 +163,22 @@ class Migration:
             answer = parse_answer(output)
         except ValueError:
             result = ended()
-            stderr = decide.redact(result.stderr, self.secrets).strip()
+            stderr = self.mask(result.stderr).strip()
             if self.transport.kind == 'job':
-                raise decide.MigrateError('the alembic Job failed (%s): %s' % (
+                raise ModuleFailure('the alembic Job failed (%s): %s' % (
                     describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
             if result.rc in NOT_FOUND_RCS:
-                raise decide.MigrateError('cannot run the application\'s Python %s (%s, %s): %s. Set virtualenv or python '
-                                          'to its interpreter' % (self.python, self.transport.kind,
-                                                                  describe_exit(result.rc), stderr)) from None
-            raise decide.MigrateError('the alembic helper failed under %s (%s): %s' % (
+                raise ModuleFailure('cannot run the application\'s Python %s (%s, %s): %s. Set virtualenv or python '
+                                    'to its interpreter' % (self.python, self.transport.kind,
+                                                            describe_exit(result.rc), stderr)) from None
+            raise ModuleFailure('the alembic helper failed under %s (%s): %s' % (
                 self.python, describe_exit(result.rc), stderr[-2000:] or 'no output'), stderr=stderr) from None
         if not answer.get('ok'):
-            stderr = decide.redact(ended().stderr, self.secrets).strip()
-            message = decide.redact(answer.get('message', ''), self.secrets)
+            stderr = self.mask(ended().stderr).strip()
+            message = self.mask(answer.get('message', ''))
             if answer.get('error') == 'connect':
                 message = decide.connect_failure(self.url, message, from_url=bool(self.params.get('url')))
-            raise decide.MigrateError(message, stderr=stderr[-2000:])
+            raise ModuleFailure(message, stderr=stderr[-2000:])
         return answer
 
 
@@ -189,7 +186,7 @@ def migrate(run: Migration) -> dict[str, t.Any]:
     try:
         run.transport.check()
     except ExecError as exc:
-        raise decide.MigrateError(str(exc)) from None
+        raise ModuleFailure(str(exc)) from None
     try:
         return migrate_with_helper(run)
     finally:
@@ -203,17 +200,17 @@ def migrate_with_helper(run: Migration) -> dict[str, t.Any]:
     current = state['current']
     unknown = decide.unknown_current(history, current)
     if unknown:
-        raise decide.MigrateError('the database is at %s, which these migration scripts do not know (the migrations '
-                                  'of a newer release?): run with the migrations that include it'
-                                  % ', '.join(unknown), from_revisions=current, heads=history.heads())
+        raise ModuleFailure('the database is at %s, which these migration scripts do not know (the migrations '
+                            'of a newer release?): run with the migrations that include it'
+                            % ', '.join(unknown), from_revisions=current, heads=history.heads())
     target = decide.resolve_target(history, current, params['revision'])
     plan = decide.plan_steps(history, current, target)
     summary = dict(from_revisions=current, to_revisions=target, heads=history.heads(),
                    alembic_version=state['alembic_version'])
     if not plan:
-        return run.base_result(changed=False, plan=[], applied=[], findings=[], direction='none',
-                               diff=decide.build_diff(history, current, current),
-                               msg='already at %s' % decide.revisions_text(current), **summary)
+        return run.envelope(changed=False, plan=[], applied=[], findings=[], direction='none',
+                            diff=decide.build_diff(history, current, current),
+                            msg='already at %s' % decide.revisions_text(current), **summary)
     direction = plan[0]['direction']
     sql = render_sql(run, plan, current)
     findings = check_safety(run, plan, sql)
@@ -227,7 +224,7 @@ def migrate_with_helper(run: Migration) -> dict[str, t.Any]:
     diff = decide.build_diff(history, current, target, [sql[e['revision']] for e in plan if e['revision'] in sql])
     summary.update(plan=plan, findings=findings, direction=direction, diff=diff)
     if run.check_mode:
-        return run.base_result(changed=True, applied=[], msg='would %s %s to %s: %s' % (
+        return run.envelope(changed=True, applied=[], msg='would %s %s to %s: %s' % (
             direction, decide.revisions_text(current), decide.revisions_text(target), decide.plan_text(plan)), **summary)
     return apply_plan(run, history, current, target, plan, summary)
 
@@ -240,9 +237,9 @@ def render_sql(run: Migration, plan: list[dict[str, t.Any]], current: list[str])
         return {}
     try:
         rendered = run.helper('sql', steps=decide.helper_steps(plan), starting=current)
-    except decide.MigrateError as exc:
+    except ModuleFailure as exc:
         if wants_safety and run.params['safety'] == 'enforce':
-            raise decide.MigrateError('safety: enforce needs the migrations\' SQL, but %s' % exc.msg, plan=plan) from None
+            raise ModuleFailure('safety: enforce needs the migrations\' SQL, but %s' % exc.msg, plan=plan) from None
         run.warn('no SQL to check or show: %s' % exc.msg)
         return {}
     return {item['revision']: item['sql'] for item in rendered['sql']}
@@ -260,13 +257,13 @@ def check_safety(run: Migration, plan: list[dict[str, t.Any]], sql: dict[str, st
         if report is None:
             raw, source = safety.builtin_findings(text), 'builtin'
         else:
-            run.commands.append(report.command)
+            run.record(report.command)
             raw, source = squawk_findings(entry['revision'], text, report), 'squawk'
         findings.extend(safety.findings_of(entry, raw, source, ignore))
     if findings:
         messages = {entry['revision']: entry['message'] for entry in plan}
         if params['safety'] == 'enforce':
-            raise decide.MigrateError(safety.refusal(findings, messages), plan=plan, findings=findings)
+            raise ModuleFailure(safety.refusal(findings, messages), plan=plan, findings=findings)
         for finding in findings:
             run.warn('migration safety: %s' % safety.finding_line(finding, messages))
     return findings
@@ -285,7 +282,7 @@ def squawk_findings(revision: str, sql: str, report: ExecResult) -> list[dict[st
     try:
         return safety.squawk_findings(report.stdout_text(), sql)
     except ValueError:
-        raise decide.MigrateError('squawk failed on the SQL of revision %s (%s): %s' % (
+        raise ModuleFailure('squawk failed on the SQL of revision %s (%s): %s' % (
             revision, describe_exit(report.rc), report.stderr.strip() or report.stdout_text()[:500])) from None
 
 
@@ -304,38 +301,38 @@ def apply_plan(run: Migration, history: decide.History, current: list[str], targ
         if answer['status'] == 'failed':
             raise failure(history, answer, applied, summary)
         if answer['status'] == 'applied':
-            return run.base_result(changed=True, applied=applied, msg='%sd %s to %s: %s' % (
+            return run.envelope(changed=True, applied=applied, msg='%sd %s to %s: %s' % (
                 plan[0]['direction'], decide.revisions_text(current), decide.revisions_text(answer['current']),
                 ', '.join('%s (%.2fs)' % (item['revision'], item['duration']) for item in applied)),
                 **dict(summary, to_revisions=answer['current']))
         # Another run migrated while this one waited for the lock: plan again from where it left the database.
         expected = answer['current']
         if decide.unknown_current(history, expected):
-            raise decide.MigrateError('while this run waited for the lock, another moved the database to %s, which '
-                                      'these migration scripts do not know' % decide.revisions_text(expected), **summary)
+            raise ModuleFailure('while this run waited for the lock, another moved the database to %s, which '
+                                'these migration scripts do not know' % decide.revisions_text(expected), **summary)
         steps = decide.plan_steps(history, expected, target)
         if not steps:
-            return run.base_result(changed=bool(applied), applied=applied, msg='already at %s: another run migrated '
-                                   'the database while this one waited for the lock' % decide.revisions_text(expected),
-                                   **dict(summary, from_revisions=expected, plan=[], findings=[],
-                                          diff=decide.build_diff(history, expected, expected)))
+            return run.envelope(changed=bool(applied), applied=applied, msg='already at %s: another run migrated '
+                                'the database while this one waited for the lock' % decide.revisions_text(expected),
+                                **dict(summary, from_revisions=expected, plan=[], findings=[],
+                                       diff=decide.build_diff(history, expected, expected)))
         if not {entry['revision'] for entry in steps} <= checked:
-            raise decide.MigrateError('while this run waited for the lock, another moved the database to %s; the plan '
-                                      'from there was not checked: run again' % decide.revisions_text(expected), **summary)
-    raise decide.MigrateError('the database kept moving under concurrent runs (%d plans); run again' % MAX_REPLANS,
-                              **summary)
+            raise ModuleFailure('while this run waited for the lock, another moved the database to %s; the plan '
+                                'from there was not checked: run again' % decide.revisions_text(expected), **summary)
+    raise ModuleFailure('the database kept moving under concurrent runs (%d plans); run again' % MAX_REPLANS,
+                        **summary)
 
 
 def failure(history: decide.History, answer: dict[str, t.Any], applied: list[dict[str, t.Any]],
-            summary: dict[str, t.Any]) -> decide.MigrateError:
+            summary: dict[str, t.Any]) -> ModuleFailure:
     failed = answer['failed']
     rid = failed['revision']
     why = decide.error_summary(failed['error'])
     if failed['lock_timeout']:
         why = 'lock_timeout expired %d time(s) waiting for a table lock held by another session: %s' % (
             failed['attempts'], why)
-    return decide.MigrateError(
+    return ModuleFailure(
         'revision %s (%s) failed: %s. Its transaction was rolled back: the database is at %s%s' % (
             rid, history.message(rid), why, decide.revisions_text(answer['current']),
             ' after applying %s' % ', '.join(item['revision'] for item in applied) if applied else ''),
-        failed_revision=failed, applied=applied, **dict(summary, to_revisions=answer['current']))
+        failed_revision=failed, applied=applied, changed=bool(applied), **dict(summary, to_revisions=answer['current']))

@@ -47,10 +47,6 @@ def create_private_file(path: str) -> t.BinaryIO:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'wb')
 
 
-def create_private_dir(path: str) -> None:
-    os.mkdir(path, 0o700)
-
-
 def _files_of(path: str) -> list[str]:
     """The files of a backup: the file itself, or every file of a directory-format dump, sorted."""
     if not os.path.isdir(path):

@@ -17,6 +17,7 @@ import re
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils._nginx_config import statements
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
 
 STATE_MARKER = '# artisan.upgrade.canary_shift state: '
 NAME_PATTERN = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
@@ -29,13 +30,8 @@ class CanarySpecError(ValueError):
     """The task's options cannot describe a valid traffic split."""
 
 
-class CanaryError(Exception):
-    """A shift that cannot go ahead; ``context`` is added to the failure result."""
-
-    def __init__(self, msg: str, **context: t.Any) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.context = context
+# The Kubernetes providers (_canary_k8s) raise the one failure type by this name.
+CanaryError = ModuleFailure
 
 
 def check_weight(weight: int) -> None:

@@ -26,31 +26,35 @@ import uuid
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _nginx_config as conf
-from ansible_collections.artisan.upgrade.plugins.module_utils._canary import CanaryError
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecResult, LocalTransport, describe_exit
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 POLL_INTERVAL = 0.1
 PROBE_TIMEOUT = 2.0
 
 
-def _failure(what: str, result: ExecResult) -> CanaryError:
-    return CanaryError('%s failed (%s): %s' % (what, describe_exit(result.rc), result.stderr.strip() or '(no output)'),
-                       cmd=result.command, rc=result.rc, stderr=result.stderr)
+def _failure(what: str, result: ExecResult) -> ModuleFailure:
+    return ModuleFailure('%s failed (%s): %s' % (what, describe_exit(result.rc), result.stderr.strip() or '(no output)'),
+                         cmd=result.command, rc=result.rc, stderr=result.stderr)
 
 
 class NginxHost:
     """nginx where the commands run: its files, ``nginx -T``/``-t``, its master's pid and workers."""
 
-    def __init__(self, transport: LocalTransport, nginx_bin: str, config: str) -> None:
+    def __init__(self, transport: LocalTransport, nginx_bin: str, config: str, task: Run | None = None) -> None:
         self.transport = transport
         self.nginx_bin = nginx_bin
         self.config = config
-        self.commands: list[str] = []
+        # The module run whose envelope lists the commands.
+        self.task = task or Run()
+
+    def record(self, command: str) -> None:
+        self.task.record(command)
 
     def run(self, argv: list[str], stdin: t.Any = None, record: bool = True) -> ExecResult:
         result = self.transport.run(argv, {}, stdin=stdin)
         if record:
-            self.commands.append(result.command)
+            self.record(result.command)
         return result
 
     def read(self, path: str) -> str | None:
@@ -84,9 +88,9 @@ class NginxHost:
     def dump(self) -> dict[str, str]:
         result = self.run([self.nginx_bin, '-T', '-c', self.config])
         if not result.ok:
-            raise CanaryError('nginx -T cannot load the current configuration %s, so a candidate cannot be checked '
-                              'against it; fix it first: %s' % (self.config, result.stderr.strip()),
-                              cmd=result.command, rc=result.rc, stderr=result.stderr)
+            raise ModuleFailure('nginx -T cannot load the current configuration %s, so a candidate cannot be checked '
+                                'against it; fix it first: %s' % (self.config, result.stderr.strip()),
+                                cmd=result.command, rc=result.rc, stderr=result.stderr)
         return conf.parse_dump(result.stdout_text())
 
     def test(self, path: str) -> ExecResult:
@@ -115,7 +119,7 @@ def send_reload(method: str, host: NginxHost, service: str) -> ExecResult:
     if method == 'docker_kill':
         kill = getattr(host.transport, 'kill', None)
         if kill is None:
-            raise CanaryError('reload=docker_kill signals the container nginx runs in: set exec_via.type=docker')
+            raise ModuleFailure('reload=docker_kill signals the container nginx runs in: set exec_via.type=docker')
         return kill('HUP')
     if method == 'systemd':
         return host.transport.run(['systemctl', 'reload', service], {})
@@ -175,8 +179,8 @@ def refuse_loaded_scratch_files(main: str, files: dict[str, str], scratch: dict[
     for what, (path, remedy) in scratch.items():
         loader = conf.loaded_by(main, files, path)
         if loader:
-            raise CanaryError('%s %s would be loaded by nginx ("%s"), which would then define everything twice: %s'
-                              % (what, path, loader, remedy))
+            raise ModuleFailure('%s %s would be loaded by nginx ("%s"), which would then define everything twice: %s'
+                                % (what, path, loader, remedy))
 
 
 def unexpected_files(before: t.Iterable[str], after: t.Iterable[str], path: str) -> str | None:
@@ -220,8 +224,8 @@ class NginxShift:
         """The configuration with the candidate in place, once sure that a shift loads no file it only keeps aside."""
         flat, loads = conf.flatten(self.host.config, files, self.path, candidate)
         if not loads:
-            raise CanaryError('%s does not include %s, so nginx would never read the split: add "include %s;" to '
-                              'its http block' % (self.host.config, self.path, self.path))
+            raise ModuleFailure('%s does not include %s, so nginx would never read the split: add "include %s;" to '
+                                'its http block' % (self.host.config, self.path, self.path))
         hidden = 'make that include skip hidden files (a "*" pattern does)'
         refuse_loaded_scratch_files(self.host.config, files, {
             'the copy of the live file': (self.previous_path, 'choose nginx.previous_path outside every folder an include '
@@ -239,21 +243,21 @@ class NginxShift:
         finally:
             self.host.remove(flat_path)
         if not result.ok:
-            raise CanaryError('nginx rejects the new split, the live file was left as it was: nginx -t of %s with the '
-                              'candidate in place says: %s'
-                              % (self.host.config, annotated_test_error(result.stderr, flat_path, flat)),
-                              cmd=result.command, rc=result.rc, stderr=result.stderr)
+            raise ModuleFailure('nginx rejects the new split, the live file was left as it was: nginx -t of %s with the '
+                                'candidate in place says: %s'
+                                % (self.host.config, annotated_test_error(result.stderr, flat_path, flat)),
+                                cmd=result.command, rc=result.rc, stderr=result.stderr)
 
     def check_loaded_files(self, before: dict[str, str], existed: bool) -> None:
         """After the swap: nginx must load the files it loaded before plus the managed one, nothing else."""
         try:
             difference = unexpected_files(before, self.host.dump(), self.path)
-        except CanaryError as exc:
+        except ModuleFailure as exc:
             difference = exc.msg
         if difference:
             self.restore(existed)
-            raise CanaryError('after the new file was put in place, nginx -T of %s no longer matched: %s; the previous '
-                              'file was put back and nginx was not reloaded' % (self.host.config, difference))
+            raise ModuleFailure('after the new file was put in place, nginx -T of %s no longer matched: %s; the previous '
+                                'file was put back and nginx was not reloaded' % (self.host.config, difference))
 
     def install(self, candidate: str, existed: bool) -> None:
         staged = self.sibling(posixpath.dirname(self.path), self.path)
@@ -275,7 +279,7 @@ class NginxShift:
 
     def signal_reload(self) -> None:
         result = send_reload(self.options['reload'], self.host, self.options['service'])
-        self.host.commands.append(result.command)
+        self.host.record(result.command)
         if not result.ok:
             raise _failure('reloading nginx', result)
 
@@ -289,14 +293,14 @@ class NginxShift:
             current = self.host.workers(master)
             polls += 1
             if current is None:
-                raise CanaryError('the nginx master (pid %d) exited during the reload' % master)
+                raise ModuleFailure('the nginx master (pid %d) exited during the reload' % master)
             if current - old:
-                self.host.commands.append('cat /proc/%d/task/%d/children  # polled %d time(s) until new workers ran'
-                                          % (master, master, polls))
+                self.host.record('cat /proc/%d/task/%d/children  # polled %d time(s) until new workers ran'
+                                 % (master, master, polls))
                 return current - old
             if self.clock() >= deadline:
-                raise CanaryError('nginx (master pid %d) did not start workers with the new configuration within %ss; '
-                                  'see its error log' % (master, self.options['reload_timeout']))
+                raise ModuleFailure('nginx (master pid %d) did not start workers with the new configuration within %ss; '
+                                    'see its error log' % (master, self.options['reload_timeout']))
             self.sleep(POLL_INTERVAL)
 
     def revert(self, existed: bool) -> str:
@@ -305,14 +309,14 @@ class NginxShift:
         self.restore(existed)
         try:
             self.signal_reload()
-        except CanaryError as exc:
+        except ModuleFailure as exc:
             return 'the previous file was put back, but asking nginx to load it failed: %s' % exc.msg
         return 'the previous file was put back and nginx asked to load it'
 
     def current_files(self) -> dict[str, str]:
         try:
             return self.host.dump()
-        except CanaryError as exc:
+        except ModuleFailure as exc:
             stale = self.path + '.previous'
             if stale in exc.msg:
                 exc.msg += ' (%s was left there by an earlier version of canary_shift: delete it)' % stale
@@ -344,8 +348,8 @@ class NginxShift:
             self.warn(decide.takeover_warning(included, self.path, split.directives))
         unhealthy = unhealthy_sides(split, self.probe) if self.options['probe_backends'] else {}
         if unhealthy and not self.params['force']:
-            raise CanaryError('no %s backend accepts connections (%s); refusing to send it traffic (force=true overrides)'
-                              % (' or '.join(unhealthy), '; '.join(sum(unhealthy.values(), []))), **{**result, 'changed': False})
+            raise ModuleFailure('no %s backend accepts connections (%s); refusing to send it traffic (force=true overrides)'
+                                % (' or '.join(unhealthy), '; '.join(sum(unhealthy.values(), []))), **{**result, 'changed': False})
         for side, errors in unhealthy.items():
             self.warn('forced: %s gets traffic although no backend of it accepts connections (%s)' % (side, '; '.join(errors)))
         try:
@@ -353,16 +357,16 @@ class NginxShift:
             flat = self.flatten(files, candidate)
             master = self.host.master_pid(conf.pid_path(flat, self.host.version()))
             if master is None and self.options['require_running']:
-                raise CanaryError('%s: nothing was shifted and %s was left as it was; start nginx, or set '
-                                  'nginx.require_running=false to write the file for its next start'
-                                  % (self.not_running(), self.path))
+                raise ModuleFailure('%s: nothing was shifted and %s was left as it was; start nginx, or set '
+                                    'nginx.require_running=false to write the file for its next start'
+                                    % (self.not_running(), self.path))
             if self.check_mode:
                 result['msg'] = 'would shift: %s' % '; '.join(result['changes'])
                 return result
             self.validate(flat)
             self.install(candidate, live is not None)
             self.check_loaded_files(files, live is not None)
-        except CanaryError as exc:
+        except ModuleFailure as exc:
             exc.context = {**result, **exc.context, 'changed': False}
             raise
         if master is None:
@@ -371,7 +375,7 @@ class NginxShift:
             return result
         try:
             result['new_workers'] = sorted(self.reload(master))
-        except CanaryError as exc:
+        except ModuleFailure as exc:
             exc.msg += '; ' + self.revert(live is not None)
             exc.context = {**result, **exc.context, 'changed': False}
             raise

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """pg_backup's three states as plain functions: take (present), restore (restored), remove (absent).
 
-Each returns the module result as a dict, or raises PgBackupError with a message and context. The
-decisions come from _pg_backup; commands go through an _exec transport; files through _backup_store.
+Each returns the module result (the _run envelope with pg_backup's own keys), or raises ModuleFailure with a
+message and context. The decisions come from _pg_backup; commands go through an _exec transport; files through
+_backup_store.
 """
 
 from __future__ import annotations
@@ -19,32 +20,26 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _backup_sto
 from ansible_collections.artisan.upgrade.plugins.module_utils import _pg_backup as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _postgres as pg
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, describe_exit
-
-
-class PgBackupError(Exception):
-    def __init__(self, msg: str, **context: t.Any) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.context = context
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-class Action:
-    """Shared plumbing: the transport, the catalog (queries), the commands and queries run so far."""
+class Action(Run):
+    """One pg_backup run: the transport, the catalog (queries), and the commands and queries run so far."""
 
     def __init__(self, params: dict[str, t.Any], transport: t.Any, check_mode: bool,
-                 warn: t.Callable[[str], None], now: t.Callable[[], datetime.datetime] = utcnow) -> None:
+                 warn: t.Callable[[str], None], now: t.Callable[[], datetime.datetime] = utcnow,
+                 clock: t.Callable[[], float] = time.monotonic) -> None:
+        super().__init__(secrets=[params.get('login_password')], clock=clock)
         self.params = params
         self.transport = transport
         self.check_mode = check_mode
         self.warn = warn
         self.now = now
-        self.commands: list[str] = []
         self.queries: list[str] = []
-        self.started = time.monotonic()
         self._catalog: t.Any = None
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -54,22 +49,25 @@ class Action:
 
     def run(self, argv: list[str], dbname: str | None = None, stdin: t.Any = None, stdout: t.Any = None) -> t.Any:
         result = self.transport.run(argv, pg.libpq_env(self.params, dbname), stdin=stdin, stdout=stdout)
-        self.commands.append(result.command)
+        self.record(result.command)
         return result
 
     def catalog(self) -> t.Any:
         if self._catalog is None:
             if self.transport.kind == 'local':
                 if pg.psycopg is None:
-                    raise PgBackupError('psycopg (version 3) is needed on this host to query PostgreSQL: '
+                    raise ModuleFailure('psycopg (version 3) is needed on this host to query PostgreSQL: '
                                         'pip install "psycopg[binary]"')
                 self._catalog = pg.PsycopgCatalog(self.params)
             else:
-                self._catalog = pg.PsqlCatalog(self.params, self.transport, self.tool('psql'), self.commands.append)
+                self._catalog = pg.PsqlCatalog(self.params, self.transport, self.tool('psql'), self.record)
         return self._catalog
 
     def admin(self, statement: str) -> None:
         self.queries.append(statement)
+        if self.transport.kind == 'local':
+            # psycopg sends it itself; through psql, the psql line that carries it is recorded.
+            self.record(statement)
         self.catalog().execute(statement, self.params['maintenance_db'])
 
     def close(self) -> None:
@@ -79,13 +77,15 @@ class Action:
     def tool_version(self, name: str) -> tuple[int, int]:
         result = self.run([self.tool(name), '--version'])
         if result.rc != 0:
-            raise PgBackupError('cannot run %s where the commands run (%s): %s' % (
+            raise ModuleFailure('cannot run %s where the commands run (%s): %s' % (
                 self.tool(name), self.transport.kind, result.stderr.strip() or describe_exit(result.rc)))
         return decide.parse_tool_version(result.stdout_text())
 
-    def base_result(self, **fields: t.Any) -> dict[str, t.Any]:
-        return dict(fields, commands=self.commands, queries=self.queries,
-                    duration=round(time.monotonic() - self.started, 3))
+    def result(self, changed: bool, msg: str, **fields: t.Any) -> dict[str, t.Any]:
+        return self.envelope(changed, msg, queries=list(self.queries), **fields)
+
+    def failed(self, exc: ModuleFailure) -> dict[str, t.Any]:
+        return self.failure(exc, queries=list(self.queries))
 
     # -- the backup folder -----------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ def take_backup(action: Action) -> dict[str, t.Any]:
                             % (label, existing['format'], fmt))
             pruned = action.prune(dbname, label)
             after = action.backups(dbname) if not action.check_mode else [m for m in before if action.data_path(m) not in pruned]
-            return action.base_result(
+            return action.result(
                 changed=bool(pruned), path=action.data_path(existing), manifest_path=action.manifest_path(existing),
                 manifest=existing, pruned=pruned, diff=decide.backups_diff(dbname, before, after),
                 msg='verified backup %s of %s exists' % (label, dbname))
@@ -165,25 +165,25 @@ def take_backup(action: Action) -> dict[str, t.Any]:
     if os.path.exists(collision) and existing is None:
         other = store.read_json(collision) if os.path.isfile(collision) else {}
         if isinstance(other, dict) and other.get('database') not in (None, dbname):
-            raise PgBackupError('%s already holds the backup %s of database "%s", whose file name is the same as '
+            raise ModuleFailure('%s already holds the backup %s of database "%s", whose file name is the same as '
                                 '"%s"\'s: use another dest or label' % (collision, label, other.get('database'), dbname))
 
     try:
         action.transport.check()
     except ExecError as exc:
-        raise PgBackupError(str(exc)) from None
+        raise ModuleFailure(str(exc)) from None
     catalog = action.catalog()
     server_num = pg.server_version_num(catalog, dbname)
     pg_dump = action.tool_version('pg_dump')
     version_error = decide.dump_version_error(pg_dump, server_num)
     if version_error:
-        raise PgBackupError(version_error)
+        raise ModuleFailure(version_error)
     compression = decide.choose_compression(params['compression'], params.get('compression_level'), pg_dump[0])
     if fmt == 'plain' and compression['method'] not in ('gzip', 'none'):
-        raise PgBackupError('plain dumps are verified by decompressing them here: use compression gzip or none '
+        raise ModuleFailure('plain dumps are verified by decompressing them here: use compression gzip or none '
                             'with format plain, or format custom for %s' % compression['method'])
     if fmt == 'directory' and action.transport.kind != 'local':
-        raise PgBackupError('format directory needs exec_via local (pg_dump writes the folder itself); '
+        raise ModuleFailure('format directory needs exec_via local (pg_dump writes the folder itself); '
                             'use format custom through %s' % action.transport.kind)
     db_size = pg.database_size(catalog, dbname)
     revision = pg.alembic_revision(catalog, dbname)
@@ -197,7 +197,7 @@ def take_backup(action: Action) -> dict[str, t.Any]:
         after = [m for m in before if m['label'] != label] + [planned]
         pruned = action.prune(dbname, label)
         after = [m for m in after if action.data_path(m) not in pruned]
-        return action.base_result(
+        return action.result(
             changed=True, path=final, manifest_path=os.path.join(dest, decide.manifest_name(dbname, label)),
             manifest=None, pruned=pruned, diff=decide.backups_diff(dbname, before, after),
             msg='would write backup %s of %s (%s, %s) to %s' % (label, dbname, fmt, decide.human_size(db_size), final))
@@ -205,7 +205,7 @@ def take_backup(action: Action) -> dict[str, t.Any]:
     try:
         store.ensure_dest(dest)
     except store.StoreError as exc:
-        raise PgBackupError(str(exc)) from None
+        raise ModuleFailure(str(exc)) from None
     started = action.now()
     temp = store.temp_path(dest, os.path.basename(final))
     try:
@@ -227,7 +227,7 @@ def take_backup(action: Action) -> dict[str, t.Any]:
         store.remove_path(temp)
         raise
     pruned = action.prune(dbname, label)
-    return action.base_result(
+    return action.result(
         changed=True, path=final, manifest_path=manifest_path, manifest=manifest, pruned=pruned,
         diff=decide.backups_diff(dbname, before, action.backups(dbname)),
         msg='wrote backup %s of %s to %s (%s, sha256 %s)' % (label, dbname, final, decide.human_size(size), sha256[:12]))
@@ -240,7 +240,7 @@ def check_free_space(action: Action, dest: str, db_size: int) -> None:
     error = decide.free_space_error(store.free_bytes(existing), db_size, action.params['free_space_ratio'],
                                     decide.parse_size(action.params['min_free']))
     if error:
-        raise PgBackupError(error)
+        raise ModuleFailure(error)
 
 
 def dump_and_verify(action: Action, dbname: str, fmt: str, compression: dict[str, t.Any],
@@ -257,16 +257,16 @@ def dump_and_verify(action: Action, dbname: str, fmt: str, compression: dict[str
             result = action.run(argv, dbname, stdout=None if local else handle)
     if result.rc != 0:
         reason = pg.describe_connection_error(result.stderr)
-        raise PgBackupError('pg_dump of %s failed (%s)%s; no backup was written: %s' % (
+        raise ModuleFailure('pg_dump of %s failed (%s)%s; no backup was written: %s' % (
             dbname, describe_exit(result.rc), ': ' + reason if reason else '', result.stderr.strip()),
             rc=result.rc, stderr=result.stderr)
     if fmt == 'plain':
         try:
             tail = store.plain_dump_tail(temp, compression['method'] == 'gzip')
         except (EOFError, OSError, zlib.error) as exc:
-            raise PgBackupError('the plain dump of %s does not decompress (%s); no backup was written' % (dbname, exc)) from None
+            raise ModuleFailure('the plain dump of %s does not decompress (%s); no backup was written' % (dbname, exc)) from None
         if not decide.plain_dump_complete(tail):
-            raise PgBackupError('the plain dump of %s does not end with pg_dump\'s completion marker (%r): it is '
+            raise ModuleFailure('the plain dump of %s does not end with pg_dump\'s completion marker (%r): it is '
                                 'truncated; no backup was written' % (dbname, decide.PLAIN_DUMP_COMPLETE.decode()))
         return None
     if local:
@@ -278,7 +278,7 @@ def dump_and_verify(action: Action, dbname: str, fmt: str, compression: dict[str
     problem = ('pg_restore --list failed (%s): %s' % (describe_exit(listed.rc), listed.stderr.strip())
                if listed.rc != 0 else decide.listing_error(listing, fmt, dbname))
     if problem:
-        raise PgBackupError('the dump of %s does not verify, no backup was written: %s' % (dbname, problem),
+        raise ModuleFailure('the dump of %s does not verify, no backup was written: %s' % (dbname, problem),
                             rc=listed.rc, stderr=listed.stderr)
     if not listing['entries']:
         action.warn('the backup of %s lists no objects: is the database empty?' % dbname)
@@ -305,24 +305,24 @@ def locate_backup(action: Action) -> tuple[dict[str, t.Any], str]:
             if isinstance(manifest, dict) and (candidate == path or manifest.get('file') == os.path.basename(path)):
                 problem = decide.manifest_problem(manifest)
                 if problem:
-                    raise PgBackupError('manifest %s cannot vouch for %s: %s; refusing to restore' % (candidate, path, problem))
+                    raise ModuleFailure('manifest %s cannot vouch for %s: %s; refusing to restore' % (candidate, path, problem))
                 return manifest, os.path.join(folder, manifest['file'])
-        raise PgBackupError('no manifest beside %s names it: pg_backup restores only backups it verified '
+        raise ModuleFailure('no manifest beside %s names it: pg_backup restores only backups it verified '
                             '(their sha256 is checked first)' % path)
     source_db = params.get('source_db') or params['db']
     manifest = next((m for m in action.backups(source_db) if m['label'] == params['label']), None)
     if manifest is None:
-        raise PgBackupError('no verified backup labelled %s of database %s in %s' % (params['label'], source_db, params['dest']))
+        raise ModuleFailure('no verified backup labelled %s of database %s in %s' % (params['label'], source_db, params['dest']))
     return manifest, action.data_path(manifest)
 
 
 def verify_checksum(manifest: dict[str, t.Any], path: str) -> None:
     if not os.path.exists(path):
-        raise PgBackupError('backup %s is missing; refusing to restore' % path)
+        raise ModuleFailure('backup %s is missing; refusing to restore' % path)
     size = store.size_of(path)
     sha256 = store.sha256_of(path)
     if size != manifest['size'] or sha256 != manifest['sha256']:
-        raise PgBackupError('backup %s is corrupted: size %d, sha256 %s; its manifest says size %d, sha256 %s. '
+        raise ModuleFailure('backup %s is corrupted: size %d, sha256 %s; its manifest says size %d, sha256 %s. '
                             'Refusing to restore it' % (path, size, sha256, manifest['size'], manifest['sha256']))
 
 
@@ -333,17 +333,17 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
     target = params.get('target_db') or params.get('db') or manifest['database']
     fmt, jobs, remote = manifest['format'], params['jobs'], action.transport.kind != 'local'
     if remote and fmt == 'directory':
-        raise PgBackupError('a directory-format backup is restored with exec_via local only')
+        raise ModuleFailure('a directory-format backup is restored with exec_via local only')
     if remote and jobs > 1:
-        raise PgBackupError('parallel restore (jobs > 1) reads the archive from a file, but through %s it comes on '
+        raise ModuleFailure('parallel restore (jobs > 1) reads the archive from a file, but through %s it comes on '
                             'stdin, which pg_restore cannot restore in parallel: use jobs 1' % action.transport.kind)
     if fmt == 'plain' and jobs > 1:
-        raise PgBackupError('a plain backup is replayed by psql, which has no parallel jobs: use jobs 1')
+        raise ModuleFailure('a plain backup is replayed by psql, which has no parallel jobs: use jobs 1')
     single = decide.restore_single_transaction(params.get('single_transaction'), jobs)
     try:
         action.transport.check()
     except ExecError as exc:
-        raise PgBackupError(str(exc)) from None
+        raise ModuleFailure(str(exc)) from None
     catalog = action.catalog()
     maintenance = params['maintenance_db']
     exists = pg.database_exists(catalog, target, maintenance)
@@ -353,17 +353,17 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
     summary = dict(path=path, manifest=manifest, target_db=target, pruned=[])
     if exists and marker == wanted and not params['force']:
         unchanged = decide.database_state(target, exists, None, marker)
-        return action.base_result(changed=False, steps=[], diff=restore_diff(target, unchanged, unchanged),
-                                  msg='backup %s is already restored into %s' % (manifest['label'], target), **summary)
+        return action.result(changed=False, steps=[], diff=restore_diff(target, unchanged, unchanged),
+                             msg='backup %s is already restored into %s' % (manifest['label'], target), **summary)
     try:
         steps = decide.restore_steps(params['restore_mode'], exists, target)
     except decide.BackupSpecError as exc:
-        raise PgBackupError(str(exc)) from None
+        raise ModuleFailure(str(exc)) from None
     contents = check_restore_allowed(action, manifest, target, exists, steps, summary, marker)
     diff = restore_diff(target, decide.database_state(target, exists, contents, marker),
                         decide.database_state(target, True, None, wanted))
     if action.check_mode:
-        return action.base_result(changed=True, steps=steps, diff=diff, msg='would restore %s into %s (%s)' % (
+        return action.result(changed=True, steps=steps, diff=diff, msg='would restore %s into %s (%s)' % (
             manifest['label'], target, ', '.join(steps)), **summary)
 
     ident = pg.quote_ident(target)
@@ -378,13 +378,13 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
         action.admin('CREATE DATABASE %s TEMPLATE template0%s' % (ident, owner))
     result = replay(action, manifest, path, target, 'clean' in steps, single, jobs)
     if result.rc != 0:
-        raise PgBackupError('restore of %s into %s failed (%s)%s: %s' % (
+        raise ModuleFailure('restore of %s into %s failed (%s)%s: %s' % (
             path, target, describe_exit(result.rc),
             '; the single transaction was rolled back' if single else '; the database may be partly restored',
-            result.stderr.strip()), rc=result.rc, stderr=result.stderr, commands=action.commands, queries=action.queries)
+            result.stderr.strip()), rc=result.rc, stderr=result.stderr)
     # The owner's own comment survives a recreate too.
     set_comment(action, target, decide.comment_with_marker(comment, wanted))
-    return action.base_result(changed=True, steps=steps, diff=diff, msg='restored %s into %s (%s)' % (
+    return action.result(changed=True, steps=steps, diff=diff, msg='restored %s into %s (%s)' % (
         manifest['label'], target, ', '.join(steps)), **summary)
 
 
@@ -404,7 +404,7 @@ def check_restore_allowed(action: Action, manifest: dict[str, t.Any], target: st
             refusal = decide.overwrite_refusal(manifest, target, contents, pg.system_identifier(catalog, maintenance))
     if refusal:
         state = decide.database_state(target, exists, contents, marker)
-        raise PgBackupError(refusal, steps=[], diff=restore_diff(target, state, state), **summary)
+        raise ModuleFailure(refusal, steps=[], diff=restore_diff(target, state, state), **summary)
     return contents
 
 
@@ -445,7 +445,7 @@ def remove_backups(action: Action) -> dict[str, t.Any]:
     after = [m for m in before if action.data_path(m) not in gone]
     what = ', '.join(os.path.basename(p) for p in removed + pruned)
     verb = 'would remove' if action.check_mode else 'removed'
-    return action.base_result(
+    return action.result(
         changed=bool(gone), path=removed[0] if removed else None, manifest=None, pruned=pruned,
         diff=decide.backups_diff(dbname, before, after),
         msg='%s %s' % (verb, what) if gone else 'nothing to remove for %s' % dbname)

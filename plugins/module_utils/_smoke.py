@@ -9,6 +9,7 @@ import json
 import re
 import typing as t
 import xml.etree.ElementTree as ET
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -568,4 +569,27 @@ def junit_report(results: list[dict[str, t.Any]], elapsed: float, suite_name: st
 
 def json_report(results: list[dict[str, t.Any]], rounds: int, elapsed: float) -> str:
     return json.dumps({'checks': results, 'totals': summarize(results), 'rounds': rounds,
-                       'duration_ms': round(elapsed * 1000, 1)}, indent=2, sort_keys=True)
+                       'duration': round(elapsed, 3)}, indent=2, sort_keys=True)
+
+
+def request_line(check: dict[str, t.Any], default_host: str) -> str:
+    """What a check sends, for the ``commands`` of the result: ``METHOD URL`` (query included, user and
+    password left out) or ``TCP host:port``. Header values are never part of it; captured values in the URL
+    are masked with the rest of the result."""
+    if check['type'] == 'tcp':
+        return 'TCP %s:%d' % (check.get('host') or default_host, check['port'])
+    parts = urlsplit(check['url'])
+    netloc = parts.netloc.rpartition('@')[2]
+    query = parts.query
+    if check['type'] == 'http' and check.get('query'):
+        query = '&'.join(filter(None, [query, urlencode(check['query'], doseq=True)]))
+    method = (check.get('method') or 'GET') if check['type'] == 'http' else 'GET'
+    return '%s %s' % (method.upper(), urlunsplit((parts.scheme, netloc, parts.path, query, '')))
+
+
+def count_repeats(lines: list[str]) -> list[str]:
+    """Each distinct line once, in the order first sent, with how often it was sent when more than once."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [line if count == 1 else '%s  # sent %d times' % (line, count) for line, count in counts.items()]

@@ -360,13 +360,19 @@ alembic_version:
   type: str
   sample: 1.20.1
 commands:
-  description: The commands run, as shell-quoted lines (the URL and password never appear in them).
+  description:
+    - What the task ran, in order (command lines shell-quoted, SQL statements, Kubernetes API calls as C(METHOD path),
+      HTTP requests as C(METHOD URL)), with secrets (passwords, tokens, URLs that hold them) replaced by C(********).
+      Returned on failure and in check mode too.
+    - alembic_migrate lists the helper that runs alembic in the application's Python (one line per run, or one
+      per request with O(job)) and the squawk runs; the database URL travels in the environment, never on a
+      command line.
   returned: always
   type: list
   elements: str
   sample: ["/opt/app/venv/bin/python -c 'import sys; exec(sys.stdin.readline())' session"]
 duration:
-  description: Seconds the task took.
+  description: Seconds the task took, as a float. Returned on failure and in check mode too.
   returned: always
   type: float
   sample: 0.92
@@ -383,6 +389,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_
 from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import environment_defaults, postgres_common_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import _kubernetes, exec_via_argument_spec, transport_from_params
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 
 # url is the whole connection: it excludes every option that would say part of it.
@@ -434,7 +441,7 @@ def option_errors(params):
         return 'unknown rules in safety_ignore: %s; known: %s' % (', '.join(unknown), ', '.join(sorted(safety.RULES)))
     try:
         decide.session_options(params['lock_timeout'], params['statement_timeout'])
-    except decide.MigrateError as exc:
+    except ModuleFailure as exc:
         return exc.msg
     return decide.url_problem(params['url']) if params['url'] else None
 
@@ -442,31 +449,40 @@ def option_errors(params):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE,
                            supports_check_mode=True)
+    # Until the migration run starts, failures still answer with the envelope.
+    checks = Run(secrets=[module.params['url'], module.params['login_password']])
+
+    def refuse(msg):
+        module.fail_json(**checks.failure(ModuleFailure(msg), applied=[]))
+
     if not module.params['url']:
         try:
             module.params.update(environment_defaults(module.params, os.environ))
         except ValueError as exc:
-            module.fail_json(msg=str(exc))
+            refuse(str(exc))
         if not module.params['db']:
-            module.fail_json(msg='one of the following is required: url, db (or PGDATABASE in the environment)')
+            refuse('one of the following is required: url, db (or PGDATABASE in the environment)')
     error = option_errors(module.params)
     if error:
-        module.fail_json(msg=error)
+        refuse(error)
     squawk = None
     if module.params['safety'] != 'off' and module.params['safety_linter'] != 'builtin':
         squawk = module.get_bin_path('squawk', required=module.params['safety_linter'] == 'squawk')
     module.params['environment'] = {key: str(value) for key, value in (module.params['environment'] or {}).items()}
     if module.params['job']:
         if not _kubernetes().HAS_KUBERNETES:
-            module.fail_json(msg=missing_required_lib('kubernetes'))
+            refuse(missing_required_lib('kubernetes'))
         transport = JobTransport(module.params, module.params['job'])
     else:
         transport = transport_from_params(module.params)
     run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
     try:
         result = actions.migrate(run)
-    except decide.MigrateError as exc:
-        module.fail_json(msg=exc.msg, **dict(run.base_result(applied=[]), **exc.context))
+    except ModuleFailure as exc:
+        result = run.failure(exc, applied=[])
+        if not module._diff:
+            result.pop('diff', None)
+        module.fail_json(**result)
     if not module._diff:
         result.pop('diff', None)
     module.exit_json(**result)

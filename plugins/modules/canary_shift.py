@@ -495,11 +495,20 @@ ready_endpoints:
   sample: 3
 commands:
   description:
-    - The commands run, as shell-quoted lines; for Kubernetes, the C(kubectl) line equivalent to each API write.
+    - What the task ran, in order (command lines shell-quoted, SQL statements, Kubernetes API calls as C(METHOD path),
+      HTTP requests as C(METHOD URL)), with secrets (passwords, tokens, URLs that hold them) replaced by C(********).
+      Returned on failure and in check mode too.
+    - canary_shift lists, for nginx, the commands run where nginx runs (the read repeated while it waits for new
+      workers appears once, with its count); for Kubernetes, the C(kubectl) line equivalent to each API write.
   returned: always
   type: list
   elements: str
   sample: ["cat /etc/nginx/conf.d/shop-upstream.conf", "nginx -t -q -c /etc/nginx/.nginx.conf.canary-1a2b3c4d.tmp"]
+duration:
+  description: Seconds the task took, as a float. Returned on failure and in check mode too.
+  returned: always
+  type: float
+  sample: 0.41
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -510,6 +519,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _canary_ngi
 from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
 from ansible_collections.artisan.upgrade.plugins.module_utils import _nginx_config as conf
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, exec_via_argument_spec, transport_from_params
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 NGINX_OPTIONS = dict(
     include_path=dict(type='path', required=True),
@@ -573,36 +583,35 @@ def argument_spec():
     return spec
 
 
-def shift_nginx(module):
+def shift_nginx(module, run):
     transport = transport_from_params(module.params)
-    host = nginx.NginxHost(transport, module.params['nginx']['binary'], module.params['nginx']['config'])
+    host = nginx.NginxHost(transport, module.params['nginx']['binary'], module.params['nginx']['config'], run)
     try:
         transport.check()
-        return nginx.NginxShift(module.params, host, module.check_mode, warn=module.warn).perform(), host.commands
-    except decide.CanaryError as exc:
-        module.fail_json(msg=exc.msg, **dict(exc.context, commands=host.commands))
+        return nginx.NginxShift(module.params, host, module.check_mode, warn=module.warn).perform()
     except (decide.CanarySpecError, conf.NginxConfigError, ExecError) as exc:
-        module.fail_json(msg=str(exc), commands=host.commands)
+        raise ModuleFailure(str(exc)) from None
 
 
-def shift_k8s(module):
+def shift_k8s(module, run):
     if not _k8s.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(_k8s.KUBERNETES_IMPORT_ERROR))
+        raise ModuleFailure(missing_required_lib('kubernetes'), exception=str(_k8s.KUBERNETES_IMPORT_ERROR))
     try:
         # Every API call of the task waits at most until wait_timeout has passed.
         cluster = k8s.Cluster(_k8s.api_client(module.params), module.params['namespace'],
                               _k8s.Deadline(module.params['wait_timeout']))
     except _k8s.K8sError as exc:
-        module.fail_json(msg=str(exc), commands=[])
+        raise ModuleFailure(str(exc)) from None
     shift = k8s.PROVIDERS[module.params['provider']](module.params, cluster, module.check_mode, warn=module.warn)
     try:
-        return shift.perform(), cluster.commands
-    except decide.CanaryError as exc:
-        module.fail_json(msg=exc.msg, **dict(exc.context, commands=cluster.commands))
+        return shift.perform()
     except decide.CanarySpecError as exc:
-        module.fail_json(msg=str(exc), commands=cluster.commands)
+        raise ModuleFailure(str(exc)) from None
     finally:
         cluster.api_client.close()
+        # The Cluster keeps its own list of the API calls it made.
+        for command in cluster.commands:
+            run.record(command)
 
 
 def main():
@@ -611,10 +620,19 @@ def main():
         required_if=[('provider', name, [name]) for name in ('nginx', 'k8s_replicas', 'k8s_ingress_nginx', 'k8s_service')],
         supports_check_mode=True,
     )
-    result, commands = (shift_nginx if module.params['provider'] == 'nginx' else shift_k8s)(module)
+    run = Run()
+    shift = shift_nginx if module.params['provider'] == 'nginx' else shift_k8s
+    failed = False
+    try:
+        result = shift(module, run)
+        result = run.envelope(result.pop('changed'), result.pop('msg'), **result)
+    except ModuleFailure as exc:
+        result, failed = run.failure(exc), True
     if not module._diff:
         result.pop('diff', None)
-    module.exit_json(commands=commands, **result)
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

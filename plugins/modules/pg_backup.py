@@ -357,12 +357,6 @@ target_db:
   returned: state is restored
   type: str
   sample: app
-commands:
-  description: The client commands run, as shell-quoted lines (passwords never appear in them).
-  returned: always
-  type: list
-  elements: str
-  sample: ["pg_dump --version", "pg_dump --format=custom --compress=1 --file=/var/backups/postgres/.artisan-tmp-1a2b3c4d-app--x.dump --dbname=app"]
 queries:
   description: SQL statements that changed something (create, drop, the restored marker).
   returned: always
@@ -370,8 +364,19 @@ queries:
   elements: str
   sample: ['DROP DATABASE "app" WITH (FORCE)', 'CREATE DATABASE "app" TEMPLATE template0',
            "COMMENT ON DATABASE \"app\" IS 'artisan.restored_from: pre-upgrade-2.0.0@sha256:3b1f0c5e...'"]
+commands:
+  description:
+    - What the task ran, in order (command lines shell-quoted, SQL statements, Kubernetes API calls as C(METHOD path),
+      HTTP requests as C(METHOD URL)), with secrets (passwords, tokens, URLs that hold them) replaced by C(********).
+      Returned on failure and in check mode too.
+    - pg_backup lists its pg_dump, pg_restore and psql lines, and the statements that change a database (also in
+      RV(queries)) when psycopg sends them.
+  returned: always
+  type: list
+  elements: str
+  sample: ["pg_dump --version", "pg_dump --format=custom --compress=1 --file=/var/backups/postgres/.artisan-tmp-1a2b3c4d-app--x.dump --dbname=app"]
 duration:
-  description: Seconds the task took.
+  description: Seconds the task took, as a float. Returned on failure and in check mode too.
   returned: always
   type: float
   sample: 2.84
@@ -384,6 +389,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _pg_backup_
 from ansible_collections.artisan.upgrade.plugins.module_utils import _postgres as pg
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import exec_via_argument_spec, transport_from_params
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
 
 
 def argument_spec():
@@ -452,28 +458,30 @@ def main():
         mutually_exclusive=[('label', 'path')],
         supports_check_mode=True,
     )
-    error = option_errors(module.params)
-    if error:
-        module.fail_json(msg=error)
     transport = transport_from_params(module.params)
     action = actions.Action(module.params, transport, module.check_mode, module.warn)
+    error = option_errors(module.params)
+    if error:
+        module.fail_json(**action.failed(ModuleFailure(error)))
     perform = {'present': actions.take_backup, 'restored': actions.restore_backup,
                'absent': actions.remove_backups}[module.params['state']]
+    failure = None
     try:
         result = perform(action)
-    except actions.PgBackupError as exc:
-        context = dict(action.base_result(), **exc.context)
-        if not module._diff:
-            context.pop('diff', None)
-        module.fail_json(msg=exc.msg, **context)
+    except ModuleFailure as exc:
+        failure = exc
     except (pg.PostgresError, decide.BackupSpecError) as exc:
-        module.fail_json(msg=str(exc), **action.base_result())
+        failure = ModuleFailure(str(exc))
     except OSError as exc:
-        module.fail_json(msg='%s: %s' % (exc.filename or 'file system', exc.strerror or exc), **action.base_result())
+        failure = ModuleFailure('%s: %s' % (exc.filename or 'file system', exc.strerror or exc))
     finally:
         action.close()
+    if failure is not None:
+        result = action.failed(failure)
     if not module._diff:
         result.pop('diff', None)
+    if failure is not None:
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -276,6 +276,8 @@ options:
   report_format:
     description:
       - Format of O(report_path). Defaults to V(junit) for a V(.xml) file, else V(json).
+      - V(json) holds C(checks), C(totals), C(rounds) and C(duration) (seconds) as the task returns them; V(junit) gives
+        every time in seconds too.
     type: str
     choices: [junit, json]
 extends_documentation_fragment:
@@ -416,16 +418,27 @@ rounds:
   returned: always
   type: int
   sample: 2
-duration_ms:
-  description: Time the suite took, in milliseconds.
-  returned: always
-  type: float
-  sample: 1534.2
 report_path:
   description: Where the report was written.
   returned: when O(report_path) is set
   type: str
   sample: /var/tmp/smoke-report.xml
+commands:
+  description:
+    - What the task ran, in order (command lines shell-quoted, SQL statements, Kubernetes API calls as C(METHOD path),
+      HTTP requests as C(METHOD URL)), with secrets (passwords, tokens, URLs that hold them) replaced by C(********).
+      Returned on failure and in check mode too.
+    - smoke_test lists each request it sent once, in the order first sent, with how often it was sent when more
+      than once; TCP checks as C(TCP host:port). Header values never appear; secret captured values are masked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["POST http://127.0.0.1:8080/login", "GET http://127.0.0.1:8080/health  # sent 3 times", "TCP 127.0.0.1:5432"]
+duration:
+  description: Seconds the task took, as a float. Returned on failure and in check mode too.
+  returned: always
+  type: float
+  sample: 1.53
 """
 
 import os
@@ -436,6 +449,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _http, _prometheus, _smoke
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 CHECK_OPTIONS = dict(
     name=dict(type='str'),
@@ -477,20 +491,27 @@ class Prober:
     """Runs one check against the service within the seconds the suite has left; the decisions are
     _smoke's, the I/O is _http's."""
 
-    def __init__(self, module, session):
+    def __init__(self, module, session, run):
         self.module = module
         self.session = session
+        self.run = run
         self.request_timeout = module.params['request_timeout']
         self.default_host = urlsplit(module.params['base_url'] or '').hostname or '127.0.0.1'
         self.tls = None
         # Secret captured values of every round, masked in the result and reports. Not no_log_values:
         # Ansible would mask every equal string and number, so a captured "1" or "ok" garbled the result.
         self.secrets = set()
+        # Every request sent, for the result's commands (masked and counted at the end).
+        self.requests = []
+
+    def sent(self, check):
+        self.requests.append(_smoke.request_line(check, self.default_host))
 
     def __call__(self, check, budget):
         return getattr(self, check['type'])(check, budget)
 
     def http(self, check, budget):
+        self.sent(check)
         response = _http.http_probe(self.session, check, min(self.request_timeout, budget))
         captured = {}
         error = response.error
@@ -502,16 +523,19 @@ class Prober:
 
     def websocket(self, check, budget):
         if _http.websocket_connect is None:
-            self.module.fail_json(msg=missing_required_lib('websockets >= 11', reason='for websocket checks'))
+            missing = missing_required_lib('websockets >= 11', reason='for websocket checks')
+            self.module.fail_json(**self.run.failure(ModuleFailure(missing)))
         if self.tls is None:
             params = self.module.params
             self.tls = _http.ssl_context(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
         exchange = check['max_ms'] / 1000 if check.get('max_ms') else self.request_timeout
+        self.sent(check)
         latency, error = _http.websocket_exchange(check, min(exchange, budget), self.tls, _smoke.message_matches,
                                                   _smoke.describe_expectation)
         return dict(ok=error is None, status=None, latency_ms=round(latency, 1), message=error or 'ok')
 
     def tcp(self, check, budget):
+        self.sent(check)
         latency, error = _http.tcp_probe(check.get('host') or self.default_host, check['port'], min(self.request_timeout, budget))
         return dict(ok=error is None, status=None, latency_ms=round(latency, 1), message=error or 'ok')
 
@@ -527,6 +551,7 @@ class Prober:
                 return dict(ok=False, status=None, latency_ms=0.0, ratio=None,
                             message='no time left before the deadline to read the metrics over a %s window'
                             % _http.seconds(check['window']))
+            self.sent(check)
             response = _http.http_probe(self.session, dict(check, method='GET', body=None), min(self.request_timeout, left))
             error = response.error or (None if response.status == 200 else 'status %d from the metrics endpoint' % response.status)
             if error is None:
@@ -579,17 +604,22 @@ def main():
         required_by={'client_key': 'client_cert'},
         supports_check_mode=True,
     )
+    run = Run()
+
+    def refuse(msg, **fields):
+        module.fail_json(**run.failure(ModuleFailure(msg), **fields))
+
     if _http.requests is None:
-        module.fail_json(msg=missing_required_lib('requests'))
+        refuse(missing_required_lib('requests'))
     params = module.params
     if not params['checks']:
-        module.fail_json(msg='checks is empty: give at least one check to run')
+        refuse('checks is empty: give at least one check to run')
     if params['consecutive_successes'] < 1:
-        module.fail_json(msg='consecutive_successes must be 1 or more, got %d' % params['consecutive_successes'])
+        refuse('consecutive_successes must be 1 or more, got %d' % params['consecutive_successes'])
     if min(params['timeout'], params['request_timeout'], params['interval']) <= 0:
-        module.fail_json(msg='timeout, request_timeout and interval must be positive numbers of seconds')
+        refuse('timeout, request_timeout and interval must be positive numbers of seconds')
     if params['max_interval'] < params['interval']:
-        module.fail_json(msg='max_interval (%g) must not be less than interval (%g)' % (params['max_interval'], params['interval']))
+        refuse('max_interval (%g) must not be less than interval (%g)' % (params['max_interval'], params['interval']))
     checks = list(params['checks'])
     if params['expect_version']:
         checks.append(_smoke.version_check(params['expect_version'], params['version_path'], params['version_field']))
@@ -598,27 +628,28 @@ def main():
     except _smoke.CheckSpecError as exc:
         # A refused credential must not show in clear in the task's arguments (invocation) either.
         module.no_log_values.update(_smoke.credential_header_values(checks))
-        module.fail_json(msg=str(exc))
+        refuse(str(exc))
 
     session = _http.new_session(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
-    prober = Prober(module, session)
+    prober = Prober(module, session, run)
     prober.secrets.update(_smoke.secret_header_forms(checks))
     results, rounds, elapsed, captures = _smoke.run_suite(
         checks, prober, params['timeout'], params['interval'], params['max_interval'],
         params['consecutive_successes'], time.monotonic, time.sleep)
     # Everything below (result, message, report files) is built from the masked results.
     results = _smoke.mask(results, prober.secrets)
-    report = dict(changed=False, checks=results, totals=_smoke.summarize(results), rounds=rounds,
-                  duration_ms=round(elapsed * 1000, 1), captured=sorted(captures))
+    for request in _smoke.mask(_smoke.count_repeats(prober.requests), prober.secrets):
+        run.record(request)
+    report = dict(checks=results, totals=_smoke.summarize(results), rounds=rounds, captured=sorted(captures))
     if params['report_path']:
         try:
             write_report(params['report_path'], params['report_format'], results, rounds, elapsed)
         except OSError as exc:
-            module.fail_json(msg='cannot write the report to %s: %s' % (params['report_path'], exc), **report)
+            refuse('cannot write the report to %s: %s' % (params['report_path'], exc), **report)
         report['report_path'] = params['report_path']
     if _smoke.required_failures(results):
-        module.fail_json(msg=_smoke.failure_message(results, rounds, elapsed), **report)
-    module.exit_json(msg='%d check(s) passed' % len(results), **report)
+        refuse(_smoke.failure_message(results, rounds, elapsed), **report)
+    module.exit_json(**run.envelope(False, '%d check(s) passed' % len(results), **report))
 
 
 if __name__ == '__main__':

@@ -255,6 +255,7 @@ def test_a_revision_failing_half_way_leaves_the_last_fully_applied_one(scripts_d
     assert_failed(failed, 'revision t0003 (Create tags and fill them, then fail on the third statement', 'division by zero',
                   'the database is at t0002 after applying t0001, t0002')
     assert [a['revision'] for a in failed['applied']] == ['t0001', 't0002']
+    assert failed['changed'] is True, 'the revisions applied before the failure changed the database'
     assert failed['failed_revision']['revision'] == 't0003' and failed['failed_revision']['lock_timeout'] is False
     # The failing revision's first statements (CREATE TABLE tags, INSERT) were rolled back with it.
     assert revision(postgres, db) == ['t0002']

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, mask
 
 LINEAR = decide.History.from_helper([
     {'id': '0003', 'down': ['0002'], 'message': 'contract'},
@@ -39,7 +40,7 @@ def revisions(plan):
 ])
 def test_resolve_target_on_a_linear_history(spec, current, target):
     if target is None:
-        with pytest.raises(decide.MigrateError, match='ambiguous: it starts 0001, 0002, 0003'):
+        with pytest.raises(ModuleFailure, match='ambiguous: it starts 0001, 0002, 0003'):
             decide.resolve_target(LINEAR, [], spec)
     else:
         assert decide.resolve_target(LINEAR, current, spec) == target
@@ -52,22 +53,22 @@ def test_resolve_target_on_a_linear_history(spec, current, target):
     ('nope', [], 'unknown revision "nope": the script directory has 0001, 0002, 0003'),
 ])
 def test_resolve_target_refuses_what_does_not_exist(spec, current, message):
-    with pytest.raises(decide.MigrateError) as caught:
+    with pytest.raises(ModuleFailure) as caught:
         decide.resolve_target(LINEAR, current, spec)
     assert caught.value.msg == message
 
 
 def test_head_with_several_heads_is_refused_naming_them_and_heads_takes_all():
-    with pytest.raises(decide.MigrateError) as caught:
+    with pytest.raises(ModuleFailure) as caught:
         decide.resolve_target(BRANCHED, ['a'], 'head')
     assert 'the script directory has 2 heads (b1, b2)' in caught.value.msg
     assert caught.value.context == {'heads': ['b1', 'b2']}
     assert decide.resolve_target(BRANCHED, ['a'], 'heads') == ['b1', 'b2']
-    with pytest.raises(decide.MigrateError, match=r'\+1 is ambiguous: a is followed by b1, b2'):
+    with pytest.raises(ModuleFailure, match=r'\+1 is ambiguous: a is followed by b1, b2'):
         decide.resolve_target(BRANCHED, ['a'], '+1')
-    with pytest.raises(decide.MigrateError, match='-1 is ambiguous: m merges b1, b2'):
+    with pytest.raises(ModuleFailure, match='-1 is ambiguous: m merges b1, b2'):
         decide.resolve_target(MERGED, ['m'], '-1')
-    with pytest.raises(decide.MigrateError, match='the database is at 2 heads'):
+    with pytest.raises(ModuleFailure, match='the database is at 2 heads'):
         decide.resolve_target(BRANCHED, ['b1', 'b2'], '-1')
 
 
@@ -83,7 +84,7 @@ def test_plans_over_branches_and_merges():
     assert revisions(decide.plan_steps(BRANCHED, [], ['b1', 'b2'])) == [('upgrade', 'a'), ('upgrade', 'b1'), ('upgrade', 'b2')]
     assert revisions(decide.plan_steps(MERGED, ['b1'], ['m'])) == [('upgrade', 'b2'), ('upgrade', 'm')]
     assert revisions(decide.plan_steps(MERGED, ['m'], ['b1'])) == [('downgrade', 'm'), ('downgrade', 'b2')]
-    with pytest.raises(decide.MigrateError, match='different branches; downgrade and upgrade in two tasks'):
+    with pytest.raises(ModuleFailure, match='different branches; downgrade and upgrade in two tasks'):
         decide.plan_steps(BRANCHED, ['b1'], ['b2'])
 
 
@@ -103,7 +104,7 @@ def test_session_options_and_their_validation():
     assert decide.session_options('5s', '15min') == '-c lock_timeout=5s -c statement_timeout=15min'
     assert decide.session_options('0', '250ms').endswith('statement_timeout=250ms')
     for bad in ('5 s', 'soon', '-1', '5s; DROP'):
-        with pytest.raises(decide.MigrateError, match='lock_timeout must be a PostgreSQL duration'):
+        with pytest.raises(ModuleFailure, match='lock_timeout must be a PostgreSQL duration'):
             decide.session_options(bad, '0')
 
 
@@ -113,7 +114,7 @@ def test_lock_key_is_a_stable_signed_64_bit_integer():
     assert -2 ** 63 <= key < 2 ** 63
 
 
-def test_urls_are_checked_described_and_redacted():
+def test_urls_are_checked_described_and_masked():
     url = 'postgresql+psycopg://app:s%40cret@db.internal:6432/shop'
     assert decide.url_problem(url) is None
     assert decide.url_problem('postgresql://app@/shop') is None
@@ -122,7 +123,8 @@ def test_urls_are_checked_described_and_redacted():
     assert decide.url_password(url) == 's@cret'
     assert decide.describe_url(url) == 'database "shop" on db.internal:6432 as "app"'
     assert decide.describe_url('postgresql:///shop') == 'database "shop" on the default socket'
-    assert decide.redact('failed for %s (s@cret)' % url, [url, 's@cret']) == 'failed for ******** (********)'
+    # The password of a URL is masked alone too (a driver may quote it without the URL).
+    assert mask('failed for %s (s@cret)' % url, [url, decide.url_password(url)]) == 'failed for ******** (********)'
 
 
 def test_error_summary_keeps_the_error_and_its_sql():

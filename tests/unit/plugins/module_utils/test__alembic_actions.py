@@ -14,6 +14,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_runner as runner
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, ExecResult, LocalTransport
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
 
 # Answers each request line with its action and this process's id, as the helper answers (marker lines).
 ECHO = '''
@@ -457,3 +458,40 @@ def test_a_transport_that_cannot_run_commands_fails_before_the_helper_starts():
     transport = HelperTransport(FakeApplication(), kind='docker', broken='container "app" is not running')
     error = migrate_failure(migrate_params(), transport)
     assert error.msg == 'container "app" is not running' and transport.calls == []
+
+
+class Clock:
+    def __init__(self):
+        self.now = 10.0
+
+    def __call__(self):
+        return self.now
+
+
+def migration(program, clock):
+    params = dict(url='postgresql://app:s3cret-pw@db.internal/shop', python=sys.executable, config='alembic.ini',
+                  ini_section='alembic', chdir=None, script_location=None, connect_timeout=5, environment=None,
+                  lock_timeout='5s', statement_timeout='15min')
+    run = actions.Migration(params, LocalTransport(), check_mode=False, diff=False, warn=lambda msg: None, squawk=None,
+                            clock=clock)
+    run.session = actions.HelperSession(LocalTransport(), ARGV, run.environment(), program)
+    run.record(run.session.command)
+    return run
+
+
+def test_a_migration_run_masks_the_url_and_its_password_in_failures_and_answers_the_envelope():
+    # A helper that fails the way a driver does: quoting the URL, and the password alone.
+    failing = ('import os, sys\n'
+               'url = os.environ["ARTISAN_ALEMBIC_URL"]\n'
+               'sys.stderr.write("cannot connect to %s (password s3cret-pw)\\n" % url)\n'
+               'sys.exit(2)\n')
+    clock = Clock()
+    run = migration(failing, clock)
+    with pytest.raises(ModuleFailure) as failure:
+        run.helper('inspect')
+    clock.now += 1.25
+    result = run.failure(failure.value, applied=[])
+    assert 'the alembic helper failed' in result['msg']
+    assert 's3cret-pw' not in json.dumps(result) and 'cannot connect to ******** (password ********)' in result['msg']
+    assert result['commands'] == ["%s -c 'import sys; exec(sys.stdin.readline())' session" % sys.executable]
+    assert result['duration'] == 1.25 and result['changed'] is False and result['applied'] == []

@@ -52,7 +52,7 @@ def test_publish_replaces_a_file_and_a_folder(tmp_path):
     final_dir = os.path.join(dest, 'b.dir')
     for content in (b'one', b'two'):
         temp = store.temp_path(dest, 'b.dir')
-        store.create_private_dir(temp)
+        os.mkdir(temp)  # pg_dump --format=directory creates its folder itself
         with open(os.path.join(temp, 'toc.dat'), 'wb') as handle:
             handle.write(content)
         store.make_private(temp)

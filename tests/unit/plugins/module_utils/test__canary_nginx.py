@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary_nginx as provider
-from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecResult
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecResult, LocalTransport
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import Run
 
 
 def split(weight, drain=None):
@@ -151,3 +153,14 @@ def test_a_swap_that_changes_the_files_nginx_loads_is_undone():
     assert host.files['/etc/nginx/sites-enabled/app'] == 'old'
     host.loaded = list(before)
     shift.check_loaded_files(before, existed=True)
+
+
+def test_the_host_records_what_it_runs_in_the_module_run(tmp_path):
+    run = Run()
+    host = provider.NginxHost(LocalTransport(), 'nginx', str(tmp_path / 'nginx.conf'), run)
+    (tmp_path / 'nginx.pid').write_text('%d\n' % os.getpid())
+    assert host.read(str(tmp_path / 'absent.conf')) is None
+    assert host.master_pid(str(tmp_path / 'nginx.pid')) == os.getpid()
+    host.workers(os.getpid())  # polled while waiting for a reload: not one line per poll
+    assert run.commands == ['cat %s' % (tmp_path / 'absent.conf'), 'cat %s' % (tmp_path / 'nginx.pid'),
+                            'cat /proc/%d/task/%d/children' % (os.getpid(), os.getpid())]

@@ -23,7 +23,8 @@ import pytest
 from ansible_collections.artisan.upgrade.plugins.module_utils import _pg_backup as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _pg_backup_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils import _postgres as pg
-from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, ExecResult
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, ExecResult, LocalTransport
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import MASK, ModuleFailure
 from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils import pg_tool_outputs as recorded
 
 UTC = datetime.timezone.utc
@@ -712,3 +713,59 @@ def test_absent_removes_the_labelled_backup_manifest_and_file(tmp_path):
 
     again, _warnings = perform(actions.remove_backups, params, FakeTransport(FakeServer()))
     assert again['changed'] is False and again['msg'] == 'nothing to remove for shop'
+
+
+# --- the run plumbing: recorded commands with the password masked, the envelope ---------------------------------
+
+
+class Stopwatch:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 50.0
+
+    def __call__(self):
+        return self.now
+
+
+class RecordingCatalog:
+    """What psycopg would be sent (the statements), without a server."""
+
+    def __init__(self):
+        self.sent = []
+
+    def execute(self, statement, dbname):
+        self.sent.append((statement, dbname))
+
+
+def plumbing_action(clock=None):
+    params = dict(login_password='pw-0123456789', maintenance_db='postgres', bin_dir=None)
+    return actions.Action(params, LocalTransport(), check_mode=False, warn=lambda msg: None, clock=clock or Stopwatch())
+
+
+def test_commands_run_are_recorded_with_the_password_masked():
+    run = plumbing_action()
+    result = run.run(['sh', '-c', 'test -n "$PGPASSWORD"', 'pw-0123456789'])
+    assert result.rc == 0, 'the password travels in the environment'
+    assert run.commands == ["sh -c 'test -n \"$PGPASSWORD\"' %s" % MASK]
+
+
+def test_statements_sent_by_psycopg_are_commands_too():
+    run = plumbing_action()
+    run._catalog = RecordingCatalog()
+    run.admin('DROP DATABASE "shop" WITH (FORCE)')
+    assert run._catalog.sent == [('DROP DATABASE "shop" WITH (FORCE)', 'postgres')]
+    assert run.commands == run.queries == ['DROP DATABASE "shop" WITH (FORCE)']
+
+
+def test_success_and_failure_answer_the_envelope_with_the_queries():
+    clock = Stopwatch()
+    run = plumbing_action(clock)
+    run.queries.append('CREATE DATABASE "shop" TEMPLATE template0')
+    clock.now += 2.5
+    assert run.result(changed=True, msg='restored', steps=['create', 'restore']) == dict(
+        changed=True, msg='restored', steps=['create', 'restore'], queries=['CREATE DATABASE "shop" TEMPLATE template0'],
+        commands=[], duration=2.5)
+    failed = run.failed(ModuleFailure('pg_dump of shop failed (rc 1)', rc=1, stderr='boom'))
+    assert failed == dict(changed=False, msg='pg_dump of shop failed (rc 1)', rc=1, stderr='boom',
+                          queries=['CREATE DATABASE "shop" TEMPLATE template0'], commands=[], duration=2.5)

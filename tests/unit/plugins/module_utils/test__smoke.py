@@ -520,3 +520,26 @@ def test_reports_built_from_masked_results_hold_no_secret():
     for report in (_smoke.junit_report(results, 1.0), _smoke.json_report(results, 2, 1.0)):
         assert 'tok-abcdef' not in report and '********' in report
     assert json.loads(_smoke.json_report(results, 2, 1.0))['checks'][0]['status'] == 200
+
+
+@pytest.mark.parametrize('check, line', [
+    (dict(type='http', method='post', url='http://127.0.0.1:8080/login'), 'POST http://127.0.0.1:8080/login'),
+    (dict(type='http', method='GET', url='https://user:pass@app.example/me?x=1', query={'page': 2, 'tag': ['a', 'b']}),
+     'GET https://app.example/me?x=1&page=2&tag=a&tag=b'),
+    (dict(type='metrics', method='POST', url='http://127.0.0.1:9090/metrics'), 'GET http://127.0.0.1:9090/metrics'),
+    (dict(type='websocket', method='GET', url='ws://127.0.0.1:8080/ws'), 'GET ws://127.0.0.1:8080/ws'),
+    (dict(type='tcp', port=5432), 'TCP 127.0.0.1:5432'),
+    (dict(type='tcp', host='db.internal', port=5432), 'TCP db.internal:5432'),
+])
+def test_request_lines_say_what_was_sent_without_credentials(check, line):
+    assert _smoke.request_line(check, '127.0.0.1') == line
+
+
+def test_repeated_requests_are_listed_once_with_their_count():
+    sent = ['GET http://a/health', 'TCP a:5432', 'GET http://a/health', 'GET http://a/health']
+    assert _smoke.count_repeats(sent) == ['GET http://a/health  # sent 3 times', 'TCP a:5432']
+
+
+def test_the_json_report_gives_the_duration_in_seconds():
+    report = json.loads(_smoke.json_report([], 1, 1.23456))
+    assert report['duration'] == 1.235 and 'duration_ms' not in report
