@@ -37,7 +37,9 @@ SESSION_TRANSPORTS = ('local', 'docker', 'pod')
 
 def runner_source() -> str:
     """The helper's program text, from wherever this module was loaded (a file, or Ansible's payload zip)."""
-    return runner.__loader__.get_source(runner.__name__)
+    source = runner.__loader__.get_source(runner.__name__)
+    # Ansible's collection loader returns bytes, the payload's zipimport text.
+    return source.decode('utf-8') if isinstance(source, bytes) else source
 
 
 def parse_answer(output: str) -> dict[str, t.Any]:

@@ -118,12 +118,13 @@ class Action(Run):
         store.remove_path(self.data_path(manifest))
         return self.data_path(manifest)
 
-    def prune(self, dbname: str, protect: str | None) -> list[str]:
+    def prune(self, dbname: str, protect: str | None, present: list[dict[str, t.Any]] | None = None) -> list[str]:
+        """Apply retention; ``present`` is the folder as the real run would see it (check mode has not changed it)."""
         keep, max_age = self.params.get('keep'), self.params.get('max_age')
         if keep is None and max_age is None:
             return []
-        doomed = decide.select_prunable(self.backups(dbname), keep, decide.parse_age(max_age) if max_age else None,
-                                        self.now(), protect)
+        doomed = decide.select_prunable(self.backups(dbname) if present is None else present, keep,
+                                        decide.parse_age(max_age) if max_age else None, self.now(), protect)
         if self.check_mode:
             return [self.data_path(m) for m in doomed]
         return [self.remove_backup(m) for m in doomed]
@@ -163,7 +164,10 @@ def take_backup(action: Action) -> dict[str, t.Any]:
         action.warn('backup %s of %s cannot be reused (%s): taking it again' % (label, dbname, problem))
     collision = os.path.join(dest, decide.manifest_name(dbname, label))
     if os.path.exists(collision) and existing is None:
-        other = store.read_json(collision) if os.path.isfile(collision) else {}
+        try:
+            other = store.read_json(collision) if os.path.isfile(collision) else {}
+        except (OSError, ValueError):
+            other = {}  # unreadable: not a backup anyone can restore, so it is replaced
         if isinstance(other, dict) and other.get('database') not in (None, dbname):
             raise ModuleFailure('%s already holds the backup %s of database "%s", whose file name is the same as '
                                 '"%s"\'s: use another dest or label' % (collision, label, other.get('database'), dbname))
@@ -195,7 +199,7 @@ def take_backup(action: Action) -> dict[str, t.Any]:
         planned = dict(database=dbname, label=label, file=os.path.basename(final), format=fmt, compression=compression,
                        size=None, sha256='(not written)', finished_at=decide.iso(action.now()))
         after = [m for m in before if m['label'] != label] + [planned]
-        pruned = action.prune(dbname, label)
+        pruned = action.prune(dbname, label, present=after)
         after = [m for m in after if action.data_path(m) not in pruned]
         return action.result(
             changed=True, path=final, manifest_path=os.path.join(dest, decide.manifest_name(dbname, label)),
@@ -440,7 +444,8 @@ def remove_backups(action: Action) -> dict[str, t.Any]:
         doomed = next((m for m in before if m['label'] == label), None)
         if doomed:
             removed.append(action.data_path(doomed) if action.check_mode else action.remove_backup(doomed))
-    pruned = action.prune(dbname, None)
+    remaining = [m for m in before if action.data_path(m) not in removed] if action.check_mode else None
+    pruned = action.prune(dbname, None, present=remaining)
     gone = set(removed + pruned)
     after = [m for m in before if action.data_path(m) not in gone]
     what = ', '.join(os.path.basename(p) for p in removed + pruned)

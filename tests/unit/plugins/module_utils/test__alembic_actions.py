@@ -427,14 +427,6 @@ def test_a_missing_interpreter_says_which_option_sets_it():
                          "/opt/none/bin/python: No such file or directory. Set virtualenv or python to its interpreter")
 
 
-@pytest.fixture
-def program_text(monkeypatch):
-    """runner_source() gives bytes when Ansible's collection loader (ansible-test units) loaded _alembic_runner, and
-    the Job path needs text: the helper program as the payload zip's loader gives it."""
-    monkeypatch.setattr(actions, 'runner_source', lambda: PROGRAM)
-
-
-@pytest.mark.usefixtures('program_text')
 def test_a_job_runs_one_helper_per_request_with_the_request_in_its_environment():
     app = FakeApplication()
     transport = HelperTransport(app, kind='job')
@@ -446,7 +438,6 @@ def test_a_job_runs_one_helper_per_request_with_the_request_in_its_environment()
     assert len(result['commands']) == 3
 
 
-@pytest.mark.usefixtures('program_text')
 def test_a_failed_job_reports_its_log():
     transport = HelperTransport(FakeApplication(), kind='job', crash_on='inspect', rc=2,
                                 stderr="ModuleNotFoundError: No module named 'alembic'\n")
@@ -495,3 +486,16 @@ def test_a_migration_run_masks_the_url_and_its_password_in_failures_and_answers_
     assert 's3cret-pw' not in json.dumps(result) and 'cannot connect to ******** (password ********)' in result['msg']
     assert result['commands'] == ["%s -c 'import sys; exec(sys.stdin.readline())' session" % sys.executable]
     assert result['duration'] == 1.25 and result['changed'] is False and result['applied'] == []
+
+
+# --- the helper program as text, whatever loaded it -----------------------------------------------
+
+def test_the_helper_program_is_text_whatever_loader_loaded_it():
+    # Ansible's collection loader (ansible-test units, controller-side imports) returns get_source() as bytes.
+    assert actions.runner_source() == PROGRAM
+
+
+def test_a_job_sends_the_helper_program_as_loaded():
+    app = FakeApplication(current=['0003'])
+    result, _warnings = migrate(migrate_params(), HelperTransport(app, kind='job'))
+    assert result['changed'] is False and app.actions() == ['inspect']

@@ -769,3 +769,40 @@ def test_success_and_failure_answer_the_envelope_with_the_queries():
     failed = run.failed(ModuleFailure('pg_dump of shop failed (rc 1)', rc=1, stderr='boom'))
     assert failed == dict(changed=False, msg='pg_dump of shop failed (rc 1)', rc=1, stderr='boom',
                           queries=['CREATE DATABASE "shop" TEMPLATE template0'], commands=[], duration=2.5)
+
+
+# --- check mode prunes what the real run would; unreadable manifests ------------------------------
+
+def test_check_mode_counts_the_backup_it_would_take_when_pruning(tmp_path):
+    for name in ('checked', 'real'):
+        seed_backup(tmp_path / name, 'older', NOW - datetime.timedelta(days=1))
+    checked, _warnings = perform(actions.take_backup, backup_params(tmp_path / 'checked', keep=1),
+                                 FakeTransport(FakeServer()), check_mode=True)
+    real, _warnings = perform(actions.take_backup, backup_params(tmp_path / 'real', keep=1), FakeTransport(FakeServer()))
+
+    assert real['pruned'] == [str(tmp_path / 'real' / 'shop--older.dump')]
+    # Check mode must announce the same deletion, in pruned and in the diff.
+    assert checked['pruned'] == [str(tmp_path / 'checked' / 'shop--older.dump')]
+    assert 'older ' not in checked['diff']['after']
+
+
+def test_check_mode_of_absent_prunes_as_if_the_labelled_backup_were_removed(tmp_path):
+    for name in ('checked', 'real'):
+        for label, days in (('x', 1), ('y', 2), ('z', 3)):
+            seed_backup(tmp_path / name, label, NOW - datetime.timedelta(days=days))
+    checked, _warnings = perform(actions.remove_backups, backup_params(tmp_path / 'checked', state='absent', label='x',
+                                                                       keep=1), FakeTransport(FakeServer()), check_mode=True)
+    real, _warnings = perform(actions.remove_backups, backup_params(tmp_path / 'real', state='absent', label='x', keep=1),
+                              FakeTransport(FakeServer()))
+
+    assert real['msg'] == 'removed shop--x.dump, shop--z.dump'
+    assert checked['msg'] == 'would remove shop--x.dump, shop--z.dump'
+
+
+def test_an_unreadable_manifest_at_the_labels_name_is_replaced_not_a_crash(tmp_path):
+    (tmp_path / 'shop--pre-2.0.manifest.json').write_text('{"database": "shop", "lab')
+    result, warnings = perform(actions.take_backup, backup_params(tmp_path), FakeTransport(FakeServer()))
+
+    assert result['changed'] is True
+    assert read_manifest(tmp_path, 'pre-2.0')['sha256'] == hashlib.sha256(ARCHIVE).hexdigest()
+    assert warnings[0].startswith('ignoring unreadable manifest %s: ' % (tmp_path / 'shop--pre-2.0.manifest.json'))
