@@ -10,7 +10,7 @@ module: release_record
 short_description: One JSON record per upgrade run, with its phases, their module results and how it ended
 version_added: 0.1.0
 description:
-  - Keeps the release record of an upgrade run, one JSON file per run named by its release id in O(dir): what
+  - Keeps the release record of an upgrade run, one JSON file per run named by its release id in O(dir). It says what
     was upgraded (application, environment, versions before and after), by whom and when, every phase on every
     host with the result envelope (C(changed), C(msg), C(commands), C(duration)) and chosen facts of the modules
     that ran in it (backup path and sha256, revisions before and after, smoke totals, ...), and how the run ended
