@@ -13,9 +13,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.artisan.upgrade.plugins.module_utils import _preflight as decide
 
 
-def semver_compare(a, b):
+def semver_compare(a, other):
     try:
-        return decide.compare_semver(str(a), str(b))
+        return decide.compare_semver(str(a), str(other))
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
