@@ -132,8 +132,10 @@ def read_info(action, dbname):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), required_one_of=[('db',)], supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     run = Run(secrets=[module.params['login_password']])
+    if not module.params['db']:
+        module.fail_json(**run.failure(ModuleFailure('db is required: name the database (or set PGDATABASE)')))
     transport = transport_from_params(module.params, module.get_bin_path)
     action = actions.Action(module.params, transport, module.check_mode, module.warn)
     try:

@@ -106,7 +106,7 @@ def test_of_many_processes_starting_at_once_exactly_one_acquires(tmp_path):
     for process in processes:
         process.start()
     start.set()
-    winners = [results.get(timeout=120) for _ in processes]
+    winners = [results.get(timeout=120) for process in processes]
     for process in processes:
         process.join(60)
     assert len([w for w in winners if w]) == 1
