@@ -88,30 +88,27 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Upgrade shop, one run at a time
-  hosts: app
-  tasks:
-    - name: Take the lock of shop, waiting up to 10 minutes for a running upgrade
+- name: Take the lock of shop, waiting up to 10 minutes for a running upgrade
+  artisan.upgrade.run_lock:
+    app: shop
+    release_id: "{{ release_id }}"
+    timeout: 600
+    stale_after: 6h
+  delegate_to: localhost
+  run_once: true
+
+- name: Upgrade, and give the lock back whatever happens
+  block:
+    - name: The upgrade's tasks
+      ansible.builtin.include_tasks: upgrade-tasks.yml
+  always:
+    - name: Release the lock
       artisan.upgrade.run_lock:
         app: shop
         release_id: "{{ release_id }}"
-        timeout: 600
-        stale_after: 6h
+        state: released
       delegate_to: localhost
       run_once: true
-
-    - name: Upgrade
-      block:
-        - name: The upgrade's tasks
-          ansible.builtin.include_tasks: upgrade-tasks.yml
-      always:
-        - name: Release the lock
-          artisan.upgrade.run_lock:
-            app: shop
-            release_id: "{{ release_id }}"
-            state: released
-          delegate_to: localhost
-          run_once: true
 
 - name: Release a lock left by a run that was killed on another controller
   artisan.upgrade.run_lock:
