@@ -15,6 +15,7 @@ import os
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _backup_store as files
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
 
 LOCK_SUFFIX = '.lock'
 
@@ -60,3 +61,17 @@ def remove(path: str) -> bool:
 def json_files(folder: str) -> list[str]:
     """Paths of the finished ``*.json`` files in ``folder`` (none when it does not exist)."""
     return files.manifest_paths(folder, '.json')
+
+
+def exit_module(module: t.Any, run: t.Any, action: t.Callable[[], dict[str, t.Any]]) -> None:
+    """End a module whose work is ``action`` on files of ``module.params['dir']``: its result, or its failure
+    (a ModuleFailure, or an OSError named by its path) in the same envelope; the diff only in diff mode."""
+    try:
+        result = action()
+    except ModuleFailure as exc:
+        module.fail_json(**run.failure(exc))
+    except OSError as exc:
+        module.fail_json(**run.failure(ModuleFailure('%s: %s' % (exc.filename or module.params['dir'], exc.strerror or exc))))
+    if not module._diff:  # pylint: disable=protected-access
+        result.pop('diff', None)
+    module.exit_json(**result)

@@ -280,8 +280,9 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.artisan.upgrade.plugins.module_utils._record_store import exit_module
 from ansible_collections.artisan.upgrade.plugins.module_utils._release_record_actions import perform
-from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import Run
 
 
 def argument_spec():
@@ -321,15 +322,7 @@ def main():
         supports_check_mode=True,
     )
     run = Run(secrets=module.params['secrets'])
-    try:
-        result = perform(module.params, module.check_mode, run)
-    except ModuleFailure as exc:
-        module.fail_json(**run.failure(exc))
-    except OSError as exc:
-        module.fail_json(**run.failure(ModuleFailure('%s: %s' % (exc.filename or module.params['dir'], exc.strerror or exc))))
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+    exit_module(module, run, lambda: perform(module.params, module.check_mode, run))
 
 
 if __name__ == '__main__':

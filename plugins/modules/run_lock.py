@@ -160,7 +160,8 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
+from ansible_collections.artisan.upgrade.plugins.module_utils._record_store import exit_module
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import Run
 from ansible_collections.artisan.upgrade.plugins.module_utils._run_lock_actions import Lock
 
 
@@ -180,16 +181,12 @@ def main():
         supports_check_mode=True,
     )
     run = Run()
-    try:
+
+    def act():
         lock = Lock(module.params, module.check_mode, run, module.warn)
-        result = lock.acquire() if module.params['state'] == 'acquired' else lock.release()
-    except ModuleFailure as exc:
-        module.fail_json(**run.failure(exc))
-    except OSError as exc:
-        module.fail_json(**run.failure(ModuleFailure('%s: %s' % (exc.filename or module.params['dir'], exc.strerror or exc))))
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+        return lock.acquire() if module.params['state'] == 'acquired' else lock.release()
+
+    exit_module(module, run, act)
 
 
 if __name__ == '__main__':
