@@ -71,6 +71,10 @@ def add_phase(params: dict[str, t.Any], check_mode: bool, run: Run, now: t.Calla
         keep=decide.DEFAULT_KEEP if params['keep'] is None else params['keep'], recorded_at=decide.iso(now()),
         details=params['details'], secrets=run.secrets)
     what = 'phase %s of %s' % (params['phase'], params['host'])
+    if check_mode and store.read_json(path) is None:
+        # A dry run whose state=started ran in check mode too wrote no record: say what would be recorded.
+        return run.envelope(True, 'would record %s (%s) in release record %s, not started yet' % (what, phase['result'], release_id),
+                            release_id=release_id, path=path, record=None, phase=phase, diff={'before': {}, 'after': phase})
     if check_mode:
         _record, old, changed = decide.add_phase(load(path, release_id), phase)
         return phase_answer(run, path, _record, phase, old, changed,

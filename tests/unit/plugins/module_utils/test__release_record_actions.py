@@ -56,6 +56,12 @@ def test_phase_before_start_says_what_to_do(tmp_path):
         perform(tmp_path, state='phase', release_id='nope', phase='backup', host='h')
 
 
+def test_in_a_dry_run_that_wrote_no_record_a_phase_says_what_it_would_record(tmp_path):
+    planned = perform(tmp_path, True, state='phase', release_id='nope', phase='backup', host='h')
+    assert planned['changed'] and planned['record'] is None and planned['phase']['name'] == 'backup'
+    assert 'not started yet' in planned['msg'] and not os.listdir(tmp_path)
+
+
 def test_phase_finish_and_query(tmp_path):
     rid = start(tmp_path, release_id='r1')['release_id']
     backup = {'changed': True, 'msg': 'wrote', 'commands': ['pg_dump'], 'duration': 1.0, 'path': '/b/x.dump',
