@@ -61,7 +61,7 @@ options:
   secret_keys:
     description:
       - Names whose values are masked in the diff and the result, for example V([DATABASE_URL, SECRET_KEY]).
-        A renamed secret stays masked under its new name.
+        A renamed secret stays masked under its new name, and a value renamed to a secret key is masked under its old name.
     type: list
     elements: str
     default: []
@@ -229,7 +229,9 @@ def main():
     set_values = dict(params['set'], **params['set_secret'])
     overlap = set(params['set']) & set(params['set_secret'])
     secret_keys = set(params['secret_keys']) | set(params['set_secret'])
+    # A rename moves one value: secret under either name means secret under both.
     secret_keys |= {new for old, new in params['renames'].items() if old in secret_keys}
+    secret_keys |= {old for old, new in params['renames'].items() if new in secret_keys}
     try:
         if overlap:
             raise ModuleFailure('keys both in set and set_secret: %s' % ', '.join(sorted(overlap)))

@@ -136,12 +136,14 @@ def main():
     run = Run(secrets=[module.params['login_password']])
     if not module.params['db']:
         module.fail_json(**run.failure(ModuleFailure('db is required: name the database (or set PGDATABASE)')))
-    transport = transport_from_params(module.params, module.get_bin_path)
+    transport = transport_from_params(module.params)
     action = actions.Action(module.params, transport, module.check_mode, module.warn)
     try:
         info = read_info(action, module.params['db'])
-    except (actions.PgBackupError, pg.PostgresError) as exc:
-        failure = ModuleFailure(getattr(exc, 'msg', str(exc)))
+    except ModuleFailure as exc:
+        failure = exc
+    except pg.PostgresError as exc:
+        failure = ModuleFailure(str(exc))
     else:
         failure = None
     finally:

@@ -178,3 +178,74 @@ def test_k8s_rollout(kubesim, run_playbook):
     assert planned['changed'] is True and rolled['changed'] is True
     assert apps.read_namespaced_deployment('web', 'default').spec.template.spec.containers[0].image == 'demoapp:2.0.0'
     assert any('deployments/web' in command for command in rolled['commands']), rolled['commands']
+
+
+def test_pg_info(postgres, database, run_playbook):
+    args = dict(login_host='127.0.0.1', port=postgres.port, login_user=SUPERUSER, login_password=SUPERUSER_PASSWORD,
+                db=database)
+    read, checked, wrong = run_module_tasks(run_playbook, 'artisan.upgrade.pg_info', [
+        args,
+        (args, {'check_mode': True}),
+        dict(args, login_password='not-the-password'),
+    ])
+    for result in (read, checked):
+        assert_envelope(result, SUPERUSER_PASSWORD)
+        assert result['changed'] is False
+    assert_envelope(wrong, SUPERUSER_PASSWORD, 'not-the-password', failed=True)
+    assert read['server_version_num'] == int(postgres.query('SHOW server_version_num')[0][0])
+
+
+def test_release_record_and_run_lock(tmp_path, run_playbook):
+    records, locks = str(tmp_path / 'records'), str(tmp_path / 'locks')
+    started, = run_module_tasks(run_playbook, 'artisan.upgrade.release_record', [
+        dict(state='started', dir=records, app='shop', environment='staging', version='2.0.0', version_from='1.0.0'),
+    ])
+    assert_envelope(started)
+    release_id = started['release_id']
+    phase, finished, unknown = run_module_tasks(run_playbook, 'artisan.upgrade.release_record', [
+        dict(state='phase', dir=records, release_id=release_id, phase='backup', host='db1', result='ok',
+             details={'url': 'postgresql://app:%s@db/shop' % APP_PASSWORD}),
+        dict(state='finished', dir=records, release_id=release_id, status='succeeded'),
+        dict(state='phase', dir=records, release_id='no-such-run', phase='backup', host='db1', result='ok'),
+    ])
+    for result in (phase, finished):
+        assert_envelope(result, APP_PASSWORD)
+    assert_envelope(unknown, failed=True)
+    stored = json.loads((tmp_path / 'records' / ('%s.json' % release_id)).read_text())
+    assert stored['status'] == 'succeeded' and APP_PASSWORD not in json.dumps(stored)
+
+    taken, refused, released = run_module_tasks(run_playbook, 'artisan.upgrade.run_lock', [
+        dict(app='shop', dir=locks, release_id='run-a'),
+        dict(app='shop', dir=locks, release_id='run-b'),
+        dict(app='shop', dir=locks, release_id='run-a', state='released'),
+    ])
+    for result in (taken, released):
+        assert_envelope(result)
+        assert result['changed'] is True
+    assert_envelope(refused, failed=True)
+    assert 'run-a' in refused['msg']
+    assert not (tmp_path / 'locks' / 'shop.json').exists(), 'the released lock is gone'
+
+
+def test_env_file_and_app_release(tmp_path, run_playbook):
+    env = tmp_path / 'app.env'
+    env.write_text('DATABASE_URI=postgresql://app:%s@db/shop\nLOG_LEVEL=debug\n' % APP_PASSWORD)
+    edited, again, conflicting = run_module_tasks(run_playbook, 'artisan.upgrade.env_file', [
+        dict(path=str(env), renames={'DATABASE_URI': 'DATABASE_URL'}, secret_keys=['DATABASE_URL']),
+        dict(path=str(env), renames={'DATABASE_URI': 'DATABASE_URL'}, secret_keys=['DATABASE_URL']),
+        dict(path=str(tmp_path / 'missing.env'), set={'A': '1'}, create=False),
+    ])
+    for result in (edited, again):
+        assert_envelope(result, APP_PASSWORD)
+    assert edited['changed'] is True and again['changed'] is False
+    assert_envelope(conflicting, failed=True)
+    assert env.read_text().startswith('DATABASE_URL=postgresql://app:%s@db/shop' % APP_PASSWORD)
+
+    root = tmp_path / 'app'
+    planned, refused = run_module_tasks(run_playbook, 'artisan.upgrade.app_release', [
+        (dict(app_root=str(root), version='2.0.0', requirements=['demoapp==2.0.0'], state='current'), {'check_mode': True}),
+        dict(app_root=str(root), version='not a version', requirements=['demoapp']),
+    ])
+    assert_envelope(planned)
+    assert planned['changed'] is True and not root.exists()
+    assert_envelope(refused, failed=True)
