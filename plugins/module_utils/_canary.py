@@ -390,7 +390,3 @@ def service_selector(weight: int, stable: dict[str, str], canary: dict[str, str]
 def selector_weight(selector: dict[str, str] | None, stable: dict[str, str], canary: dict[str, str]) -> int | None:
     selector = selector or {}
     return 100 if selector == canary else 0 if selector == stable else None
-
-
-def label_selector(labels: dict[str, str]) -> str:
-    return ','.join('%s=%s' % item for item in sorted(labels.items()))

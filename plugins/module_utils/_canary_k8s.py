@@ -260,10 +260,10 @@ class ServiceShift(K8sShift):
         side = 'canary' if self.params['weight'] == 100 else 'stable'
         result = self.result(dict(selector=live), dict(selector=target),
                              decide.selector_weight(live, stable, canary), self.params['weight'],
-                             ['selector %s -> %s (%s)' % (decide.label_selector(live), decide.label_selector(target), side)])
+                             ['selector %s -> %s (%s)' % (state.labels_selector(live), state.labels_selector(target), side)])
         result['service'] = o['name']
         if not result['changed']:
-            result['msg'] = 'Service %s already selects %s' % (o['name'], decide.label_selector(target))
+            result['msg'] = 'Service %s already selects %s' % (o['name'], state.labels_selector(target))
             return result
         ready = cluster.ready_pod_ips(target)
         result['ready_endpoints'] = len(ready)
@@ -271,9 +271,9 @@ class ServiceShift(K8sShift):
         if not ready:
             if not self.params['force']:
                 raise ModuleFailure('no Ready pod matches %s; refusing to switch Service %s to it (force=true overrides)'
-                                    % (decide.label_selector(target), o['name']),
+                                    % (state.labels_selector(target), o['name']),
                                     **self.unchanged(result, dict(selector=live), result['before_weight'], False))
-            self.warn('forced: no Ready pod matches %s' % decide.label_selector(target))
+            self.warn('forced: no Ready pod matches %s' % state.labels_selector(target))
         if self.check_mode:
             result['msg'] = 'would switch: %s' % result['changes'][0]
             return result
