@@ -17,7 +17,6 @@ import re
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils._nginx_config import statements
-from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
 
 STATE_MARKER = '# artisan.upgrade.canary_shift state: '
 NAME_PATTERN = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
@@ -28,10 +27,6 @@ COOKIE_PATTERN = re.compile(r'^[A-Za-z0-9_]+$')
 
 class CanarySpecError(ValueError):
     """The task's options cannot describe a valid traffic split."""
-
-
-# The Kubernetes providers (_canary_k8s) raise the one failure type by this name.
-CanaryError = ModuleFailure
 
 
 def check_weight(weight: int) -> None:
@@ -386,7 +381,3 @@ def service_selector(weight: int, stable: dict[str, str], canary: dict[str, str]
 def selector_weight(selector: dict[str, str] | None, stable: dict[str, str], canary: dict[str, str]) -> int | None:
     selector = selector or {}
     return 100 if selector == canary else 0 if selector == stable else None
-
-
-def label_selector(labels: dict[str, str]) -> str:
-    return ','.join('%s=%s' % item for item in sorted(labels.items()))

@@ -1,25 +1,36 @@
 # -*- coding: utf-8 -*-
 # Copyright: artisan.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes connection options, shared by every module that talks to an API server.
+"""The one Kubernetes boundary: every request of the collection to an API server goes through here.
 
-The options (``_k8s_auth.k8s_auth_argument_spec()``, re-exported here) turned into one client of the
-official ``kubernetes`` library, with readable messages for the usual connection failures.
+The connection options (``_k8s_auth.k8s_auth_argument_spec()``, re-exported here) become one ApiClient
+of the official ``kubernetes`` library; ``Kube`` sends requests through it and answers with the JSON the
+server sends (plain dicts), so the decisions (_k8s_state, _rollout, _canary) work on exactly what kubectl
+sees. It records every request as ``METHOD path`` into the module's ``_run.Run``, bounds each by the
+task's ``Deadline``, waits by watch (list, then watch from that resourceVersion; 410 Gone lists again,
+a dropped connection watches again) and raises one exception type per kind of failure: ``ApiError`` (the
+server answered no) and ``Unreachable`` (it could not be reached), both ``_run.ModuleFailure``.
+No other file imports the ``kubernetes`` library.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 import time
 import typing as t
+from urllib.parse import quote
 
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_auth import k8s_auth_argument_spec  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 try:
     import kubernetes
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
+    from kubernetes.watch.watch import iter_resp_lines
     from urllib3.util.retry import Retry
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
@@ -40,8 +51,45 @@ REQUEST_TIMEOUT = 30.0
 MIN_REQUEST_TIMEOUT = 5.0
 
 
-class K8sError(Exception):
+JSON = 'application/json'
+MERGE_PATCH = 'application/merge-patch+json'
+STRATEGIC_MERGE = 'application/strategic-merge-patch+json'
+JSON_PATCH = 'application/json-patch+json'
+# Consecutive dropped watch connections tolerated before a wait fails.
+WATCH_RECONNECTS = 3
+
+
+class K8sError(ModuleFailure):
     """A failure to reach or use the API server, with a message that says what to do."""
+
+
+class ApiError(K8sError):
+    """The API server answered with an error; ``status`` is its HTTP status (404, 409, 422...)."""
+
+    def __init__(self, msg: str, status: int | None = None, **context: t.Any) -> None:
+        super().__init__(msg, **context)
+        self.status = status
+
+    @classmethod
+    def of(cls, exc: BaseException) -> 'ApiError':
+        return cls(api_error_message(exc), getattr(exc, 'status', None))
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+
+class Unreachable(K8sError):
+    """The API server could not be reached (refused, DNS, TLS, no answer in time): one message for every caller."""
+
+    def __init__(self, server: str, reason: BaseException | str, **context: t.Any) -> None:
+        text = unreachable_message(reason) if isinstance(reason, BaseException) else reason
+        super().__init__('cannot reach the Kubernetes API at %s: %s' % (server, text), **context)
+        self.server = server
+
+
+class WatchGone(Exception):
+    """The watch's resourceVersion is older than the server's history (410 Gone): list again."""
 
 
 class Deadline:
@@ -146,6 +194,8 @@ def api_client(params: dict[str, t.Any]) -> t.Any:
 
 def api_error_message(exc: BaseException) -> str:
     """The API server's own message (``deployments.apps "web" not found``) or the transport error."""
+    if isinstance(exc, K8sError):
+        return exc.msg
     if isinstance(exc, ApiException):
         body = getattr(exc, 'body', None)
         if body:
@@ -161,7 +211,9 @@ def api_error_message(exc: BaseException) -> str:
 
 def is_unreachable(exc: BaseException) -> bool:
     """The API server could not be reached at all (refused, DNS, TLS, timeout), as opposed to an API answer."""
-    if isinstance(exc, ApiException):
+    if isinstance(exc, Unreachable):
+        return True
+    if isinstance(exc, (ApiException, K8sError)):
         return False
     name = type(exc).__module__ + '.' + type(exc).__name__
     return name.startswith('urllib3.') or isinstance(exc, (ConnectionError, TimeoutError))
@@ -169,6 +221,8 @@ def is_unreachable(exc: BaseException) -> bool:
 
 def unreachable_message(exc: BaseException) -> str:
     """The transport error, saying plainly when the server took the connection but did not answer in time."""
+    if isinstance(exc, Unreachable):
+        return exc.msg
     if 'timed out' in str(exc).lower() or isinstance(exc, TimeoutError):
         return 'no answer in time (%s)' % exc
     return str(exc)
@@ -177,3 +231,266 @@ def unreachable_message(exc: BaseException) -> str:
 def server_url(client: t.Any) -> str:
     """Where the client talks to, for messages."""
     return getattr(getattr(client, 'configuration', None), 'host', '') or '(unknown server)'
+
+
+# -- paths ------------------------------------------------------------------------------------------
+
+def api_path(api_version: str, plural: str, namespace: str | None = None, name: str | None = None,
+             subresource: str | None = None) -> str:
+    """The REST path of a collection or an object: ``api_path('apps/v1', 'deployments', 'shop', 'web', 'scale')``.
+
+    ``api_version`` is an object's apiVersion: ``v1`` (the core group, under /api) or ``group/version``.
+    """
+    path = ('/api/' if '/' not in api_version else '/apis/') + api_version
+    if namespace is not None:
+        path += '/namespaces/' + quote(namespace, safe='')
+    path += '/' + plural
+    if name is not None:
+        path += '/' + quote(name, safe='')
+    return path + '/' + subresource if subresource else path
+
+
+def name_selector(name: str) -> dict[str, str]:
+    """The query that narrows a list or a watch to one object."""
+    return {'fieldSelector': 'metadata.name=%s' % name}
+
+
+# -- requests ---------------------------------------------------------------------------------------
+
+class Kube:
+    """Requests to one API server: JSON in, JSON out, each bounded by ``deadline`` and recorded into ``run``.
+
+    Raises ApiError for an answer outside 2xx and Unreachable when the server cannot be reached.
+    """
+
+    def __init__(self, client: t.Any, deadline: Deadline | None = None, run: Run | None = None) -> None:
+        self.client = client
+        self.deadline = deadline or Deadline(REQUEST_TIMEOUT)
+        self.run = run
+
+    @classmethod
+    def from_params(cls, params: dict[str, t.Any], deadline: Deadline | None = None, run: Run | None = None) -> 'Kube':
+        """A Kube for a module's connection options; raises K8sError when they cannot work."""
+        return cls(api_client(params), deadline, run)
+
+    @property
+    def server(self) -> str:
+        return server_url(self.client)
+
+    def record(self, method: str, path: str, query: dict[str, t.Any] | None = None) -> None:
+        """Note the request as ``METHOD path``; a watch and a dry run keep the query word that says so."""
+        if self.run is None:
+            return
+        shown = [key for key in ('watch', 'dryRun') if (query or {}).get(key)]
+        self.run.record('%s %s%s' % (method, path, '?' + '&'.join('%s=%s' % (key, query[key]) for key in shown)
+                                     if shown else ''))
+
+    def request(self, method: str, path: str, query: dict[str, t.Any] | None = None, body: t.Any = None,
+                content_type: str = JSON, stream: bool = False, timeout: t.Any = None) -> t.Any:
+        """One request: the decoded JSON answer, or with ``stream`` the open urllib3 response (release it)."""
+        if timeout is None:
+            timeout = self.deadline.request_timeout()
+        query = {key: value for key, value in (query or {}).items() if value is not None}
+        self.record(method, path, query)
+        headers = {'Accept': 'application/json', 'Content-Type': content_type}
+        try:
+            method, url, headers, body, post = self.client.param_serialize(
+                method, path, query_params=query or None, header_params=headers, body=body,
+                auth_settings=['BearerToken'])
+            response = self.client.call_api(method, url, headers, body, post, _request_timeout=timeout)
+            if not 200 <= response.status < 300:
+                response.read()
+                raise ApiException(http_resp=response)
+            if stream:
+                return response.response
+            return json.loads(response.read() or b'null')
+        except ApiException as exc:
+            raise ApiError.of(exc) from exc
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            if is_unreachable(exc) and not isinstance(exc, K8sError):
+                raise Unreachable(self.server, exc) from exc
+            raise
+
+    def get(self, path: str, query: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        return self.request('GET', path, query)
+
+    def get_or_none(self, path: str) -> dict[str, t.Any] | None:
+        """The object, or None when the server says it does not exist."""
+        try:
+            return self.request('GET', path)
+        except ApiError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    def list(self, path: str, query: dict[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+        """The items of a collection (``labelSelector``, ``fieldSelector`` in ``query``)."""
+        return self.request('GET', path, query)['items']
+
+    def create(self, path: str, body: dict[str, t.Any], dry_run: bool = False) -> dict[str, t.Any]:
+        return self.request('POST', path, {'dryRun': 'All'} if dry_run else None, body)
+
+    def patch(self, path: str, body: t.Any, content_type: str = STRATEGIC_MERGE, dry_run: bool = False) -> dict[str, t.Any]:
+        """Patch the object; with ``dry_run`` the server validates and answers without storing anything."""
+        return self.request('PATCH', path, {'dryRun': 'All'} if dry_run else None, body, content_type)
+
+    def delete(self, path: str, propagation: str | None = None, missing_ok: bool = True) -> dict[str, t.Any] | None:
+        """Delete the object (None when it was already gone and ``missing_ok``)."""
+        body = {'kind': 'DeleteOptions', 'apiVersion': 'v1', 'propagationPolicy': propagation} if propagation else None
+        try:
+            return self.request('DELETE', path, body=body)
+        except ApiError as exc:
+            if exc.not_found and missing_ok:
+                return None
+            raise
+
+    def pod_log(self, namespace: str, pod: str, container: str | None = None, tail_lines: int | None = None,
+                previous: bool = False) -> str:
+        """The pod's log (the previous instance of a restarted container with ``previous``)."""
+        response = self.request('GET', api_path('v1', 'pods', namespace, pod, 'log'), {
+            'container': container, 'tailLines': tail_lines, 'previous': 'true' if previous else None}, stream=True)
+        try:
+            return response.data.decode('utf-8', errors='replace')
+        finally:
+            response.release_conn()
+
+    # -- watching -----------------------------------------------------------------------------------
+
+    def watch(self, lifetime: float | None = None) -> 'Watch':
+        """Several list-and-watch streams into one queue: ``with kube.watch() as w: w.add(...); w.next(...)``."""
+        return Watch(self, lifetime if lifetime is not None else max(self.deadline.left(), 1.0) + 5)
+
+    def watch_into(self, path: str, query: dict[str, t.Any], resource_version: str | None, tag: str,
+                   events: queue.Queue, stop: threading.Event, lifetime: float) -> None:
+        """Feed (tag, type, object) into ``events`` until ``stop``.
+
+        Without ``resource_version`` (and after a 410 Gone) the collection is listed first and sent as one
+        ('SYNC', items) entry, so the reader can drop what vanished meanwhile; then watched from the list's
+        resourceVersion. A dropped connection (an API server restart, an idle proxy) is watched again from
+        the last resourceVersion seen, WATCH_RECONNECTS times in a row at most; then ('FAILED', exc).
+        """
+        drops = 0
+        while not stop.is_set():
+            try:
+                if resource_version is None:
+                    listing = self.request('GET', path, query)
+                    resource_version = listing['metadata']['resourceVersion']
+                    events.put((tag, 'SYNC', listing['items']))
+                for event_type, obj in self._stream(path, query, resource_version, lifetime):
+                    if stop.is_set():
+                        return
+                    drops = 0
+                    resource_version = obj['metadata']['resourceVersion']
+                    if event_type != 'BOOKMARK':
+                        events.put((tag, event_type, obj))
+            except WatchGone:
+                events.put((tag, 'GONE', None))
+                resource_version = None
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                if stop.is_set():
+                    return
+                if is_unreachable(exc) and drops < WATCH_RECONNECTS:
+                    drops += 1
+                    time.sleep(0.2 * drops)
+                    continue
+                if is_unreachable(exc) and not isinstance(exc, K8sError):
+                    exc = Unreachable(self.server, exc)
+                events.put((tag, 'FAILED', exc))
+                return
+
+    def _stream(self, path: str, query: dict[str, t.Any], resource_version: str,
+                lifetime: float) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
+        """The (type, object) events of one watch request; an ERROR event is raised."""
+        watch_query = dict(query, watch='true', resourceVersion=resource_version, allowWatchBookmarks='true',
+                           timeoutSeconds=max(1, int(lifetime)))
+        # The read timeout is the longest silence allowed: the stream ends by the deadline, as the wait does.
+        response = self.request('GET', path, watch_query, stream=True, timeout=(
+            self.deadline.request_timeout(), min(lifetime, max(self.deadline.left(), 0.0)) + 5))
+        try:
+            for line in iter_resp_lines(response):
+                if not line:
+                    continue
+                event = json.loads(line)
+                obj = event.get('object') or {}
+                if event.get('type') == 'ERROR':
+                    if obj.get('code') == 410:
+                        raise WatchGone(obj.get('message', ''))
+                    raise ApiError('%s (HTTP %s)' % (obj.get('message') or 'watch error', obj.get('code')), obj.get('code'))
+                yield event['type'], obj
+        finally:
+            response.release_conn()
+
+    def wait_until(self, streams: dict[str, tuple[str, dict[str, t.Any]]],
+                   judge: t.Callable[[dict[str, dict[str, dict[str, t.Any]]]], t.Any],
+                   clock: t.Callable[[], float] = time.monotonic) -> t.Any:
+        """List and watch each stream (tag: (path, query)) and ask ``judge`` after each batch of events.
+
+        ``judge`` gets {tag: {name: object}} once every stream is listed; the first answer that is not
+        false (True, or a string saying why waiting is pointless) is returned; None when the deadline passes.
+        """
+        objects: dict[str, dict[str, dict[str, t.Any]]] = {tag: {} for tag in streams}
+        listed: set[str] = set()
+        end = clock() + self.deadline.left()
+        with self.watch() as watch:
+            for tag, (path, query) in streams.items():
+                watch.add(tag, path, query)
+            while True:
+                if listed == set(streams):
+                    answer = judge(objects)
+                    if answer:
+                        return answer
+                left = end - clock()
+                if left <= 0:
+                    return None
+                for tag, event_type, payload in watch.next(left):
+                    if event_type == 'SYNC':
+                        objects[tag] = {obj['metadata']['name']: obj for obj in payload}
+                        listed.add(tag)
+                    elif event_type == 'DELETED':
+                        objects[tag].pop(payload['metadata']['name'], None)
+                    elif event_type in ('ADDED', 'MODIFIED'):
+                        objects[tag][payload['metadata']['name']] = payload
+
+
+class Watch:
+    """List-and-watch streams (one thread each) feeding one queue; leaving the ``with`` block stops them."""
+
+    def __init__(self, kube: Kube, lifetime: float) -> None:
+        self.kube = kube
+        self.lifetime = lifetime
+        self.events: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+
+    def add(self, tag: str, path: str, query: dict[str, t.Any] | None = None, resource_version: str | None = None) -> None:
+        """Start a stream; from ``resource_version`` (an object just read: no change after it is missed), else a list."""
+        threading.Thread(target=self.kube.watch_into, daemon=True, args=(
+            path, dict(query or {}), resource_version, tag, self.events, self.stop, self.lifetime)).start()
+
+    def next(self, timeout: float) -> list[tuple[str, str, t.Any]]:
+        """The entries that arrived within ``timeout`` (all waiting ones once the first is in); a failed stream raises."""
+        try:
+            entries = [self.events.get(timeout=max(0.0, timeout))]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                entries.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        for _tag, event_type, payload in entries:
+            if event_type == 'FAILED':
+                raise payload
+        return entries
+
+    def close(self) -> None:
+        self.stop.set()
+
+    def __enter__(self) -> 'Watch':
+        return self
+
+    def __exit__(self, *exc_info: t.Any) -> None:
+        self.close()
+
+
+# -- pod exec: see _exec.PodTransport ---------------------------------------------------------------
+# Reserved for the pod exec websocket (the transports work of issue 14).

@@ -499,7 +499,8 @@ commands:
       HTTP requests as C(METHOD URL)), with secrets (passwords, tokens, URLs that hold them) replaced by C(********).
       Returned on failure and in check mode too.
     - canary_shift lists, for nginx, the commands run where nginx runs (the read repeated while it waits for new
-      workers appears once, with its count); for Kubernetes, the C(kubectl) line equivalent to each API write.
+      workers appears once, with its count); for Kubernetes, the requests sent to the API server (reads and
+      watches included).
   returned: always
   type: list
   elements: str
@@ -594,24 +595,21 @@ def shift_nginx(module, run):
 
 
 def shift_k8s(module, run):
+    params = module.params
     if not _k8s.HAS_KUBERNETES:
         raise ModuleFailure(missing_required_lib('kubernetes'), exception=str(_k8s.KUBERNETES_IMPORT_ERROR))
+    kube = None
     try:
-        # Every API call of the task waits at most until wait_timeout has passed.
-        cluster = k8s.Cluster(_k8s.api_client(module.params), module.params['namespace'],
-                              _k8s.Deadline(module.params['wait_timeout']))
-    except _k8s.K8sError as exc:
-        raise ModuleFailure(str(exc)) from None
-    shift = k8s.PROVIDERS[module.params['provider']](module.params, cluster, module.check_mode, warn=module.warn)
-    try:
+        # Every API call of the task waits at most until wait_timeout has passed; each is recorded in the run.
+        kube = _k8s.Kube.from_params(params, _k8s.Deadline(params['wait_timeout']), run)
+        shift = k8s.PROVIDERS[params['provider']](params, k8s.Cluster(kube, params['namespace']), module.check_mode,
+                                                  warn=module.warn)
         return shift.perform()
     except decide.CanarySpecError as exc:
         raise ModuleFailure(str(exc)) from None
     finally:
-        cluster.api_client.close()
-        # The Cluster keeps its own list of the API calls it made.
-        for command in cluster.commands:
-            run.record(command)
+        if kube is not None:
+            kube.client.close()
 
 
 def main():
@@ -620,7 +618,7 @@ def main():
         required_if=[('provider', name, [name]) for name in ('nginx', 'k8s_replicas', 'k8s_ingress_nginx', 'k8s_service')],
         supports_check_mode=True,
     )
-    run = Run()
+    run = Run(secrets=[module.params.get('api_key'), module.params.get('password')])
     shift = shift_nginx if module.params['provider'] == 'nginx' else shift_k8s
     failed = False
     try:

@@ -273,5 +273,4 @@ def test_service_selector_is_all_or_nothing():
         decide.service_selector(100, stable, stable)
     assert decide.selector_weight(canary, stable, canary) == 100
     assert decide.selector_weight({'app': 'shop'}, stable, canary) is None
-    assert decide.label_selector(canary) == 'app=shop,version=2'
     assert decide.labels({'app': 'shop', 'version': 2}) == canary

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary_nginx as provider
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecResult, LocalTransport
-from ansible_collections.artisan.upgrade.plugins.module_utils._run import Run
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 
 def split(weight, drain=None):
@@ -66,7 +66,7 @@ def test_reload_commands():
     provider.send_reload('signal', host, 'nginx')
     provider.send_reload('systemd', host, 'edge-nginx')
     assert transport.ran == [['/usr/sbin/nginx', '-s', 'reload', '-c', '/etc/nginx/nginx.conf'], ['systemctl', 'reload', 'edge-nginx']]
-    with pytest.raises(decide.CanaryError, match='set exec_via.type=docker'):
+    with pytest.raises(ModuleFailure, match='set exec_via.type=docker'):
         provider.send_reload('docker_kill', host, 'nginx')
     docker = KillableTransport()
     result = provider.send_reload('docker_kill', provider.NginxHost(docker, 'nginx', '/etc/nginx/nginx.conf'), 'nginx')
@@ -102,7 +102,7 @@ DEBIAN_FILES = {'/etc/nginx/nginx.conf': 'http { include /etc/nginx/conf.d/*.con
 def test_refuse_loaded_scratch_files_names_the_include_that_would_load_one():
     provider.refuse_loaded_scratch_files('/etc/nginx/nginx.conf', DEBIAN_FILES, {
         'the copy': ('/etc/nginx/sites-enabled/.app.previous', ''), 'the state': ('/var/lib/canary/app.previous', '')})
-    with pytest.raises(decide.CanaryError) as raised:
+    with pytest.raises(ModuleFailure) as raised:
         provider.refuse_loaded_scratch_files('/etc/nginx/nginx.conf', DEBIAN_FILES, {
             'the copy of the live file': ('/etc/nginx/sites-enabled/app.previous', 'choose another path')})
     assert raised.value.msg == (
@@ -145,7 +145,7 @@ def test_a_swap_that_changes_the_files_nginx_loads_is_undone():
     host = FakeHost({'/etc/nginx/sites-enabled/app': 'new', '/etc/nginx/sites-enabled/.app.previous': 'old'},
                     list(before) + ['/etc/nginx/sites-enabled/app~'])
     shift = provider.NginxShift(params, host, check_mode=False)
-    with pytest.raises(decide.CanaryError) as raised:
+    with pytest.raises(ModuleFailure) as raised:
         shift.check_loaded_files(before, existed=True)
     assert raised.value.msg == ('after the new file was put in place, nginx -T of /etc/nginx/nginx.conf no longer matched: '
                                 'it would also load /etc/nginx/sites-enabled/app~; the previous file was put back and '
