@@ -148,7 +148,9 @@ options:
     description:
       - Run alembic in a Kubernetes Job from the application's image instead of where O(exec_via) says (which must
         then stay V(local)); the Kubernetes connection options (O(kubeconfig), O(context), ...) say which cluster.
-      - Each step of the run (read, render, apply) is one Job, which is waited for, read (its log) and deleted.
+      - Each step of the run (read, render, apply) is one Job, which is waited for (by watching the Job and its pod),
+        read (its log) and deleted. A pod whose container cannot start (an image that cannot be pulled, a missing
+        Secret...) fails the step at once, with the reason the Kubernetes API gives.
       - The environment, the database URL among it, reaches the Job's container from a Secret (C(envFrom)),
         never from the Job spec; the Secret is owned by the Job and deleted with it.
       - O(config) and O(python) are paths inside the image.
@@ -359,7 +361,10 @@ alembic_version:
   type: str
   sample: 1.20.1
 commands:
-  description: The commands run, as shell-quoted lines (the URL and password never appear in them).
+  description:
+    - The commands run, as shell-quoted lines (the URL and password never appear in them).
+    - With O(job), every Kubernetes API request as C(METHOD path) too, followed by each step's
+      C(kubectl create job) equivalent.
   returned: always
   type: list
   elements: str
@@ -462,6 +467,8 @@ def main():
     else:
         transport = transport_from_params(module.params, module.get_bin_path)
     run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
+    if module.params['job']:
+        transport.record_into(run.commands)
     try:
         result = actions.migrate(run)
     except decide.MigrateError as exc:
