@@ -140,9 +140,10 @@ def test_a_refused_secret_creates_no_job():
 
 
 def test_a_server_lost_while_waiting_is_a_failed_step_and_cleanup_is_still_tried():
+    def lost(streams, judge, clock=None):
+        raise ModuleFailure('cannot reach the Kubernetes API at http://127.0.0.1:1: connection refused')
     kube = JobKube([(None, [pod()])])
-    kube.wait_until = lambda streams, judge, clock=None: (_ for _ in ()).throw(
-        ModuleFailure('cannot reach the Kubernetes API at http://127.0.0.1:1: connection refused'))
+    kube.wait_until = lost
     _transport, result = run(kube)
     assert result.rc == 125 and 'cannot reach the Kubernetes API at http://127.0.0.1:1' in result.stderr
     assert [c.split()[0] for c in kube.calls[-2:]] == ['DELETE', 'DELETE']
