@@ -23,6 +23,23 @@ PARAMS = dict(url=URL, python=None, virtualenv=None, environment={}, lock_timeou
               config='alembic.ini', ini_section='alembic', chdir=None, script_location=None, connect_timeout=10)
 
 
+# A stand-in helper: answers each request line, reading the URL from the environment the preamble set.
+ECHO = '''
+import json, os, sys
+for line in iter(sys.stdin.readline, ''):
+    request = json.loads(line)
+    sys.stdout.write('\\n%s%s\\n' % (MARKER, json.dumps({'ok': True, 'action': request['action'], 'pid': os.getpid(),
+                                                        'url': os.environ['ARTISAN_ALEMBIC_URL']})))
+    sys.stdout.flush()
+'''.replace('MARKER', repr(runner.ANSWER_MARKER))
+
+
+@pytest.fixture(autouse=True)
+def program(monkeypatch):
+    """The helper's program as a string, whatever loader the test runner imported _alembic_runner with."""
+    monkeypatch.setattr(actions, 'runner_source', lambda: ECHO)
+
+
 def migration(transport, **params):
     return actions.Migration(dict(PARAMS, **params), transport, False, False, lambda message: None, None)
 
@@ -42,6 +59,7 @@ def test_each_step_is_a_job_whose_log_carries_the_answer():
     secret = kube.bodies['POST /api/v1/namespaces/shop/secrets']['stringData']
     assert secret[runner.URL_VARIABLE] == URL and json.loads(secret[runner.REQUEST_VARIABLE])['action'] == 'inspect'
     assert URL not in ' '.join(run.commands)
+    assert kube.bodies['POST /api/v1/namespaces/shop/secrets']['stringData'][job.PROGRAM_VARIABLE] == ECHO
 
 
 def test_a_failed_job_is_reported_with_its_exit_code_and_log_without_the_password():
@@ -63,19 +81,7 @@ def test_a_job_that_cannot_pull_its_image_is_reported_with_the_reason():
     assert 'cannot start its container: ImagePullBackOff: image "app:9" not found' in failure.value.msg
 
 
-# A stand-in helper: answers each request line, reading the URL from the environment the preamble set.
-ECHO = '''
-import json, os, sys
-for line in iter(sys.stdin.readline, ''):
-    request = json.loads(line)
-    sys.stdout.write('\\n%s%s\\n' % (MARKER, json.dumps({'ok': True, 'action': request['action'], 'pid': os.getpid(),
-                                                        'url': os.environ['ARTISAN_ALEMBIC_URL']})))
-    sys.stdout.flush()
-'''.replace('MARKER', repr(runner.ANSWER_MARKER))
-
-
-def test_one_helper_session_through_pod_exec_answers_every_request(monkeypatch):
-    monkeypatch.setattr(actions, 'runner_source', lambda: ECHO)
+def test_one_helper_session_through_pod_exec_answers_every_request():
     pods = FakePods()
     run = migration(PodTransport({}, 'demoapp-0', 'shop', client=pods), python=sys.executable)
     answers = [run.helper(action) for action in ('inspect', 'sql', 'apply')]
