@@ -13,96 +13,116 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
-from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
-from ansible_collections.artisan.upgrade.plugins.module_utils._canary import CanaryError
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s_state as state
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s import (
+    JSON_PATCH, MERGE_PATCH, ApiError, Kube, api_path, name_selector)
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
 
-POLL_INTERVAL = 0.25
 MANAGED_BY = {'app.kubernetes.io/managed-by': 'artisan.upgrade.canary_shift'}
-
-if _k8s.HAS_KUBERNETES:
-    from kubernetes import client as k8s_client
-
-
-def _is_not_found(exc: BaseException) -> bool:
-    return isinstance(exc, _k8s.ApiException) and exc.status == 404
 
 
 class Cluster:
-    """The API calls the providers make, each recorded as the kubectl line that does the same.
+    """The providers' requests in one namespace, on the Kubernetes boundary (each recorded as ``METHOD path``).
 
-    Every call waits at most the time ``deadline`` leaves (the task's ``wait_timeout``).
+    Every request waits at most the time the Kube's deadline leaves (the task's ``wait_timeout``); an answer
+    of the server that is an error becomes a ModuleFailure naming what was asked.
     """
 
-    def __init__(self, api_client: t.Any, namespace: str, deadline: _k8s.Deadline) -> None:
-        self.api_client = api_client
+    def __init__(self, kube: Kube, namespace: str) -> None:
+        self.kube = kube
         self.namespace = namespace
-        self.deadline = deadline
-        self.apps = k8s_client.AppsV1Api(api_client)
-        self.core = k8s_client.CoreV1Api(api_client)
-        self.networking = k8s_client.NetworkingV1Api(api_client)
-        self.commands: list[str] = []
 
-    def call(self, what: str, function: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any] | None:
-        """Run one API call; a plain dict of the answer, None for 404 on a read, CanaryError otherwise."""
+    def path(self, api_version: str, plural: str, name: str | None = None, subresource: str | None = None) -> str:
+        return api_path(api_version, plural, self.namespace, name, subresource)
+
+    @contextlib.contextmanager
+    def asking(self, what: str) -> t.Iterator[None]:
         try:
-            answer = function(*args, _request_timeout=self.deadline.request_timeout(), **kwargs)
-        except _k8s.ApiException as exc:
-            if _is_not_found(exc) and what.startswith('get '):
-                return None
-            raise CanaryError('%s: %s' % (what, _k8s.api_error_message(exc))) from exc
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            if _k8s.is_unreachable(exc):
-                raise CanaryError('cannot reach the Kubernetes API at %s: %s' % (
-                    _k8s.server_url(self.api_client), _k8s.unreachable_message(exc))) from exc
-            raise
-        return self.api_client.sanitize_for_serialization(answer)
+            yield
+        except ApiError as exc:
+            raise ModuleFailure('%s: %s' % (what, exc.msg)) from exc
 
-    def change(self, kubectl: str, what: str, function: t.Callable[..., t.Any], *args: t.Any) -> dict[str, t.Any] | None:
-        self.commands.append('kubectl -n %s %s' % (self.namespace, kubectl))
-        return self.call(what, function, *args)
+    def read(self, what: str, api_version: str, plural: str, name: str) -> dict[str, t.Any] | None:
+        with self.asking('get %s %s' % (what, name)):
+            return self.kube.get_or_none(self.path(api_version, plural, name))
 
     def deployment(self, name: str) -> dict[str, t.Any]:
-        found = self.call('get deployment %s' % name, self.apps.read_namespaced_deployment, name, self.namespace)
+        found = self.read('deployment', 'apps/v1', 'deployments', name)
         if found is None:
-            raise CanaryError('Deployment %s/%s not found' % (self.namespace, name))
+            raise ModuleFailure('Deployment %s/%s not found' % (self.namespace, name))
         return found
 
     def scale(self, name: str, replicas: int) -> None:
-        self.change('scale deployment/%s --replicas=%d' % (name, replicas), 'scale deployment %s' % name,
-                    self.apps.patch_namespaced_deployment_scale, name, self.namespace, {'spec': {'replicas': replicas}})
+        with self.asking('scale deployment %s' % name):
+            self.kube.patch(self.path('apps/v1', 'deployments', name, 'scale'), {'spec': {'replicas': replicas}}, MERGE_PATCH)
 
-    def ready_pod_ips(self, labels: dict[str, str]) -> set[str]:
-        pods = self.call('list pods', self.core.list_namespaced_pod, self.namespace,
-                         label_selector=decide.label_selector(labels)) or {}
-        return {pod['status']['podIP'] for pod in pods.get('items', []) if _pod_ready(pod)}
+    def ingress(self, name: str) -> dict[str, t.Any] | None:
+        return self.read('ingress', 'networking.k8s.io/v1', 'ingresses', name)
+
+    def create_ingress(self, body: dict[str, t.Any]) -> None:
+        with self.asking('create ingress %s' % body['metadata']['name']):
+            self.kube.create(self.path('networking.k8s.io/v1', 'ingresses'), body)
+
+    def patch_ingress(self, name: str, patch: dict[str, t.Any]) -> None:
+        with self.asking('patch ingress %s' % name):
+            self.kube.patch(self.path('networking.k8s.io/v1', 'ingresses', name), patch, MERGE_PATCH)
+
+    def service(self, name: str) -> dict[str, t.Any] | None:
+        return self.read('service', 'v1', 'services', name)
+
+    def set_selector(self, name: str, selector: dict[str, str]) -> None:
+        with self.asking('patch service %s' % name):
+            self.kube.patch(self.path('v1', 'services', name),
+                            [{'op': 'replace', 'path': '/spec/selector', 'value': selector}], JSON_PATCH)
+
+    def slices_query(self, service: str) -> dict[str, str]:
+        return {'labelSelector': '%s=%s' % (state.SERVICE_NAME_LABEL, service)}
 
     def endpoint_ips(self, service: str) -> set[str]:
-        endpoints = self.call('get endpoints %s' % service, self.core.read_namespaced_endpoints, service, self.namespace) or {}
-        return {address['ip'] for subset in endpoints.get('subsets') or [] for address in subset.get('addresses') or []}
+        """The ready addresses of the Service's EndpointSlices (where kube-proxy sends its traffic)."""
+        with self.asking('list endpointslices of %s' % service):
+            return state.ready_slice_addresses(
+                self.kube.list(api_path('discovery.k8s.io/v1', 'endpointslices', self.namespace), self.slices_query(service)))
 
+    def ready_pod_ips(self, labels: dict[str, str]) -> set[str]:
+        with self.asking('list pods %s' % state.labels_selector(labels)):
+            return state.ready_pod_ips(self.kube.list(self.path('v1', 'pods'), {'labelSelector': state.labels_selector(labels)}))
 
-def _pod_ready(pod: dict[str, t.Any]) -> bool:
-    if pod['metadata'].get('deletionTimestamp') or not pod.get('status', {}).get('podIP'):
-        return False
-    return any(c['type'] == 'Ready' and c['status'] == 'True' for c in pod['status'].get('conditions') or [])
+    def wait_until(self, what: str, streams: dict[str, tuple[str, dict[str, t.Any]]],
+                   judge: t.Callable[[dict[str, dict[str, dict[str, t.Any]]]], bool | str], timeout: float) -> None:
+        """Watch ``streams`` until ``judge`` says True; a string it returns, or the deadline, fails the wait."""
+        with self.asking(what):
+            outcome = self.kube.wait_until(streams, judge)
+        if outcome is True:
+            return
+        raise ModuleFailure('%s: %s' % (what, outcome if isinstance(outcome, str) else 'not done within %ss' % timeout))
 
+    def wait_available(self, name: str, replicas: int, timeout: float) -> None:
+        """Until the Deployment has ``replicas`` available pods (its scale observed); its progress deadline fails it."""
+        def judge(objects: dict[str, dict[str, dict[str, t.Any]]]) -> bool | str:
+            deployment = objects['deployment'].get(name)
+            if deployment is None:
+                return 'the Deployment was deleted'
+            if state.deployment_available(deployment, replicas):
+                return True
+            exceeded = state.progress_deadline_exceeded(deployment)
+            return exceeded.get('message') or 'progress deadline exceeded' if exceeded else False
 
-def deployment_available(deployment: dict[str, t.Any], replicas: int) -> bool:
-    """The scale took effect (observed) and that many pods are available."""
-    status = deployment.get('status') or {}
-    return (status.get('observedGeneration') or 0) >= deployment['metadata'].get('generation', 0) \
-        and (status.get('availableReplicas') or 0) >= replicas
+        self.wait_until('waiting for %d available pods of %s' % (replicas, name),
+                        {'deployment': (self.path('apps/v1', 'deployments'), name_selector(name))}, judge, timeout)
 
+    def wait_endpoints(self, service: str, labels: dict[str, str], side: str, timeout: float) -> None:
+        """Until the Service's ready endpoints are all Ready pods matching ``labels`` (and there is one)."""
+        def judge(objects: dict[str, dict[str, dict[str, t.Any]]]) -> bool:
+            endpoints = state.ready_slice_addresses(objects['slices'].values())
+            return bool(endpoints) and endpoints <= state.ready_pod_ips(objects['pods'].values())
 
-def deadline_exceeded(deployment: dict[str, t.Any]) -> str | None:
-    for condition in (deployment.get('status') or {}).get('conditions') or []:
-        if condition.get('type') == 'Progressing' and condition.get('reason') == 'ProgressDeadlineExceeded':
-            return condition.get('message') or 'progress deadline exceeded'
-    return None
+        self.wait_until('waiting for the endpoints of %s to be the %s pods' % (service, side), {
+            'slices': (api_path('discovery.k8s.io/v1', 'endpointslices', self.namespace), self.slices_query(service)),
+            'pods': (self.path('v1', 'pods'), {'labelSelector': state.labels_selector(labels)})}, judge, timeout)
 
 
 class K8sShift:
@@ -111,32 +131,18 @@ class K8sShift:
     provider = ''
 
     def __init__(self, params: dict[str, t.Any], cluster: Cluster, check_mode: bool,
-                 sleep: t.Callable[[float], None] = time.sleep, warn: t.Callable[[str], None] = lambda msg: None) -> None:
+                 warn: t.Callable[[str], None] = lambda msg: None) -> None:
         self.params = params
         self.options = params[self.provider]
         self.cluster = cluster
         self.check_mode = check_mode
-        self.sleep = sleep
         self.warn = warn
 
-    def wait(self, what: str, done: t.Callable[[], bool | str]) -> None:
-        """Poll ``done`` until it is True or the task's deadline; a string it returns is a failure reason."""
-        while True:
-            outcome = done()
-            if outcome is True:
-                return
-            if isinstance(outcome, str):
-                raise CanaryError('%s: %s' % (what, outcome))
-            left = self.cluster.deadline.left()
-            if left <= 0:
-                raise CanaryError('%s: not done within %ss' % (what, self.params['wait_timeout']))
-            self.sleep(min(POLL_INTERVAL, left))
-
     @staticmethod
-    def unchanged(result: dict[str, t.Any], state: t.Any, weight: float | None, changed: bool) -> dict[str, t.Any]:
+    def unchanged(result: dict[str, t.Any], live: t.Any, weight: float | None, changed: bool) -> dict[str, t.Any]:
         """A result for a shift that was refused (``changed`` False) or put back: the live state, nothing achieved."""
-        context = dict(result)
-        context.update(changed=changed, after=state, achieved_weight=weight, changes=[])
+        context = {key: value for key, value in result.items() if key != 'msg'}
+        context.update(changed=changed, after=live, achieved_weight=weight, changes=[])
         context['diff'] = {'before': result['diff']['before'], 'after': result['diff']['before']}
         return context
 
@@ -172,23 +178,14 @@ class ReplicaShift(K8sShift):
             self.cluster.scale(names[side], replicas)
             if grows and not self.params['force']:
                 with undo_on_failure(lambda side=side: self.cluster.scale(names[side], current[side])) as outcome:
-                    self.wait_available(names[side], replicas)
+                    self.cluster.wait_available(names[side], replicas, self.params['wait_timeout'])
                 if outcome.undone:
                     other = names['stable' if side == 'canary' else 'canary']
-                    raise CanaryError('%s; scaled %s back to %d, %s untouched' % (
+                    raise ModuleFailure('%s; scaled %s back to %d, %s untouched' % (
                         outcome.error, names[side], current[side], other),
                         **self.unchanged(result, dict(current), decide.replica_weight(current), True)) from outcome.error
         result['msg'] = 'scaled: %s' % '; '.join(result['changes'])
         return result
-
-    def wait_available(self, name: str, replicas: int) -> None:
-        def done() -> bool | str:
-            deployment = self.cluster.deployment(name)
-            if deployment_available(deployment, replicas):
-                return True
-            return deadline_exceeded(deployment) or False
-
-        self.wait('waiting for %d available pods of %s' % (replicas, name), done)
 
 
 class IngressShift(K8sShift):
@@ -201,13 +198,12 @@ class IngressShift(K8sShift):
         weight = self.params['weight']
         wanted_annotations = decide.canary_annotations(weight, o['header'], o['header_value'], o['cookie'])
         name = o['canary_ingress'] or '%s-canary' % o['ingress']
-        main = cluster.call('get ingress %s' % o['ingress'], cluster.networking.read_namespaced_ingress, o['ingress'],
-                            cluster.namespace)
+        main = cluster.ingress(o['ingress'])
         if main is None:
-            raise CanaryError('Ingress %s/%s not found: the canary Ingress copies its hosts and paths'
+            raise ModuleFailure('Ingress %s/%s not found: the canary Ingress copies its hosts and paths'
                               % (cluster.namespace, o['ingress']))
         spec = decide.canary_ingress_spec(main['spec'], o['service'], o['port'])
-        live = cluster.call('get ingress %s' % name, cluster.networking.read_namespaced_ingress, name, cluster.namespace)
+        live = cluster.ingress(name)
         live_annotations = (live or {}).get('metadata', {}).get('annotations') or {}
         annotation_changes = decide.annotations_to_change(live_annotations, wanted_annotations)
         before = None if live is None else dict(annotations=_canary_only(live_annotations), spec=live.get('spec'))
@@ -228,20 +224,16 @@ class IngressShift(K8sShift):
             body = {'apiVersion': 'networking.k8s.io/v1', 'kind': 'Ingress', 'spec': spec,
                     'metadata': {'name': name, 'namespace': cluster.namespace, 'labels': dict(MANAGED_BY),
                                  'annotations': after['annotations']}}
-            cluster.change('create -f - (Ingress %s)' % name, 'create ingress %s' % name,
-                           cluster.networking.create_namespaced_ingress, cluster.namespace, body)
+            cluster.create_ingress(body)
         else:
-            patch = {'metadata': {'annotations': annotation_changes}, 'spec': spec}
-            cluster.change("patch ingress/%s --type=merge -p '%s'" % (name, json.dumps(patch, sort_keys=True)),
-                           'patch ingress %s' % name, cluster.networking.patch_namespaced_ingress, name,
-                           cluster.namespace, patch)
+            cluster.patch_ingress(name, {'metadata': {'annotations': annotation_changes}, 'spec': spec})
         result['msg'] = 'changed: %s' % '; '.join(changes)
         return result
 
     def refuse_without_endpoints(self, service: str, weight: int, routed_by_request: bool) -> None:
         if (weight or routed_by_request) and not self.cluster.endpoint_ips(service):
             if not self.params['force']:
-                raise CanaryError('Service %s/%s has no Ready endpoints; refusing to send it traffic (%d %%%s; '
+                raise ModuleFailure('Service %s/%s has no Ready endpoints; refusing to send it traffic (%d %%%s; '
                                   'force=true overrides)' % (self.cluster.namespace, service, weight,
                                                              ' and requests chosen by header or cookie' if routed_by_request else ''))
             self.warn('forced: Service %s has no Ready endpoints' % service)
@@ -261,9 +253,9 @@ class ServiceShift(K8sShift):
         o, cluster = self.options, self.cluster
         stable, canary = decide.labels(o['stable_selector']), decide.labels(o['canary_selector'])
         target = decide.service_selector(self.params['weight'], stable, canary)
-        service = cluster.call('get service %s' % o['name'], cluster.core.read_namespaced_service, o['name'], cluster.namespace)
+        service = cluster.service(o['name'])
         if service is None:
-            raise CanaryError('Service %s/%s not found' % (cluster.namespace, o['name']))
+            raise ModuleFailure('Service %s/%s not found' % (cluster.namespace, o['name']))
         live = service['spec'].get('selector') or {}
         side = 'canary' if self.params['weight'] == 100 else 'stable'
         result = self.result(dict(selector=live), dict(selector=target),
@@ -278,31 +270,22 @@ class ServiceShift(K8sShift):
         # Refused or put back, the Service keeps the selector it had: report that, not the target.
         if not ready:
             if not self.params['force']:
-                raise CanaryError('no Ready pod matches %s; refusing to switch Service %s to it (force=true overrides)'
+                raise ModuleFailure('no Ready pod matches %s; refusing to switch Service %s to it (force=true overrides)'
                                   % (decide.label_selector(target), o['name']),
                                   **self.unchanged(result, dict(selector=live), result['before_weight'], False))
             self.warn('forced: no Ready pod matches %s' % decide.label_selector(target))
         if self.check_mode:
             result['msg'] = 'would switch: %s' % result['changes'][0]
             return result
-        self.set_selector(o['name'], target)
+        cluster.set_selector(o['name'], target)
         if ready:
-            def switched() -> bool:
-                endpoints = cluster.endpoint_ips(o['name'])
-                return bool(endpoints) and endpoints <= cluster.ready_pod_ips(target)
-
-            with undo_on_failure(lambda: self.set_selector(o['name'], live)) as outcome:
-                self.wait('waiting for the endpoints of %s to be the %s pods' % (o['name'], side), switched)
+            with undo_on_failure(lambda: cluster.set_selector(o['name'], live)) as outcome:
+                cluster.wait_endpoints(o['name'], target, side, self.params['wait_timeout'])
             if outcome.undone:
-                raise CanaryError('%s; the selector was put back' % outcome.error,
+                raise ModuleFailure('%s; the selector was put back' % outcome.error,
                                   **self.unchanged(result, dict(selector=live), result['before_weight'], True)) from outcome.error
         result['msg'] = 'switched: %s' % result['changes'][0]
         return result
-
-    def set_selector(self, name: str, selector: dict[str, str]) -> None:
-        patch = [{'op': 'replace', 'path': '/spec/selector', 'value': selector}]
-        self.cluster.change("patch service/%s --type=json -p '%s'" % (name, json.dumps(patch)), 'patch service %s' % name,
-                            self.cluster.core.patch_namespaced_service, name, self.cluster.namespace, patch)
 
 
 class _Outcome:
@@ -314,8 +297,8 @@ class _Outcome:
 def undo_on_failure(undo: t.Callable[[], None]) -> t.Iterator[_Outcome]:
     """Run ``undo`` when the block raises anything after a write (an interrupt included).
 
-    A CanaryError (a wait that failed) is kept in the outcome for the caller to report; any other
-    exception goes on once the write is undone. A failing undo is added to the error's message.
+    A ModuleFailure (a wait that failed, the server unreachable) is kept in the outcome for the caller to
+    report; any other exception goes on once the write is undone. A failing undo is added to the error's message.
     """
     outcome = _Outcome()
     try:
@@ -324,8 +307,9 @@ def undo_on_failure(undo: t.Callable[[], None]) -> t.Iterator[_Outcome]:
         try:
             undo()
         except Exception as undo_error:  # pylint: disable=broad-exception-caught
-            raise CanaryError('%s; putting the previous state back failed too: %s' % (exc, undo_error)) from exc
-        if not isinstance(exc, CanaryError):
+            raise ModuleFailure('%s; putting the previous state back failed too: %s' % (
+                getattr(exc, 'msg', exc), getattr(undo_error, 'msg', undo_error))) from exc
+        if not isinstance(exc, ModuleFailure):
             raise
         outcome.undone, outcome.error = True, exc
 

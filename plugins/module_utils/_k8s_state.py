@@ -171,3 +171,17 @@ def label_selector(selector: dict[str, t.Any]) -> str:
 def labels_selector(labels: dict[str, str]) -> str:
     """Plain labels (a Service's selector) as the ``labelSelector`` query string."""
     return label_selector({'matchLabels': labels})
+
+
+SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
+
+
+def ready_slice_addresses(slices: t.Iterable[dict[str, t.Any]]) -> set[str]:
+    """The addresses a Service's EndpointSlices mark ready (kube-proxy's view: an unset ``ready`` counts as ready)."""
+    return {address for endpoint_slice in slices for endpoint in endpoint_slice.get('endpoints') or []
+            if (endpoint.get('conditions') or {}).get('ready') is not False for address in endpoint.get('addresses') or []}
+
+
+def ready_pod_ips(pods: t.Iterable[dict[str, t.Any]]) -> set[str]:
+    """The IPs of the pods that are Ready (and have an IP)."""
+    return {pod['status']['podIP'] for pod in pods if pod_ready(pod) and (pod.get('status') or {}).get('podIP')}

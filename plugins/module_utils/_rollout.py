@@ -14,12 +14,15 @@ import dataclasses
 import re
 import typing as t
 
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_state import (  # noqa: F401  pylint: disable=unused-import
+    FAILURE_REASONS, POD_TEMPLATE_HASH, PodProblem, describe_problem, generation_observed, has_crashed,
+    label_selector, pod_not_ready, pod_problem, pod_ready, progress_deadline_exceeded)
+
 KINDS = ('Deployment', 'StatefulSet', 'DaemonSet')
 REVISION_ANNOTATION = 'deployment.kubernetes.io/revision'
 CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause'
 RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt'
 RESTART_TOKEN_ANNOTATION = 'artisan.upgrade/restart-token'
-POD_TEMPLATE_HASH = 'pod-template-hash'
 DAEMONSET_GENERATION_ANNOTATION = 'deprecated.daemonset.template.generation'
 # The numbers a ReplicaSet had before a rollback re-numbered it (kubectl ignores them, and so do we).
 RS_REVISION_HISTORY = 'deployment.kubernetes.io/revision-history'
@@ -32,9 +35,6 @@ ROLLBACK_KEEPS = frozenset((
     'deployment.kubernetes.io/max-replicas',
     'deprecated.deployment.rollback.to',
 ))
-# Waiting reasons of a container that will not get better by itself.
-FAILURE_REASONS = ('ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CrashLoopBackOff',
-                   'CreateContainerConfigError', 'CreateContainerError')
 _IMAGE = re.compile(r'^[^\s]+$')
 
 
@@ -52,16 +52,6 @@ class RolloutStatus:
     failure: str | None = None
 
 
-def _condition(status: dict[str, t.Any], kind: str) -> dict[str, t.Any] | None:
-    return next((c for c in status.get('conditions') or [] if c.get('type') == kind), None)
-
-
-def generation_observed(obj: dict[str, t.Any]) -> bool:
-    """The controller has seen the current spec (its status describes it)."""
-    status = obj.get('status') or {}
-    return (obj['metadata'].get('generation') or 0) <= (status.get('observedGeneration') or 0)
-
-
 def deployment_status(deployment: dict[str, t.Any], stale_deadline: str | None = None) -> RolloutStatus:
     """kubectl's DeploymentStatusViewer: done, waiting (with kubectl's message) or failed.
 
@@ -72,9 +62,8 @@ def deployment_status(deployment: dict[str, t.Any], stale_deadline: str | None =
     spec, status = deployment.get('spec') or {}, deployment.get('status') or {}
     if not generation_observed(deployment):
         return RolloutStatus(False, 'Waiting for deployment spec update to be observed...')
-    progressing = _condition(status, 'Progressing')
-    if (progressing and progressing.get('reason') == 'ProgressDeadlineExceeded'
-            and progressing.get('lastUpdateTime') != stale_deadline):
+    progressing = progress_deadline_exceeded(deployment)
+    if progressing and progressing.get('lastUpdateTime') != stale_deadline:
         return RolloutStatus(False, 'deployment "%s" exceeded its progress deadline' % name,
                              failure='ProgressDeadlineExceeded')
     replicas = spec.get('replicas', 1)
@@ -91,11 +80,6 @@ def deployment_status(deployment: dict[str, t.Any], stale_deadline: str | None =
         return RolloutStatus(False, 'Waiting for deployment "%s" rollout to finish: %d of %d updated replicas are '
                                     'available...' % (name, available, updated))
     return RolloutStatus(True, 'deployment "%s" successfully rolled out' % name)
-
-
-def deployment_rollout_complete(deployment: dict[str, t.Any]) -> bool:
-    """kubectl's ``rollout status`` success for a Deployment: every replica updated, available, no old one left."""
-    return deployment_status(deployment).done
 
 
 def _update_strategy(obj: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -162,10 +146,8 @@ def rollout_status(obj: dict[str, t.Any], stale_deadline: str | None = None) -> 
 
 def progress_deadline_time(obj: dict[str, t.Any]) -> str | None:
     """lastUpdateTime of the object's ProgressDeadlineExceeded condition, if it has one."""
-    progressing = _condition(obj.get('status') or {}, 'Progressing')
-    if progressing and progressing.get('reason') == 'ProgressDeadlineExceeded':
-        return progressing.get('lastUpdateTime') or ''
-    return None
+    progressing = progress_deadline_exceeded(obj)
+    return None if progressing is None else progressing.get('lastUpdateTime') or ''
 
 
 def is_paused(obj: dict[str, t.Any]) -> bool:
@@ -458,98 +440,7 @@ def new_revision_label(obj: dict[str, t.Any], new_rs: dict[str, t.Any] | None = 
     return ('pod-template-generation', generation) if generation else None
 
 
-def label_selector(selector: dict[str, t.Any]) -> str:
-    """A LabelSelector object as the ``labelSelector`` query string."""
-    parts = ['%s=%s' % item for item in sorted((selector.get('matchLabels') or {}).items())]
-    for expression in selector.get('matchExpressions') or []:
-        key, operator, values = expression['key'], expression['operator'], expression.get('values') or []
-        if operator == 'Exists':
-            parts.append(key)
-        elif operator == 'DoesNotExist':
-            parts.append('!' + key)
-        else:
-            parts.append('%s %s (%s)' % (key, operator.lower(), ','.join(values)))
-    return ','.join(parts)
-
-
 # --- failures of new pods --------------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class PodProblem:
-    pod: str
-    container: str
-    reason: str
-    message: str
-    restarts: int
-
-
-def pod_problem(pod: dict[str, t.Any]) -> PodProblem | None:
-    """The first container of the pod stuck in a failure reason (image pull, crash loop, bad config)."""
-    status = pod.get('status') or {}
-    statuses = list(status.get('initContainerStatuses') or []) + list(status.get('containerStatuses') or [])
-    for container in statuses:
-        waiting = (container.get('state') or {}).get('waiting') or {}
-        if waiting.get('reason') in FAILURE_REASONS:
-            message = waiting.get('message') or ''
-            terminated = (container.get('lastState') or {}).get('terminated')
-            if waiting['reason'] == 'CrashLoopBackOff' and terminated:
-                exit_text = 'last exit code %s (%s)' % (terminated.get('exitCode'), terminated.get('reason', ''))
-                message = '%s: %s' % (exit_text, message) if message else exit_text
-            return PodProblem(pod['metadata']['name'], container['name'], waiting['reason'], message,
-                              container.get('restartCount') or 0)
-    return None
-
-
-def pod_not_ready(pod: dict[str, t.Any]) -> PodProblem:
-    """Why a pod is not ready, as ``kubectl describe`` would show it: a failing or waiting container, a
-    terminated one, an unschedulable or unscheduled pod, or a container whose readiness probe does not pass."""
-    problem = pod_problem(pod)
-    if problem is not None:
-        return problem
-    name = pod['metadata']['name']
-    status = pod.get('status') or {}
-    scheduled = _condition(status, 'PodScheduled')
-    if scheduled and scheduled.get('status') == 'False':
-        return PodProblem(name, '', scheduled.get('reason') or 'Unschedulable', scheduled.get('message') or '', 0)
-    statuses = list(status.get('initContainerStatuses') or []) + list(status.get('containerStatuses') or [])
-    for container in statuses:
-        state = container.get('state') or {}
-        restarts = container.get('restartCount') or 0
-        if state.get('waiting'):
-            waiting = state['waiting']
-            return PodProblem(name, container['name'], waiting.get('reason') or 'Waiting', waiting.get('message') or '',
-                              restarts)
-        if state.get('terminated'):
-            ended = state['terminated']
-            return PodProblem(name, container['name'], ended.get('reason') or 'Terminated', 'exit code %s%s' % (
-                ended.get('exitCode'), ': %s' % ended['message'] if ended.get('message') else ''), restarts)
-        if not container.get('ready'):
-            return PodProblem(name, container['name'], 'NotReady', 'running, its readiness probe does not pass',
-                              restarts)
-    if not statuses:
-        where = (pod.get('spec') or {}).get('nodeName')
-        return PodProblem(name, '', status.get('phase') or 'Pending',
-                          'on node %s, no container started yet' % where if where else 'not scheduled to a node yet', 0)
-    ready = _condition(status, 'Ready') or {}
-    return PodProblem(name, '', ready.get('reason') or 'NotReady', ready.get('message') or '', 0)
-
-
-def _has_crashed(pod: dict[str, t.Any]) -> bool:
-    """A container of the pod exited with an error before (it may be running again between crashes)."""
-    status = pod.get('status') or {}
-    return any(((c.get('lastState') or {}).get('terminated') or {}).get('exitCode')
-               for c in list(status.get('initContainerStatuses') or []) + list(status.get('containerStatuses') or []))
-
-
-def _is_ready(pod: dict[str, t.Any]) -> bool:
-    ready = _condition(pod.get('status') or {}, 'Ready')
-    return bool(ready and ready.get('status') == 'True')
-
-
-def describe_problem(problem: PodProblem) -> str:
-    return 'pod %s%s: %s%s' % (problem.pod, ' container %s' % problem.container if problem.container else '',
-                               problem.reason, ' (%s)' % problem.message if problem.message else '')
-
 
 @dataclasses.dataclass
 class _Suspect:
@@ -602,7 +493,7 @@ class RolloutTracker:
                 self.suspects[name] = _Suspect(now, problem)
             else:
                 suspect.problem = problem
-        elif suspect is not None and (_is_ready(pod) or not _has_crashed(pod)):
+        elif suspect is not None and (pod_ready(pod) or not has_crashed(pod)):
             del self.suspects[name]
 
     def observe_pod_listing(self, pods: list[dict[str, t.Any]], now: float) -> None:
@@ -619,13 +510,13 @@ class RolloutTracker:
 
     def unready_new_pods(self) -> list[str]:
         """Pods of the new revision that are not ready (what a forced StatefulSet rollback deletes)."""
-        return sorted(name for name, pod in self.pods.items() if self._is_new(pod) and not _is_ready(pod))
+        return sorted(name for name, pod in self.pods.items() if self._is_new(pod) and not pod_ready(pod))
 
     def not_ready_report(self) -> list[PodProblem]:
         """Why each pod of the new revision is not ready (every unready pod while the revision is unknown)."""
         known = self.new_revision is not None
         return [pod_not_ready(pod) for _name, pod in sorted(self.pods.items())
-                if (self._is_new(pod) or not known) and not _is_ready(pod)]
+                if (self._is_new(pod) or not known) and not pod_ready(pod)]
 
     def verdict(self, now: float) -> Verdict:
         if self.obj is None:

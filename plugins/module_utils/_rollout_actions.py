@@ -3,27 +3,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """k8s_rollout's three states as plain functions: roll out images (rolled_out), undo, restart.
 
-Each returns the module result as a dict or raises RolloutFailed with a message and the partial
-result. Decisions come from _rollout; every request goes through a _rollout_api.RolloutApi.
+Each returns the module result (the _run envelope) or raises ModuleFailure whose context is the
+partial result. Decisions come from _rollout; every request goes through a _rollout_api.RolloutApi.
 """
 
 from __future__ import annotations
 
 import datetime
-import time
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout as decide
-from ansible_collections.artisan.upgrade.plugins.module_utils._k8s import Deadline, api_error_message
-from ansible_collections.artisan.upgrade.plugins.module_utils._rollout_api import STRATEGIC_MERGE, RolloutApi
-
-
-class RolloutFailed(Exception):
-    """The rollout failed; ``result`` is the module result to fail with (its ``msg`` says why)."""
-
-    def __init__(self, result: dict[str, t.Any]) -> None:
-        super().__init__(result['msg'])
-        self.result = result
+from ansible_collections.artisan.upgrade.plugins.module_utils._k8s import STRATEGIC_MERGE, Deadline, api_error_message
+from ansible_collections.artisan.upgrade.plugins.module_utils._rollout_api import RolloutApi
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 
 def utc_rfc3339() -> str:
@@ -40,15 +32,15 @@ def describe(obj: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 class Rollout:
-    """One task: the parameters, the API, the workload as first read, and the result being built."""
+    """One task: the parameters, the API, the workload as first read, and the run (requests, time) so far."""
 
-    def __init__(self, params: dict[str, t.Any], api: RolloutApi, check_mode: bool,
+    def __init__(self, params: dict[str, t.Any], api: RolloutApi, check_mode: bool, run: Run | None = None,
                  now: t.Callable[[], str] = utc_rfc3339) -> None:
         self.params = params
         self.api = api
         self.check_mode = check_mode
+        self.run = run or Run()
         self.now = now
-        self.started = time.monotonic()
         # Every request of the task, the first read included, waits at most until the timeout.
         api.deadline = Deadline(params['timeout'])
         self.obj = api.read(params['kind'], params['namespace'], params['name'])
@@ -60,19 +52,21 @@ class Rollout:
         owned = [] if obj['kind'] == 'Deployment' else self.api.owned_history(obj)
         return decide.current_revision(obj, decide.history(obj, owned))
 
-    def result(self, changed: bool, msg: str, after: dict[str, t.Any], **fields: t.Any) -> dict[str, t.Any]:
+    def report(self, after: dict[str, t.Any], **fields: t.Any) -> dict[str, t.Any]:
+        """k8s_rollout's own result keys (the envelope's come from the run)."""
         before = describe(self.obj)
         current = fields.pop('current', after)
         return dict(
-            changed=changed, msg=msg, kind=self.obj['kind'], name=self.params['name'],
-            namespace=self.params['namespace'],
+            kind=self.obj['kind'], name=self.params['name'], namespace=self.params['namespace'],
             revision={'before': self.revision_before, 'after': fields.pop('revision_after', self.revision_before)},
             images={'before': before['images'], 'after': describe(after)['images']},
             replicas=decide.replica_counts(current),
             conditions=(current.get('status') or {}).get('conditions') or [],
             diff={'before': before, 'after': describe(after)},
-            duration=round(time.monotonic() - self.started, 3),
             **fields)
+
+    def result(self, changed: bool, msg: str, after: dict[str, t.Any], **fields: t.Any) -> dict[str, t.Any]:
+        return self.run.envelope(changed, msg, **self.report(after, **fields))
 
     # -- writing and waiting -------------------------------------------------------------------
 
@@ -115,7 +109,7 @@ class Rollout:
             fields['undo'] = undo
             fields['revision_after'] = undo.get('revision', fields['revision_after'])
             msg = '%s; %s' % (msg, undo_summary(undo))
-        raise RolloutFailed(self.result(changed, msg, patched, **fields))
+        raise ModuleFailure(msg, changed=changed, **self.report(patched, **fields))
 
     def apply_undo(self, obj: dict[str, t.Any], plan: decide.UndoPlan) -> dict[str, t.Any]:
         """Write the rollback (a dry run in check mode)."""

@@ -492,7 +492,8 @@ ready_endpoints:
   sample: 3
 commands:
   description:
-    - The commands run, as shell-quoted lines; for Kubernetes, the C(kubectl) line equivalent to each API write.
+    - The commands run, as shell-quoted lines; for the Kubernetes providers, the requests sent to the API server as
+      C(METHOD path) (reads and watches included).
   returned: always
   type: list
   elements: str
@@ -507,6 +508,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _canary_ngi
 from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
 from ansible_collections.artisan.upgrade.plugins.module_utils import _nginx_config as conf
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, exec_via_argument_spec, transport_from_params
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 NGINX_OPTIONS = dict(
     include_path=dict(type='path', required=True),
@@ -583,23 +585,28 @@ def shift_nginx(module):
 
 
 def shift_k8s(module):
+    """The shift's result and the API requests it sent (``METHOD path``); fails the module on a ModuleFailure."""
+    params = module.params
+    run = Run(secrets=[params['api_key'], params['password']])
     if not _k8s.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(_k8s.KUBERNETES_IMPORT_ERROR))
+        module.fail_json(**run.failure(ModuleFailure(missing_required_lib('kubernetes'),
+                                                     exception=str(_k8s.KUBERNETES_IMPORT_ERROR))))
+    kube = None
     try:
         # Every API call of the task waits at most until wait_timeout has passed.
-        cluster = k8s.Cluster(_k8s.api_client(module.params), module.params['namespace'],
-                              _k8s.Deadline(module.params['wait_timeout']))
-    except _k8s.K8sError as exc:
-        module.fail_json(msg=str(exc), commands=[])
-    shift = k8s.PROVIDERS[module.params['provider']](module.params, cluster, module.check_mode, warn=module.warn)
-    try:
-        return shift.perform(), cluster.commands
-    except decide.CanaryError as exc:
-        module.fail_json(msg=exc.msg, **dict(exc.context, commands=cluster.commands))
+        kube = _k8s.Kube.from_params(params, _k8s.Deadline(params['wait_timeout']), run)
+        shift = k8s.PROVIDERS[params['provider']](params, k8s.Cluster(kube, params['namespace']), module.check_mode,
+                                                  warn=module.warn)
+        result = shift.perform()
+    except ModuleFailure as exc:
+        module.fail_json(**run.failure(exc))
     except decide.CanarySpecError as exc:
-        module.fail_json(msg=str(exc), commands=cluster.commands)
+        module.fail_json(**run.failure(ModuleFailure(str(exc))))
     finally:
-        cluster.api_client.close()
+        if kube is not None:
+            kube.client.close()
+    envelope = run.envelope(result.pop('changed'), result.pop('msg'), **result)
+    return envelope, envelope.pop('commands')
 
 
 def main():

@@ -281,6 +281,18 @@ undo:
   returned: when O(on_failure=undo) rolled back
   type: dict
   sample: {changed: true, revision: 5, rolled_back_to: 3, complete: true, message: deployment "web" successfully rolled out}
+commands:
+  description:
+    - The requests the task sent to the API server, in order, as C(METHOD path); a dry run (check mode) shows
+      C(?dryRun=All), a watch C(?watch=true).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - GET /apis/apps/v1/namespaces/shop/deployments/web
+    - PATCH /apis/apps/v1/namespaces/shop/deployments/web
+    - GET /apis/apps/v1/namespaces/shop/deployments?watch=true
+    - GET /api/v1/namespaces/shop/pods
 duration:
   description: Seconds the task took.
   returned: always
@@ -294,6 +306,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
 from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils._rollout_api import RolloutApi
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 
 def argument_spec():
@@ -335,35 +348,31 @@ def main():
         mutually_exclusive=[('images', 'image')],
         supports_check_mode=True,
     )
-    if not _k8s.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(_k8s.KUBERNETES_IMPORT_ERROR))
-    error = option_errors(module.params)
-    if error:
-        module.fail_json(msg=error)
     params = module.params
+    run = Run(secrets=[params['api_key'], params['password']])
+    if not _k8s.HAS_KUBERNETES:
+        module.fail_json(**run.failure(ModuleFailure(missing_required_lib('kubernetes'),
+                                                     exception=str(_k8s.KUBERNETES_IMPORT_ERROR))))
+    error = option_errors(params)
+    if error:
+        module.fail_json(**run.failure(ModuleFailure(error)))
     what = '%s %s in namespace %s' % (params['kind'].lower(), params['name'], params['namespace'])
+    failure = None
     try:
-        client = _k8s.api_client(params)
-    except _k8s.K8sError as exc:
-        module.fail_json(msg=str(exc))
-    try:
-        run = actions.Rollout(params, RolloutApi(client), module.check_mode)
-        result = actions.STATES[params['state']](run)
-    except actions.RolloutFailed as exc:
-        module.fail_json(**exc.result)
+        kube = _k8s.Kube.from_params(params, run=run)
+        result = actions.STATES[params['state']](actions.Rollout(params, RolloutApi(kube), module.check_mode, run))
     except decide.RolloutError as exc:
-        module.fail_json(msg=str(exc))
-    except _k8s.ApiException as exc:
-        if exc.status == 404:
-            module.fail_json(msg='%s not found: %s' % (what, _k8s.api_error_message(exc)))
-        module.fail_json(msg='%s: %s' % (what, _k8s.api_error_message(exc)))
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        if not _k8s.is_unreachable(exc):
-            raise
-        module.fail_json(msg='cannot reach the Kubernetes API server at %s: %s' % (
-            _k8s.server_url(client), _k8s.unreachable_message(exc)))
+        failure = ModuleFailure(str(exc))
+    except _k8s.ApiError as exc:
+        failure = ModuleFailure('%s%s: %s' % (what, ' not found' if exc.not_found else '', exc.msg))
+    except ModuleFailure as exc:
+        failure = exc
+    if failure is not None:
+        result = run.failure(failure)
     if not module._diff:
         result.pop('diff', None)
+    if failure is not None:
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

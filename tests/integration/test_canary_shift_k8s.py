@@ -114,6 +114,11 @@ class CapacityWatch:
         self._thread.join(10)
 
 
+def writes(result):
+    """The API requests of a result that change something (every request is recorded as METHOD path)."""
+    return [command for command in result['commands'] if not command.startswith('GET ')]
+
+
 def replicas_args(cluster, weight, **extra):
     return dict(provider='k8s_replicas', weight=weight, kubeconfig=cluster['kubeconfig'], wait_timeout=60,
                 k8s_replicas=dict(stable='web-v1', canary='web-v2', total=10), **extra)
@@ -131,11 +136,16 @@ def test_replicas_check_real_check_real_never_dip_below_the_total(two_versions, 
         real, check_again, real_again = run_tasks(run_playbook, [args, (args, {'check_mode': True}), args])
     assert_ok(real)
     assert real['changed'] is True and real['before_weight'] == 0 and real['achieved_weight'] == 30
-    assert real['commands'] == ['kubectl -n default scale deployment/web-v2 --replicas=3',
-                                'kubectl -n default scale deployment/web-v1 --replicas=7']
+    # Every API request as METHOD path: the two scales, and the watch of web-v2 between them.
+    scales = [c for c in real['commands'] if c.startswith('PATCH ')]
+    assert scales == ['PATCH /apis/apps/v1/namespaces/default/deployments/web-v2/scale',
+                      'PATCH /apis/apps/v1/namespaces/default/deployments/web-v1/scale']
+    watch = real['commands'].index('GET /apis/apps/v1/namespaces/default/deployments?watch=true')
+    assert real['commands'].index(scales[0]) < watch < real['commands'].index(scales[1]), real['commands']
+    assert isinstance(real['duration'], float)
     for again in (check_again, real_again):
         assert_ok(again)
-        assert again['changed'] is False and again['commands'] == []
+        assert again['changed'] is False and writes(again) == []
     assert capacity.lowest >= 10, capacity.log
     shrink = next(i for i, entry in enumerate(capacity.log) if entry[:2] == ('web-v1', 7))
     assert capacity.latest['web-v2'][1] >= 3 and ('web-v2', 3, 3) in capacity.log[:shrink], capacity.log
@@ -144,7 +154,7 @@ def test_replicas_check_real_check_real_never_dip_below_the_total(two_versions, 
     with CapacityWatch(apps) as capacity:
         [back] = run_tasks(run_playbook, [replicas_args(two_versions, 0)])
     assert_ok(back)
-    assert back['commands'][0] == 'kubectl -n default scale deployment/web-v1 --replicas=10'
+    assert writes(back)[0] == 'PATCH /apis/apps/v1/namespaces/default/deployments/web-v1/scale'
     assert capacity.lowest >= 10, capacity.log
     wait_for(lambda: available(apps, 'web-v1') == 10)
     assert apps.read_namespaced_deployment('web-v2', NAMESPACE).spec.replicas == 0
@@ -282,7 +292,7 @@ def test_a_refused_switch_reports_the_selector_the_service_still_has(cluster, ru
     # Nothing moved: the answer is the live state, not the refused target.
     assert refused['achieved_weight'] == 0 and refused['before_weight'] == 0
     assert refused['after'] == refused['before'] == {'selector': stable}
-    assert refused['commands'] == []
+    assert writes(refused) == [] and refused['commands'], refused['commands']
     assert core.read_namespaced_service('web', NAMESPACE).spec.selector == stable
     assert ready_addresses(core, 'web') == v1_ips
 

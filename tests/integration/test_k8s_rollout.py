@@ -140,12 +140,20 @@ def test_rolled_out_check_real_check_real(cluster, run_playbook):
     assert real['replicas'] == {'desired': 3, 'current': 3, 'updated': 3, 'ready': 3, 'available': 3}
     assert any(c['type'] == 'Available' and c['status'] == 'True' for c in real['conditions'])
     assert real['rollout']['progress'][-1]['message'] == real['rollout']['message']
+    # The envelope: the API calls as METHOD path, the check mode's write a dry run; seconds as a float.
+    path = '/apis/apps/v1/namespaces/default/deployments/web'
+    assert planned['commands'] == ['GET %s' % path, 'PATCH %s?dryRun=All' % path]
+    assert real['commands'][:2] == ['GET %s' % path, 'PATCH %s' % path]
+    assert 'GET /apis/apps/v1/namespaces/default/deployments?watch=true' in real['commands']
+    assert 'GET /api/v1/namespaces/default/pods' in real['commands']
+    assert isinstance(real['duration'], float) and real['duration'] >= real['rollout']['waited']
 
     for again in (check_again, real_again):
         assert_ok(again)
         assert again['changed'] is False, again['msg']
         assert again['images']['before'] == again['images']['after'] == {'web': 'demoapp:2.0.0'}
         assert again['revision']['before'] == 2
+        assert not [c for c in again['commands'] if not c.startswith('GET ')], again['commands']
 
     # The real state, read independently.
     dep = cluster.deployment()
@@ -598,7 +606,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(cluster, run_playbook):
         (dict(cluster.conn, name='web', state='restarted', image='demoapp:2.0.0'),
          'images, image and env are options of state rolled_out, not restarted'),
         (dict(host='http://127.0.0.1:%d' % closed_port(), name='web', image='demoapp:2.0.0'),
-         'cannot reach the Kubernetes API server at http://127.0.0.1:'),
+         'cannot reach the Kubernetes API at http://127.0.0.1:'),
         (dict(kubeconfig='/nonexistent/kubeconfig', name='web', image='demoapp:2.0.0'),
          'cannot load kubeconfig /nonexistent/kubeconfig: no such file (kubeconfig)'),
     ]
@@ -661,7 +669,7 @@ def test_an_api_server_that_never_answers_fails_within_the_timeout(run_module):
         result = run_module(MODULE, dict(host=url, name='web', image='demoapp:2.0.0', timeout=timeout))
         elapsed = time.monotonic() - started
     assert result['failed'] is True
-    assert result['msg'].startswith('cannot reach the Kubernetes API server at %s: no answer in time' % url), result['msg']
+    assert result['msg'].startswith('cannot reach the Kubernetes API at %s: no answer in time' % url), result['msg']
     assert accepted, 'the module connected to the listener'
     # Generous bound (Ansible's start-up included): without a request timeout it took 4 x 30 s.
     assert elapsed < timeout + 20, 'failed after %.1f s with timeout %d' % (elapsed, timeout)

@@ -57,7 +57,6 @@ def test_deployment_status(kwargs, done, message):
     assert status.done is done
     assert message in status.message
     assert status.failure is None
-    assert r.deployment_rollout_complete(deployment(**kwargs)) is done
 
 
 def test_deployment_spec_replicas_defaults_to_one():

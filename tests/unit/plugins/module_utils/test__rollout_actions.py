@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout as r
 from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils._rollout_api import WaitResult
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 UID = 'uid-web'
 
@@ -133,9 +134,9 @@ def test_failure_is_reported_with_diagnostics():
     problem = r.PodProblem('web-h2-a', 'web', 'ImagePullBackOff', 'Back-off pulling image', 0)
     api = FakeApi(deployment(), verdicts=[r.Verdict(False, True, 'deployment web: new pods are failing', 'ImagePullBackOff',
                                                     (problem,))])
-    with pytest.raises(actions.RolloutFailed) as failed:
+    with pytest.raises(ModuleFailure) as failed:
         run_state(api, image='demoapp:2.0.0')
-    result = failed.value.result
+    result = Run().failure(failed.value)
     assert result['msg'] == 'deployment web: new pods are failing'
     assert result['reason'] == 'ImagePullBackOff' and result['diagnostics'] == [{'pod': 'web-h2-a'}]
     assert 'undo' not in result and len(api.patches) == 1
@@ -147,9 +148,9 @@ def test_on_failure_undo_rolls_back_to_the_revision_it_started_from():
                   verdicts=[failing, r.Verdict(True, False, 'deployment "web" successfully rolled out')])
     api.obj['status']['conditions'] = [{'type': 'Progressing', 'reason': 'ProgressDeadlineExceeded',
                                         'lastUpdateTime': '2026-11-22T04:00:00Z'}]
-    with pytest.raises(actions.RolloutFailed) as failed:
+    with pytest.raises(ModuleFailure) as failed:
         run_state(api, image='demoapp:2.0.0', on_failure='undo')
-    result = failed.value.result
+    result = Run().failure(failed.value)
     assert result['msg'] == ('deployment web: new pods are failing; undone to revision 3 (revision 1 before the '
                              'rollback re-numbered it): deployment "web" successfully rolled out')
     # the numbers as kubectl rollout history shows them after the rollback, read again after it
@@ -165,9 +166,9 @@ def test_on_failure_undo_rolls_back_to_the_revision_it_started_from():
 def test_undo_failure_keeps_the_original_reason():
     api = FakeApi(deployment(revision='1'), owned=[],
                   verdicts=[r.Verdict(False, True, 'timed out', 'Timeout')])
-    with pytest.raises(actions.RolloutFailed) as failed:
+    with pytest.raises(ModuleFailure) as failed:
         run_state(api, image='demoapp:2.0.0', on_failure='undo')
-    result = failed.value.result
+    result = Run().failure(failed.value)
     assert result['reason'] == 'Timeout'
     assert result['msg'] == ('timed out; undo failed: unable to find specified revision 1 in history of deployment web '
                              '(revisions: )')
@@ -192,9 +193,9 @@ def test_a_deadline_failure_reports_the_pods_that_are_not_ready():
 
     api = Api(deployment(), verdicts=[r.Verdict(False, True, 'deployment "web" exceeded its progress deadline',
                                                 'ProgressDeadlineExceeded')])
-    with pytest.raises(actions.RolloutFailed) as failed:
+    with pytest.raises(ModuleFailure) as failed:
         run_state(api, image='demoapp:2.0.0')
-    result = failed.value.result
+    result = Run().failure(failed.value)
     assert result['msg'] == (
         'deployment "web" exceeded its progress deadline; new pods not ready: pod web-h2-a container web: '
         'ImagePullBackOff (Back-off pulling image "demoapp:2.0.0"), last event: Warning Failed (x3): Error: ImagePullBackOff')

@@ -1,102 +1,114 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The watch loop of _rollout_api with scripted API answers: 410 Gone, dropped connections, API errors."""
+"""RolloutApi's wait and diagnostics against a fake of the Kubernetes boundary (_k8s.Kube) with scripted watch events."""
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
-
 import pytest
 
-pytest.importorskip('kubernetes')
-
-from urllib3.exceptions import ProtocolError  # noqa: E402  pylint: disable=wrong-import-position
-
-from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout_api as api_module  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
+from ansible_collections.artisan.upgrade.plugins.module_utils import _rollout as r
+from ansible_collections.artisan.upgrade.plugins.module_utils._rollout_api import RolloutApi
 
 
-class Stream:
-    """A streamed watch response: JSON lines, then optionally a dropped connection."""
+def deployment(generation=2, observed=2, updated=3, available=3, total=3, version='10', uid='uid-web'):
+    return {'kind': 'Deployment',
+            'metadata': {'name': 'web', 'namespace': 'shop', 'uid': uid, 'generation': generation,
+                         'resourceVersion': version},
+            'spec': {'replicas': 3, 'selector': {'matchLabels': {'app': 'web'}},
+                     'template': {'metadata': {'labels': {'app': 'web'}}, 'spec': {'containers': [{'name': 'web'}]}}},
+            'status': {'observedGeneration': observed, 'replicas': total, 'updatedReplicas': updated,
+                       'availableReplicas': available}}
 
-    def __init__(self, events, drop=False):
-        self.lines = [json.dumps(event).encode() + b'\n' for event in events]
-        self.drop = drop
 
-    def stream(self, amt=None, decode_content=False):
-        yield from self.lines
-        if self.drop:
-            raise ProtocolError('Response ended prematurely')
+class FakeWatch:
+    def __init__(self, batches):
+        self.batches = list(batches)
+        self.streams = []
 
-    def release_conn(self):
+    def add(self, tag, path, query=None, resource_version=None):
+        self.streams.append((tag, path, query, resource_version))
+
+    def next(self, timeout):
+        if not self.batches:
+            raise AssertionError('the wait asked for more events than scripted')
+        batch = self.batches.pop(0)
+        for _tag, event_type, payload in batch:
+            if event_type == 'FAILED':
+                raise payload
+        return batch
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
         pass
 
 
-def modified(version):
-    return {'type': 'MODIFIED', 'object': {'metadata': {'name': 'web', 'resourceVersion': str(version)}}}
+class FakeKube:
+    """The boundary's interface: scripted watch batches, listed ReplicaSets, pod logs by ``previous``."""
+
+    def __init__(self, batches=(), replicasets=(), logs=None, events=None):
+        self.deadline = _k8s.Deadline(60)
+        self.watcher = FakeWatch(batches)
+        self.replicasets = list(replicasets)
+        self.logs = logs or {}
+        self.events = events
+        self.requests = []
+
+    def watch(self, lifetime=None):
+        return self.watcher
+
+    def list(self, path, query=None):
+        self.requests.append(('GET', path, query))
+        if path.endswith('/events'):
+            if isinstance(self.events, Exception):
+                raise self.events
+            return self.events or []
+        return self.replicasets
+
+    def pod_log(self, namespace, pod, container=None, tail_lines=None, previous=False):
+        if previous not in self.logs:
+            raise _k8s.ApiError('previous terminated container "web" not found (HTTP 400)', 400)
+        return self.logs[previous]
 
 
-class ScriptedApi(api_module.RolloutApi):
-    """Answers each request with the next scripted answer (an exception is raised) and records the queries."""
-
-    def __init__(self, answers, stop):
-        super().__init__(api_client=None)
-        self.answers = list(answers)
-        self.queries = []
-        self.stop = stop
-
-    def request(self, method, path, query=None, body=None, content_type='application/json', stream=False, timeout=30):
-        self.queries.append(dict(query or {}))
-        if not self.answers:
-            self.stop.set()
-            return Stream([])
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+def test_the_wait_watches_the_workload_from_the_version_read_and_its_pods_from_a_list():
+    kube = FakeKube([[('workload', 'MODIFIED', deployment(version='11'))]])
+    waited = RolloutApi(kube).wait(deployment(observed=1, updated=0, version='10'), r.RolloutTracker(5), timeout=30)
+    assert waited.verdict.done and waited.obj['metadata']['resourceVersion'] == '11'
+    assert kube.watcher.streams == [
+        ('workload', '/apis/apps/v1/namespaces/shop/deployments', {'fieldSelector': 'metadata.name=web'}, '10'),
+        ('pods', '/api/v1/namespaces/shop/pods', {'labelSelector': 'app=web'}, None)]
+    assert waited.events == 1 and waited.progress[0]['message'] == 'Waiting for deployment spec update to be observed...'
 
 
-def watch(answers, resource_version='5'):
-    stop = threading.Event()
-    api = ScriptedApi(answers, stop)
-    events: queue.Queue = queue.Queue()
-    api.watch_into('/apis/apps/v1/namespaces/default/deployments', {'fieldSelector': 'metadata.name=web'},
-                   resource_version, 'workload', events, stop, lifetime=60)
-    received = []
-    while not events.empty():
-        tag, event_type, payload = events.get()
-        received.append((tag, event_type, payload if event_type in ('FAILED', 'GONE') else
-                         [item['metadata']['resourceVersion'] for item in payload] if event_type == 'SYNC'
-                         else payload['metadata']['resourceVersion']))
-    return api, received
+def test_a_relist_is_counted_and_a_deleted_workload_ends_the_wait():
+    kube = FakeKube([[('workload', 'GONE', None), ('workload', 'SYNC', [])]])
+    with pytest.raises(_k8s.ApiError) as raised:
+        RolloutApi(kube).wait(deployment(updated=1), r.RolloutTracker(5), timeout=30)
+    assert raised.value.not_found and 'deleted while waiting' in raised.value.msg
 
 
-def test_expired_resource_version_is_listed_again_and_watched_from_the_list():
-    gone = {'type': 'ERROR', 'object': {'kind': 'Status', 'code': 410, 'message': 'too old resource version: 5 (9)'}}
-    listing = {'metadata': {'resourceVersion': '12'}, 'items': [{'metadata': {'name': 'web', 'resourceVersion': '11'}}]}
-    api, received = watch([Stream([gone]), listing, Stream([modified(13)])])
-    assert received == [('workload', 'GONE', None), ('workload', 'SYNC', ['11']), ('workload', 'MODIFIED', '13')]
-    watches = [q for q in api.queries if q.get('watch')]
-    assert [q['resourceVersion'] for q in watches[:2]] == ['5', '12']
-    assert api.queries[1] == {'fieldSelector': 'metadata.name=web'}
+def test_a_workload_replaced_while_waiting_is_a_conflict():
+    kube = FakeKube([[('workload', 'MODIFIED', deployment(uid='another'))]])
+    with pytest.raises(_k8s.ApiError) as raised:
+        RolloutApi(kube).wait(deployment(updated=1), r.RolloutTracker(5), timeout=30)
+    assert raised.value.status == 409
 
 
-def test_dropped_connection_watches_again_from_the_last_version_seen():
-    api, received = watch([Stream([modified(6), modified(7)], drop=True), Stream([modified(8)])])
-    assert [version for _tag, _type, version in received] == ['6', '7', '8']
-    assert [q['resourceVersion'] for q in api.queries if q.get('watch')][:2] == ['5', '7']
+def test_a_failed_stream_fails_the_wait_with_its_error():
+    kube = FakeKube([[('pods', 'FAILED', _k8s.Unreachable('http://127.0.0.1:1', 'connection refused'))]])
+    with pytest.raises(_k8s.Unreachable):
+        RolloutApi(kube).wait(deployment(updated=1), r.RolloutTracker(5), timeout=30)
 
 
-def test_connection_that_keeps_dropping_fails_the_wait():
-    drops = [ProtocolError('refused')] * (api_module.WATCH_RECONNECTS + 1)
-    _api, received = watch(drops)
-    [(tag, event_type, error)] = received
-    assert (tag, event_type) == ('workload', 'FAILED') and isinstance(error, ProtocolError)
-
-
-def test_an_api_error_in_the_stream_fails_the_wait_at_once():
-    forbidden = {'type': 'ERROR', 'object': {'kind': 'Status', 'code': 403, 'message': 'forbidden'}}
-    _api, received = watch([Stream([forbidden]), Stream([modified(9)])])
-    [(_tag, event_type, error)] = received
-    assert event_type == 'FAILED' and error.status == 403
+def test_diagnostics_read_the_previous_log_of_a_crash_loop_and_stop_at_an_unreachable_server():
+    crash = r.PodProblem('web-1', 'web', 'CrashLoopBackOff', 'back-off', 3)
+    kube = FakeKube(logs={True: 'boot\nKeyError: DATABASE_URL\n'})
+    [entry] = RolloutApi(kube).diagnostics('shop', [crash], log_lines=1)
+    assert entry['logs'] == ['KeyError: DATABASE_URL'] and entry['events'] == []
+    kube = FakeKube(events=_k8s.Unreachable('http://127.0.0.1:1', 'no answer in time'))
+    report = RolloutApi(kube).diagnostics('shop', [crash, r.PodProblem('web-2', 'web', 'CrashLoopBackOff', '', 1)], 5)
+    assert report[0]['events_error'].startswith('cannot reach the Kubernetes API at http://127.0.0.1:1')
+    assert 'events_error' not in report[1] and len(kube.requests) == 1
