@@ -11,6 +11,9 @@ import queue
 import subprocess
 import threading
 
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
+from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils import kube_fake
+
 
 def job_object(outcome=None):
     conditions = [{'type': 'Suspended', 'status': 'False'}]
@@ -30,71 +33,53 @@ def pod(name='x-abcde', waiting=None, exit_code=None):
     return {'metadata': {'name': name}, 'status': {'containerStatuses': [container]}}
 
 
-class FakeKube:
-    """The part of _k8s.Kube the Job uses; ``snapshots`` are what the watch shows, one judge call each."""
+class JobCluster(kube_fake.FakeKube):
+    """kube_fake.FakeKube playing the Job controller: ``steps`` are what the watch shows, one (Job outcome, pods) per
+    judge call; ``final_pods`` what a list of the pods answers after it; ``logs`` each pod's log."""
 
-    def __init__(self, snapshots=(), final_pods=None, logs=None, fail=None):
-        self.snapshots = list(snapshots)
-        self.final_pods = final_pods if final_pods is not None else (self.snapshots[-1]['pods'] if self.snapshots else [])
+    def __init__(self, steps=(), final_pods=None, logs=None):
+        super().__init__([{'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': 'shop'}}])
+        self.steps = list(steps)
+        self.final_pods = final_pods if final_pods is not None else (self.steps[-1][1] if self.steps else [])
         self.logs = logs or {}
-        self.fail = fail or {}  # 'METHOD path' -> the ModuleFailure that request raises
-        self.calls = []
         self.bodies = {}
         self.watched = None
 
-    def _call(self, method, path, body=None):
-        self.calls.append('%s %s' % (method, path))
-        self.bodies[self.calls[-1]] = body
-        if self.calls[-1] in self.fail:
-            raise self.fail[self.calls[-1]]
-
-    def get(self, path, query=None):
-        self._call('GET', path)
-        return {'metadata': {'name': path.rsplit('/', 1)[-1]}}
-
     def create(self, path, body, dry_run=False):
-        self._call('POST', path, body)
-        return dict(body, metadata=dict(body['metadata'], uid='uid-%d' % len(self.calls)))
+        self.bodies['POST ' + path] = body
+        created = super().create(path, body, dry_run)
+        return dict(created, metadata=dict(created['metadata'], uid='uid-%d' % len(self.requests)))
 
     def patch(self, path, body, content_type=None, dry_run=False):
-        self._call('PATCH', path, (body, content_type))
-        return body
+        self.bodies['PATCH ' + path] = (body, content_type)
+        return super().patch(path, body, content_type, dry_run)
 
     def list(self, path, query=None):
-        self._call('GET', path, query)
+        if not path.endswith('/pods'):
+            return super().list(path, query)
+        self._send('GET', path)
         return self.final_pods
 
     def pod_log(self, namespace, name, container=None, tail_lines=None, previous=False):
-        self._call('GET', '/api/v1/namespaces/%s/pods/%s/log' % (namespace, name))
+        self._send('GET', _k8s.api_path('v1', 'pods', namespace, name, 'log'))
         return self.logs.get(name, '')
 
     def delete(self, path, propagation=None, missing_ok=True):
-        self._call('DELETE', path, propagation)
+        self.bodies['DELETE ' + path] = propagation
+        return super().delete(path, propagation, missing_ok)
+
+    def job_name(self):
+        return self.bodies['POST /apis/batch/v1/namespaces/shop/jobs']['metadata']['name']
 
     def wait_until(self, streams, judge, clock=None):
         self.watched = streams
-        for snapshot in self.snapshots:
-            objects = {'job': {snapshot['job']['metadata']['name']: snapshot['job']} if snapshot['job'] else {},
-                       'pods': {p['metadata']['name']: p for p in snapshot['pods']}}
-            answer = judge(objects)
+        for outcome, pods in self.steps:
+            name = self.job_name()
+            answer = judge({'job': {name: dict(job_object(outcome), metadata={'name': name})},
+                            'pods': {p['metadata']['name']: p for p in pods}})
             if answer:
                 return answer
         return None  # the deadline passed
-
-
-class JobKube(FakeKube):
-    """Snapshots given as (job outcome, pods): the Job object gets the transport's name when the watch starts."""
-
-    def __init__(self, steps, **kwargs):
-        super().__init__(**kwargs)
-        self.steps = steps
-        self.final_pods = kwargs.get('final_pods', steps[-1][1] if steps else [])
-
-    def wait_until(self, streams, judge, clock=None):
-        name = self.bodies[next(call for call in self.calls if call.startswith('POST /apis/batch'))]['metadata']['name']
-        self.snapshots = [{'job': dict(job_object(outcome), metadata={'name': name}), 'pods': pods}
-                          for outcome, pods in self.steps]
-        return super().wait_until(streams, judge, clock)
 
 
 def exit_status(rc):

@@ -15,7 +15,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_jo
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_runner as runner
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import PodTransport
 
-from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.k8s_fakes import FakePods, JobKube, pod
+from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.k8s_fakes import FakePods, JobCluster, pod
 
 JOB = {'image': 'app:2.0.0', 'namespace': 'shop', 'service_account': None, 'labels': {}, 'timeout': 60}
 URL = 'postgresql://owner:s3cret@db:5432/shop'
@@ -49,7 +49,7 @@ def answer(**fields):
 
 
 def test_each_step_is_a_job_whose_log_carries_the_answer():
-    kube = JobKube([(None, [pod()]), ('Complete', [pod(exit_code=0)])],
+    kube = JobCluster([(None, [pod()]), ('Complete', [pod(exit_code=0)])],
                    logs={'x-abcde': 'INFO  [alembic] Context impl PostgresqlImpl.\n' + answer(current=['0002'])})
     run = migration(job.JobTransport({}, JOB, kube=kube))
     assert run.python == 'python3'
@@ -63,7 +63,7 @@ def test_each_step_is_a_job_whose_log_carries_the_answer():
 
 
 def test_a_failed_job_is_reported_with_its_exit_code_and_log_without_the_password():
-    kube = JobKube([('Failed', [pod()])], final_pods=[pod(exit_code=1)],
+    kube = JobCluster([('Failed', [pod()])], final_pods=[pod(exit_code=1)],
                    logs={'x-abcde': 'sqlalchemy.exc.OperationalError: connection to %s failed\n' % URL})
     run = migration(job.JobTransport({}, JOB, kube=kube))
     with pytest.raises(Exception) as failure:
@@ -73,7 +73,7 @@ def test_a_failed_job_is_reported_with_its_exit_code_and_log_without_the_passwor
 
 
 def test_a_job_that_cannot_pull_its_image_is_reported_with_the_reason():
-    kube = JobKube([(None, [pod(waiting='ImagePullBackOff')])])
+    kube = JobCluster([(None, [pod(waiting='ImagePullBackOff')])])
     run = migration(job.JobTransport({}, JOB, kube=kube))
     with pytest.raises(Exception) as failure:
         run.helper('inspect')

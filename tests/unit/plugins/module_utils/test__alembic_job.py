@@ -15,7 +15,8 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_jo
 from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s_state as state
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError
 from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
-from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.k8s_fakes import FakeKube, JobKube, job_object, pod
+from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils import kube_fake
+from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.k8s_fakes import JobCluster, job_object, pod
 
 JOB = {'image': 'app:2.0.0', 'namespace': 'shop', 'service_account': None, 'labels': {}, 'timeout': 60}
 
@@ -64,16 +65,12 @@ def run(kube, argv=('python3', '-', 'inspect'), env=None, program=b'print("hi")'
                                     stdin=io.BytesIO(program))
 
 
-def job_name(kube):
-    return kube.bodies[next(c for c in kube.calls if c.startswith('POST /apis/batch'))]['metadata']['name']
-
-
 def test_a_job_that_completes_gives_its_log_and_leaves_nothing_behind():
-    kube = JobKube([(None, []), (None, [pod()]), ('Complete', [pod(exit_code=0)])], logs={'x-abcde': 'answer\n'})
+    kube = JobCluster([(None, []), (None, [pod()]), ('Complete', [pod(exit_code=0)])], logs={'x-abcde': 'answer\n'})
     _transport, result = run(kube)
-    name = job_name(kube)
+    name = kube.job_name()
     assert result.rc == 0 and result.stdout == b'answer\n' and result.stderr == ''
-    assert kube.calls == [
+    assert kube.requests == [
         'POST /api/v1/namespaces/shop/secrets',
         'POST /apis/batch/v1/namespaces/shop/jobs',
         'PATCH /api/v1/namespaces/shop/secrets/%s' % name,
@@ -90,72 +87,74 @@ def test_a_job_that_completes_gives_its_log_and_leaves_nothing_behind():
     assert manifest['spec']['template']['spec']['containers'][0]['command'] == ['python3', '-c', job.BOOTSTRAP, 'inspect']
     patch, content_type = kube.bodies['PATCH /api/v1/namespaces/shop/secrets/%s' % name]
     assert patch['metadata']['ownerReferences'][0]['uid'] == 'uid-2' and content_type == 'application/merge-patch+json'
+    assert list(kube.objects) == ['/api/v1/namespaces/shop']  # the Job and its Secret are deleted
     # Waited for by watching the Job (by name) and its pods (by the job-name label).
     assert kube.watched == {'job': ('/apis/batch/v1/namespaces/shop/jobs', {'fieldSelector': 'metadata.name=%s' % name}),
                             'pods': ('/api/v1/namespaces/shop/pods', {'labelSelector': 'job-name=%s' % name})}
-    assert {kube.bodies[c] for c in kube.calls if c.startswith('DELETE')} == {'Background'}
+    assert {kube.bodies[c] for c in kube.requests if c.startswith('DELETE')} == {'Background'}
     assert result.command.startswith('kubectl create job %s --namespace shop --image app:2.0.0 -- python3 -c' % name)
 
 
 def test_a_failed_job_gives_its_containers_exit_code_and_log_tail():
-    kube = JobKube([(None, [pod()]), ('Failed', [pod()])], final_pods=[pod(exit_code=3)],
+    kube = JobCluster([(None, [pod()]), ('Failed', [pod()])], final_pods=[pod(exit_code=3)],
                    logs={'x-abcde': 'x' * 5000 + 'Traceback: boom\n'})
     _transport, result = run(kube)
     assert result.rc == 3
     assert result.stderr.endswith('Traceback: boom\n') and len(result.stderr) == job.LOG_TAIL
     assert result.stdout.endswith(b'Traceback: boom\n')
-    assert [c.split()[0] for c in kube.calls[-2:]] == ['DELETE', 'DELETE']
+    assert [c.split()[0] for c in kube.requests[-2:]] == ['DELETE', 'DELETE']
 
 
 def test_a_pod_that_cannot_pull_its_image_fails_at_once_with_the_shared_reason():
-    kube = JobKube([(None, []), (None, [pod(waiting='ErrImagePull')]), ('Complete', [pod(exit_code=0)])])
+    kube = JobCluster([(None, []), (None, [pod(waiting='ErrImagePull')]), ('Complete', [pod(exit_code=0)])])
     _transport, result = run(kube)
     assert result.rc == 126
-    assert result.stderr == 'the Job %s cannot start its container: ErrImagePull: image "app:9" not found' % job_name(kube)
-    assert not any(c.endswith('/log') for c in kube.calls)
-    assert [c.split()[0] for c in kube.calls[-2:]] == ['DELETE', 'DELETE']
+    assert result.stderr == 'the Job %s cannot start its container: ErrImagePull: image "app:9" not found' % kube.job_name()
+    assert not any(c.endswith('/log') for c in kube.requests)
+    assert [c.split()[0] for c in kube.requests[-2:]] == ['DELETE', 'DELETE']
 
 
 def test_a_job_that_does_not_end_in_time_is_reported_and_deleted():
-    kube = JobKube([(None, [pod()])])
+    kube = JobCluster([(None, [pod()])])
     _transport, result = run(kube)
-    assert result.rc == 124 and result.stderr == 'the Job %s did not end within 60s (job.timeout)' % job_name(kube)
-    assert kube.calls[-2:] == ['DELETE /apis/batch/v1/namespaces/shop/jobs/%s' % job_name(kube),
-                               'DELETE /api/v1/namespaces/shop/secrets/%s' % job_name(kube)]
+    assert result.rc == 124 and result.stderr == 'the Job %s did not end within 60s (job.timeout)' % kube.job_name()
+    assert kube.requests[-2:] == ['DELETE /apis/batch/v1/namespaces/shop/jobs/%s' % kube.job_name(),
+                               'DELETE /api/v1/namespaces/shop/secrets/%s' % kube.job_name()]
 
 
 def test_a_refused_job_still_deletes_its_secret():
-    kube = JobKube([], fail={'POST /apis/batch/v1/namespaces/shop/jobs': ModuleFailure('jobs.batch is forbidden (HTTP 403)')})
+    kube = JobCluster()
+    kube.failures['POST /apis/batch/v1/namespaces/shop/jobs'] = ModuleFailure('jobs.batch is forbidden (HTTP 403)')
     _transport, result = run(kube)
     name = kube.bodies['POST /api/v1/namespaces/shop/secrets']['metadata']['name']
     assert result.rc == 126 and result.stderr == 'cannot create the Job %s: jobs.batch is forbidden (HTTP 403)' % name
-    assert kube.calls[-1] == 'DELETE /api/v1/namespaces/shop/secrets/%s' % name
+    assert kube.requests[-1] == 'DELETE /api/v1/namespaces/shop/secrets/%s' % name
 
 
 def test_a_refused_secret_creates_no_job():
-    kube = JobKube([], fail={'POST /api/v1/namespaces/shop/secrets': ModuleFailure('secrets is forbidden (HTTP 403)')})
+    kube = JobCluster()
+    kube.failures['POST /api/v1/namespaces/shop/secrets'] = ModuleFailure('secrets is forbidden (HTTP 403)')
     _transport, result = run(kube)
     assert result.rc == 126 and 'cannot create the Secret' in result.stderr and 'forbidden' in result.stderr
-    assert not any('/jobs' in c for c in kube.calls)
+    assert not any('/jobs' in c for c in kube.requests)
 
 
 def test_a_server_lost_while_waiting_is_a_failed_step_and_cleanup_is_still_tried():
     def lost(streams, judge, clock=None):
         raise ModuleFailure('cannot reach the Kubernetes API at http://127.0.0.1:1: connection refused')
-    kube = JobKube([(None, [pod()])])
+    kube = JobCluster([(None, [pod()])])
     kube.wait_until = lost
     _transport, result = run(kube)
     assert result.rc == 125 and 'cannot reach the Kubernetes API at http://127.0.0.1:1' in result.stderr
-    assert [c.split()[0] for c in kube.calls[-2:]] == ['DELETE', 'DELETE']
+    assert [c.split()[0] for c in kube.requests[-2:]] == ['DELETE', 'DELETE']
 
 
 def test_check_reads_the_namespace_and_says_what_is_wrong():
-    transport = job.JobTransport({}, JOB, kube=FakeKube())
+    transport = job.JobTransport({}, JOB, kube=JobCluster())
     transport.check()
-    assert transport._kube.calls == ['GET /api/v1/namespaces/shop']
-    missing = FakeKube(fail={'GET /api/v1/namespaces/shop': ModuleFailure('namespaces "shop" not found (HTTP 404)')})
-    with pytest.raises(ExecError, match=r'^job: namespace "shop": namespaces "shop" not found \(HTTP 404\)$'):
-        job.JobTransport({}, JOB, kube=missing).check()
+    assert transport._kube.requests == ['GET /api/v1/namespaces/shop']
+    with pytest.raises(ExecError, match=r'^job: namespace "shop": shop not found \(HTTP 404\)$'):
+        job.JobTransport({}, JOB, kube=kube_fake.FakeKube()).check()
 
 
 def test_the_api_calls_are_noted_into_the_modules_commands():
@@ -173,7 +172,8 @@ def test_the_api_calls_are_noted_into_the_modules_commands():
 def test_an_unreachable_server_is_the_one_message():
     _k8s = pytest.importorskip('ansible_collections.artisan.upgrade.plugins.module_utils._k8s')
     pytest.importorskip('kubernetes')
-    gone = FakeKube(fail={'GET /api/v1/namespaces/shop': _k8s.Unreachable('http://127.0.0.1:1', 'connection refused')})
+    gone = JobCluster()
+    gone.failures['GET /api/v1/namespaces/shop'] = _k8s.Unreachable('http://127.0.0.1:1', 'connection refused')
     with pytest.raises(ExecError, match=r'^job: cannot reach the Kubernetes API at http://127.0.0.1:1: connection refused$'):
         job.JobTransport({}, JOB, kube=gone).check()
 
