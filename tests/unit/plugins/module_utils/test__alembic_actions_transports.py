@@ -50,7 +50,7 @@ def answer(**fields):
 
 def test_each_step_is_a_job_whose_log_carries_the_answer():
     kube = JobCluster([(None, [pod()]), ('Complete', [pod(exit_code=0)])],
-                   logs={'x-abcde': 'INFO  [alembic] Context impl PostgresqlImpl.\n' + answer(current=['0002'])})
+                      logs={'x-abcde': 'INFO  [alembic] Context impl PostgresqlImpl.\n' + answer(current=['0002'])})
     run = migration(job.JobTransport({}, JOB, kube=kube))
     assert run.python == 'python3'
     assert run.helper('inspect')['current'] == ['0002']
@@ -64,7 +64,7 @@ def test_each_step_is_a_job_whose_log_carries_the_answer():
 
 def test_a_failed_job_is_reported_with_its_exit_code_and_log_without_the_password():
     kube = JobCluster([('Failed', [pod()])], final_pods=[pod(exit_code=1)],
-                   logs={'x-abcde': 'sqlalchemy.exc.OperationalError: connection to %s failed\n' % URL})
+                      logs={'x-abcde': 'sqlalchemy.exc.OperationalError: connection to %s failed\n' % URL})
     run = migration(job.JobTransport({}, JOB, kube=kube))
     with pytest.raises(Exception) as failure:
         run.helper('inspect')

@@ -97,7 +97,7 @@ def test_a_job_that_completes_gives_its_log_and_leaves_nothing_behind():
 
 def test_a_failed_job_gives_its_containers_exit_code_and_log_tail():
     kube = JobCluster([(None, [pod()]), ('Failed', [pod()])], final_pods=[pod(exit_code=3)],
-                   logs={'x-abcde': 'x' * 5000 + 'Traceback: boom\n'})
+                      logs={'x-abcde': 'x' * 5000 + 'Traceback: boom\n'})
     _transport, result = run(kube)
     assert result.rc == 3
     assert result.stderr.endswith('Traceback: boom\n') and len(result.stderr) == job.LOG_TAIL
@@ -119,7 +119,7 @@ def test_a_job_that_does_not_end_in_time_is_reported_and_deleted():
     _transport, result = run(kube)
     assert result.rc == 124 and result.stderr == 'the Job %s did not end within 60s (job.timeout)' % kube.job_name()
     assert kube.requests[-2:] == ['DELETE /apis/batch/v1/namespaces/shop/jobs/%s' % kube.job_name(),
-                               'DELETE /api/v1/namespaces/shop/secrets/%s' % kube.job_name()]
+                                  'DELETE /api/v1/namespaces/shop/secrets/%s' % kube.job_name()]
 
 
 def test_a_refused_job_still_deletes_its_secret():
