@@ -2,7 +2,9 @@
 # Copyright: artisan.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """alembic_migrate's helper run as a Kubernetes Job from the application's image, as runbooks run
-migrations: create the Job, wait for it to end, read its log, delete it.
+migrations: create the Job, wait for it to end (watching it and its pod), read its log, delete it. Every
+request goes through the Kubernetes boundary (_k8s.Kube); a pod stuck for one of the shared failure reasons
+(_k8s_state) ends the wait at once.
 
 The environment (the database URL among it) and the program go into a Secret the Job's container reads
 with ``envFrom``, so neither appears in the Job spec; the Secret is owned by the Job (the garbage

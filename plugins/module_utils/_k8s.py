@@ -542,10 +542,6 @@ class PodExecClient:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
-    @property
-    def server(self) -> str:
-        return self.kube.server
-
     def read_pod(self, namespace: str, name: str) -> dict[str, t.Any]:
         return self.kube.get(api_path('v1', 'pods', namespace, name))
 
@@ -568,7 +564,7 @@ class PodExecClient:
         except websocket.WebSocketBadStatusException as exc:
             raise ApiError(exec_refusal(exc.status_code, exc.resp_body), exc.status_code) from exc
         except (OSError, websocket.WebSocketException) as exc:
-            raise Unreachable(self.server, exc) from exc
+            raise Unreachable(self.kube.server, exc) from exc
         return PodExec(socket)
 
 
