@@ -361,10 +361,7 @@ alembic_version:
   type: str
   sample: 1.20.1
 commands:
-  description:
-    - The commands run, as shell-quoted lines (the URL and password never appear in them).
-    - With O(job), every Kubernetes API request as C(METHOD path) too, followed by each step's
-      C(kubectl create job) equivalent.
+  description: The commands run, as shell-quoted lines (the URL and password never appear in them).
   returned: always
   type: list
   elements: str
