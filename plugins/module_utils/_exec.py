@@ -26,8 +26,6 @@ import subprocess
 import threading
 import typing as t
 
-from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
-
 CHUNK = 1024 * 1024
 STDERR_LIMIT = 64 * 1024
 CAPTURE_LIMIT = 16 * 1024 * 1024
@@ -259,43 +257,6 @@ def _kubernetes() -> t.Any:
     return _k8s
 
 
-def pump_exec_frames(frames: t.Iterable[tuple[int, bytes]], sink: t.Callable[[bytes], t.Any],
-                     err: _TailBuffer) -> dict[str, t.Any] | None:
-    """Hand stdout frames to ``sink`` and stderr ones to ``err`` until the stream ends; the final Status, or None
-    when the stream broke or ended without one."""
-    status = b''
-    try:
-        for channel, payload in frames:
-            if channel == 1:
-                sink(payload)
-            elif channel == 2:
-                err.add(payload)
-            elif channel == 3:
-                status += payload
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        err.add(('\nthe exec stream broke: %s' % exc).encode())
-        return None
-    try:
-        return json.loads(status.decode('utf-8')) if status else None
-    except ValueError:
-        return None
-
-
-def feed_exec_stdin(stream: t.Any, preamble: bytes, stdin: t.Any) -> None:
-    """Send the preamble, then ``stdin`` until its end, then say the end (v5 of the protocol)."""
-    try:
-        if preamble:
-            stream.send_stdin(preamble)
-        while stdin is not None:
-            chunk = stdin.read(CHUNK // 4)
-            if not chunk:
-                break
-            stream.send_stdin(chunk)
-        stream.close_stdin()
-    except Exception:  # pylint: disable=broad-exception-caught
-        pass  # the command ended or the connection broke: the exit status says which
-
-
 class PodTransport:
     """Commands run in a pod's container through the API's exec websocket (``kubectl exec``).
 
@@ -327,7 +288,7 @@ class PodTransport:
             _k8s = _kubernetes()
             try:
                 self._client = _k8s.PodExecClient(_k8s.Kube.from_params(self.params))
-            except ModuleFailure as exc:
+            except _k8s.K8sError as exc:
                 raise ExecError('exec_via pod: %s' % exc.msg) from exc
         return self._client
 
@@ -335,7 +296,7 @@ class PodTransport:
         where = 'pod "%s" in namespace "%s"' % (self.pod, self.namespace)
         try:
             pod = self.client().read_pod(self.namespace, self.pod)
-        except ModuleFailure as exc:
+        except _kubernetes().K8sError as exc:
             raise ExecError('%s: %s' % (where, exc.msg)) from exc
         phase = (pod.get('status') or {}).get('phase')
         if phase != 'Running':
@@ -354,11 +315,11 @@ class PodTransport:
             return ExecResult(rc=127, stderr=str(exc), command=command)
         writer = None
         if preamble or stdin is not None:
-            writer = threading.Thread(target=feed_exec_stdin, args=(stream, preamble, stdin), daemon=True)
+            writer = threading.Thread(target=self._feed, args=(stream, preamble, stdin), daemon=True)
             writer.start()
         out = _TailBuffer(CAPTURE_LIMIT)
         err = _TailBuffer(STDERR_LIMIT)
-        status = pump_exec_frames(stream.frames(), stdout.write if stdout is not None else out.add, err)
+        status = self._receive(stream.frames(), stdout.write if stdout is not None else out.add, err)
         stream.close()
         if writer is not None:
             writer.join(timeout=5)
@@ -372,13 +333,50 @@ class PodTransport:
     def _open(self, argv: list[str], with_stdin: bool) -> t.Any:
         try:
             stream = self.client().exec(self.namespace, self.pod, argv, self.container, with_stdin)
-        except ModuleFailure as exc:
+        except _kubernetes().K8sError as exc:
             raise ExecError('exec in pod "%s": %s' % (self.pod, exc.msg)) from exc
         if with_stdin and not stream.can_close_stdin:
             stream.close()
             raise ExecError('the API server does not speak the v5 exec protocol (Kubernetes 1.30+), '
                             'so the end of stdin cannot be signalled to the command')
         return stream
+
+    @staticmethod
+    def _feed(stream: t.Any, preamble: bytes, stdin: t.Any) -> None:
+        """Send the preamble, then ``stdin`` until its end, then say the end (v5 of the protocol)."""
+        try:
+            if preamble:
+                stream.send_stdin(preamble)
+            while stdin is not None:
+                chunk = stdin.read(CHUNK // 4)
+                if not chunk:
+                    break
+                stream.send_stdin(chunk)
+            stream.close_stdin()
+        except Exception:  # pylint: disable=broad-exception-caught
+            pass  # the command ended or the connection broke: the exit status says which
+
+    @staticmethod
+    def _receive(frames: t.Iterable[tuple[int, bytes]], sink: t.Callable[[bytes], t.Any],
+                 err: _TailBuffer) -> dict[str, t.Any] | None:
+        """Hand stdout frames to ``sink`` (as they arrive) and stderr ones to ``err`` until the stream ends; the
+        final Status (channel 3), or None when the stream broke or ended without one."""
+        status = b''
+        try:
+            for channel, payload in frames:
+                if channel == 1:
+                    sink(payload)
+                elif channel == 2:
+                    err.add(payload)
+                elif channel == 3:
+                    status += payload
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            err.add(('\nthe exec stream broke: %s' % exc).encode())
+            return None
+        try:
+            return json.loads(status.decode('utf-8')) if status else None
+        except ValueError:
+            return None
 
 
 def transport_from_params(params: dict[str, t.Any], bin_path: t.Callable[[str], str | None]) -> t.Any:

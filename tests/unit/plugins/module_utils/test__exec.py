@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from ansible_collections.artisan.upgrade.plugins.module_utils import _exec, _k8s, _run
+from ansible_collections.artisan.upgrade.plugins.module_utils import _exec, _k8s
 from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.k8s_fakes import FakePods, ScriptedExec, exit_status
 
 
@@ -208,7 +208,7 @@ def test_pod_run_needs_the_v5_protocol_to_end_stdin():
 
 
 def test_pod_run_reports_a_refused_exec():
-    refused = _run.ModuleFailure('pods "db-9" not found (HTTP 404)')
+    refused = _k8s.ApiError('pods "db-9" not found (HTTP 404)', 404)
     result = _exec.PodTransport({}, 'db-9', client=FakePods(refuse=refused)).run(['true'])
     assert result.rc == 127 and result.stderr == 'exec in pod "db-9": pods "db-9" not found (HTTP 404)'
 
@@ -220,12 +220,12 @@ def test_pod_check_says_what_is_wrong_with_the_pod():
         _exec.PodTransport({}, 'db-0', 'shop', client=pending).check()
     with pytest.raises(_exec.ExecError, match=r'has no container "sidecar" \(it has: postgres\)$'):
         _exec.PodTransport({}, 'db-0', 'shop', 'sidecar', client=FakePods()).check()
-    missing = FakePods(refuse=_run.ModuleFailure('pods "db-9" not found (HTTP 404)'))
+    missing = FakePods(refuse=_k8s.ApiError('pods "db-9" not found (HTTP 404)', 404))
     with pytest.raises(_exec.ExecError, match=r'^pod "db-9" in namespace "shop": pods "db-9" not found \(HTTP 404\)$'):
         _exec.PodTransport({}, 'db-9', 'shop', client=missing).check()
 
 
 def test_pod_transport_reads_no_private_attribute_of_the_websocket():
     """The exec socket is the boundary's own (_k8s.PodExec): the transport uses its public methods only."""
-    source = inspect.getsource(_exec.PodTransport) + inspect.getsource(_exec.pump_exec_frames)
+    source = inspect.getsource(_exec.PodTransport)
     assert '.sock' not in source and 'recv_data_frame' not in source
