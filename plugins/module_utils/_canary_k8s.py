@@ -201,7 +201,7 @@ class IngressShift(K8sShift):
         main = cluster.ingress(o['ingress'])
         if main is None:
             raise ModuleFailure('Ingress %s/%s not found: the canary Ingress copies its hosts and paths'
-                              % (cluster.namespace, o['ingress']))
+                                % (cluster.namespace, o['ingress']))
         spec = decide.canary_ingress_spec(main['spec'], o['service'], o['port'])
         live = cluster.ingress(name)
         live_annotations = (live or {}).get('metadata', {}).get('annotations') or {}
@@ -234,8 +234,8 @@ class IngressShift(K8sShift):
         if (weight or routed_by_request) and not self.cluster.endpoint_ips(service):
             if not self.params['force']:
                 raise ModuleFailure('Service %s/%s has no Ready endpoints; refusing to send it traffic (%d %%%s; '
-                                  'force=true overrides)' % (self.cluster.namespace, service, weight,
-                                                             ' and requests chosen by header or cookie' if routed_by_request else ''))
+                                    'force=true overrides)' % (self.cluster.namespace, service, weight,
+                                                               ' and requests chosen by header or cookie' if routed_by_request else ''))
             self.warn('forced: Service %s has no Ready endpoints' % service)
 
 
@@ -271,8 +271,8 @@ class ServiceShift(K8sShift):
         if not ready:
             if not self.params['force']:
                 raise ModuleFailure('no Ready pod matches %s; refusing to switch Service %s to it (force=true overrides)'
-                                  % (decide.label_selector(target), o['name']),
-                                  **self.unchanged(result, dict(selector=live), result['before_weight'], False))
+                                    % (decide.label_selector(target), o['name']),
+                                    **self.unchanged(result, dict(selector=live), result['before_weight'], False))
             self.warn('forced: no Ready pod matches %s' % decide.label_selector(target))
         if self.check_mode:
             result['msg'] = 'would switch: %s' % result['changes'][0]
@@ -283,7 +283,7 @@ class ServiceShift(K8sShift):
                 cluster.wait_endpoints(o['name'], target, side, self.params['wait_timeout'])
             if outcome.undone:
                 raise ModuleFailure('%s; the selector was put back' % outcome.error,
-                                  **self.unchanged(result, dict(selector=live), result['before_weight'], True)) from outcome.error
+                                    **self.unchanged(result, dict(selector=live), result['before_weight'], True)) from outcome.error
         result['msg'] = 'switched: %s' % result['changes'][0]
         return result
 

@@ -17,7 +17,8 @@ description:
     by watching the workload and its pods, with kubectl's completion rules for each kind. The same images on a
     completed rollout change nothing; the same images during a rollout wait for it without changing anything.
   - Fails fast instead of at the timeout when pods of the new revision stay in C(ErrImagePull),
-    C(ImagePullBackOff), C(CrashLoopBackOff) or C(CreateContainerConfigError) for O(failure_grace) seconds, or
+    C(ImagePullBackOff), C(CrashLoopBackOff), C(CreateContainerConfigError), C(RunContainerError) (or another
+    waiting reason that does not end by itself) for O(failure_grace) seconds, or
     when the Deployment reports C(ProgressDeadlineExceeded); the failure names the pods, their recent events
     and the last log lines of crashed containers. With O(on_failure=undo) it rolls back to the revision it
     started from and waits for it before failing, like Helm's C(--atomic).

@@ -39,7 +39,7 @@ def matches(obj: dict[str, t.Any], query: dict[str, t.Any] | None) -> bool:
     query = query or {}
     labels = obj['metadata'].get('labels') or {}
     for term in filter(None, (query.get('labelSelector') or '').split(',')):
-        key, _, value = term.partition('=')
+        key, value = term.split('=', 1)
         if labels.get(key) != value:
             return False
     field = query.get('fieldSelector')

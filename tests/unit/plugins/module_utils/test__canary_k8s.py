@@ -190,8 +190,8 @@ def service_params(weight=100, force=False, wait_timeout=30):
             'k8s_service': {'name': 'web', 'stable_selector': STABLE, 'canary_selector': CANARY}}
 
 
-def blue_green(selector=STABLE, canary_ready=True, controller=endpoints_follow):
-    return FakeKube([service(selector), pod('web-1', STABLE, '10.0.0.1'), pod('web-2', CANARY, '10.0.0.2', canary_ready),
+def blue_green(selector=None, canary_ready=True, controller=endpoints_follow):
+    return FakeKube([service(selector or STABLE), pod('web-1', STABLE, '10.0.0.1'), pod('web-2', CANARY, '10.0.0.2', canary_ready),
                      endpoint_slice('web', ['10.0.0.1'])], controller=controller)
 
 
