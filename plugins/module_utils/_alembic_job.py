@@ -2,7 +2,9 @@
 # Copyright: artisan.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """alembic_migrate's helper run as a Kubernetes Job from the application's image, as runbooks run
-migrations: create the Job, wait for it to end, read its log, delete it.
+migrations: create the Job, wait for it to end (watching it and its pod), read its log, delete it. Every
+request goes through the Kubernetes boundary (_k8s.Kube); a pod stuck for one of the shared failure reasons
+(_k8s_state) ends the wait at once.
 
 The environment (the database URL among it) and the program go into a Secret the Job's container reads
 with ``envFrom``, so neither appears in the Job spec; the Secret is owned by the Job (the garbage
@@ -11,21 +13,22 @@ collector removes it with the Job should this process die) and deleted with it.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import shlex
-import time
 import typing as t
 
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s_state as state
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError, ExecResult, _kubernetes
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 
 PROGRAM_VARIABLE = 'ARTISAN_PROGRAM'
 # `python -c` this: runs the program the Secret carries as if it were a script.
 BOOTSTRAP = ("import os; exec(compile(os.environ.pop('%s'), 'artisan-program', 'exec'), {'__name__': '__main__'})"
              % PROGRAM_VARIABLE)
-STUCK_REASONS = ('ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError',
-                 'CreateContainerError', 'RunContainerError')
-POLL_SECONDS = 0.5
 LABELS = {'app.kubernetes.io/managed-by': 'artisan.upgrade', 'app.kubernetes.io/component': 'alembic-migrate'}
+# What a failed Job's stderr keeps of its log.
+LOG_TAIL = 4000
 
 
 def job_argument_spec() -> dict[str, t.Any]:
@@ -52,52 +55,68 @@ def job_manifest(name: str, job: dict[str, t.Any], command: list[str], secret: s
                      'template': {'metadata': {'labels': labels}, 'spec': pod_spec}}}
 
 
-def job_outcome(status: t.Any) -> str | None:
-    """``Complete``, ``Failed``, or None while the Job runs."""
-    for condition in (getattr(status, 'conditions', None) or []):
-        if condition.type in ('Complete', 'Failed') and condition.status == 'True':
-            return condition.type
+@dataclasses.dataclass(frozen=True)
+class JobVerdict:
+    """How a wait for the Job ended: ``Complete``, ``Failed``, or ``Stuck`` with the pod problem that says why."""
+    outcome: str
+    problem: state.PodProblem | None = None
+
+
+def job_verdict(job: dict[str, t.Any] | None, pods: t.Iterable[dict[str, t.Any]]) -> JobVerdict | None:
+    """The Job's end, or a pod that will never run its command (the shared failure reasons), else None."""
+    outcome = state.job_outcome(job) if job else None
+    if outcome:
+        return JobVerdict(outcome)
+    for pod in pods:
+        problem = state.pod_problem(pod)
+        if problem is not None:
+            return JobVerdict('Stuck', problem)
     return None
 
 
-def stuck_reason(pods: list[t.Any]) -> str | None:
-    """Why the Job's container cannot start (a missing image, a missing Secret...), or None."""
-    for pod in pods:
-        for state in (getattr(pod.status, 'container_statuses', None) or []):
-            waiting = state.state.waiting if state.state else None
-            if waiting and waiting.reason in STUCK_REASONS:
-                return '%s: %s' % (waiting.reason, waiting.message or '')
-    return None
-
-
-def exit_code(pods: list[t.Any]) -> int:
-    for pod in pods:
-        for state in (getattr(pod.status, 'container_statuses', None) or []):
-            terminated = state.state.terminated if state.state else None
-            if terminated is not None:
-                return terminated.exit_code
-    return 1
+def job_exit_code(outcome: str, pods: list[dict[str, t.Any]]) -> int:
+    """0 for a Complete Job; for a Failed one its container's exit code (1 when no container ended)."""
+    if outcome == 'Complete':
+        return 0
+    code = state.exit_code(pods)
+    return 1 if not code else code
 
 
 class JobTransport:
-    """Runs ``python - ARGS`` (the program on stdin) as a Job's container; its log is the command's output."""
+    """Runs ``python - ARGS`` (the program on stdin) as a Job's container; its log is the command's output.
+
+    Every request goes through the Kubernetes boundary (``kube`` in tests) and is noted as ``METHOD path``
+    in ``run`` (``record_into`` points it at the module's commands); the Job is waited for by watch.
+    """
 
     kind = 'job'
 
-    def __init__(self, params: dict[str, t.Any], job: dict[str, t.Any]) -> None:
+    def __init__(self, params: dict[str, t.Any], job: dict[str, t.Any], kube: t.Any = None) -> None:
         self.params = params
         self.job = job
         self.namespace = job['namespace']
+        self.requests = Run()
+        self._kube = kube
         self._client: t.Any = None
 
-    def api(self) -> t.Any:
+    def record_into(self, commands: list[str]) -> None:
+        """Note the API calls into ``commands`` (the module's), in the order they happen among its other commands."""
+        self.requests.commands = commands
+
+    def kube(self, seconds: float) -> t.Any:
+        """The boundary, its requests and waits bounded by ``seconds``."""
+        if self._kube is not None:
+            return self._kube
         _k8s = _kubernetes()
         if self._client is None:
             try:
                 self._client = _k8s.api_client(self.params)
             except _k8s.K8sError as exc:
-                raise ExecError('job: %s' % exc) from exc
-        return self._client
+                raise ExecError('job: %s' % exc.msg) from exc
+        return _k8s.Kube(self._client, _k8s.Deadline(seconds), self.requests)
+
+    def path(self, api_version: str, plural: str, name: str | None = None) -> str:
+        return _kubernetes().api_path(api_version, plural, self.namespace, name)
 
     def command_line(self, name: str, argv: list[str]) -> list[str]:
         """The equivalent kubectl call, for the ``commands`` a module returns (no values, no program text)."""
@@ -106,70 +125,63 @@ class JobTransport:
 
     def check(self) -> None:
         _k8s = _kubernetes()
-        import kubernetes  # pylint: disable=import-outside-toplevel
         try:
-            kubernetes.client.CoreV1Api(self.api()).read_namespace(self.namespace)
-        except _k8s.ApiException as exc:
-            raise ExecError('job: namespace "%s": %s' % (self.namespace, _k8s.api_error_message(exc))) from exc
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            if not _k8s.is_unreachable(exc):
-                raise
-            raise ExecError('job: cannot reach the Kubernetes API at %s: %s' % (_k8s.server_url(self.api()), exc)) from exc
+            self.kube(_k8s.REQUEST_TIMEOUT).get(_k8s.api_path('v1', 'namespaces', name=self.namespace))
+        except _k8s.Unreachable as exc:
+            raise ExecError('job: %s' % exc.msg) from exc
+        except ModuleFailure as exc:
+            raise ExecError('job: namespace "%s": %s' % (self.namespace, exc.msg)) from exc
 
     def run(self, argv: list[str], env: dict[str, str] | None = None, stdin: t.Any = None, stdout: t.Any = None) -> ExecResult:
-        _k8s = _kubernetes()
-        import kubernetes  # pylint: disable=import-outside-toplevel
-        core = kubernetes.client.CoreV1Api(self.api())
-        batch = kubernetes.client.BatchV1Api(self.api())
+        kube = self.kube(self.job['timeout'])
         name = 'alembic-migrate-%s' % secrets.token_hex(4)
         command = shlex.join(self.command_line(name, argv))
         data = dict(env or {})
         data[PROGRAM_VARIABLE] = stdin.read().decode('utf-8')
         try:
-            core.create_namespaced_secret(self.namespace, {
+            kube.create(self.path('v1', 'secrets'), {
                 'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
                 'metadata': {'name': name, 'labels': LABELS}, 'stringData': data})
-        except _k8s.ApiException as exc:
-            return ExecResult(rc=126, stderr='cannot create the Secret %s: %s' % (name, _k8s.api_error_message(exc)),
-                              command=command)
+        except ModuleFailure as exc:
+            return ExecResult(rc=126, stderr='cannot create the Secret %s: %s' % (name, exc.msg), command=command)
         try:
-            return self._run_job(core, batch, name, [argv[0], '-c', BOOTSTRAP] + argv[2:], command)
+            return self._run_job(kube, name, [argv[0], '-c', BOOTSTRAP] + argv[2:], command)
         finally:
-            self._delete(batch.delete_namespaced_job, name)
-            self._delete(core.delete_namespaced_secret, name)
+            self._delete(kube, self.path('batch/v1', 'jobs', name), name)
+            self._delete(kube, self.path('v1', 'secrets', name), name)
 
-    def _run_job(self, core: t.Any, batch: t.Any, name: str, container_command: list[str], command: str) -> ExecResult:
+    def _run_job(self, kube: t.Any, name: str, container_command: list[str], command: str) -> ExecResult:
         _k8s = _kubernetes()
         try:
-            job = batch.create_namespaced_job(self.namespace, job_manifest(name, self.job, container_command, name))
-            core.patch_namespaced_secret(name, self.namespace, {'metadata': {'ownerReferences': [{
-                'apiVersion': 'batch/v1', 'kind': 'Job', 'name': name, 'uid': job.metadata.uid}]}})
-        except _k8s.ApiException as exc:
-            return ExecResult(rc=126, stderr='cannot create the Job %s: %s' % (name, _k8s.api_error_message(exc)),
-                              command=command)
-        deadline = time.monotonic() + self.job['timeout']
-        selector = 'job-name=%s' % name
-        while True:
-            outcome = job_outcome(batch.read_namespaced_job_status(name, self.namespace).status)
-            pods = core.list_namespaced_pod(self.namespace, label_selector=selector).items
-            if outcome:
-                break
-            reason = stuck_reason(pods)
-            if reason:
-                return ExecResult(rc=126, stderr='the Job %s cannot start its container: %s' % (name, reason),
-                                  command=command)
-            if time.monotonic() > deadline:
+            job = kube.create(self.path('batch/v1', 'jobs'), job_manifest(name, self.job, container_command, name))
+            # Owned by the Job: the garbage collector removes the Secret with it should this process die.
+            kube.patch(self.path('v1', 'secrets', name), {'metadata': {'ownerReferences': [{
+                'apiVersion': 'batch/v1', 'kind': 'Job', 'name': name, 'uid': job['metadata']['uid']}]}},
+                content_type=_k8s.MERGE_PATCH)
+        except ModuleFailure as exc:
+            return ExecResult(rc=126, stderr='cannot create the Job %s: %s' % (name, exc.msg), command=command)
+        pods_query = {'labelSelector': 'job-name=%s' % name}
+        try:
+            verdict = kube.wait_until(
+                {'job': (self.path('batch/v1', 'jobs'), _k8s.name_selector(name)), 'pods': (self.path('v1', 'pods'), pods_query)},
+                lambda objects: job_verdict(objects['job'].get(name), objects['pods'].values()))
+            if verdict is None:
                 return ExecResult(rc=124, stderr='the Job %s did not end within %ds (job.timeout)' % (
                     name, self.job['timeout']), command=command)
-            time.sleep(POLL_SECONDS)
-        log = ''.join(core.read_namespaced_pod_log(pod.metadata.name, self.namespace) for pod in pods)
-        rc = 0 if outcome == 'Complete' else exit_code(pods)
-        return ExecResult(rc=rc, stderr='' if rc == 0 else log[-4000:], stdout=log.encode('utf-8'), command=command)
+            if verdict.problem is not None:
+                return ExecResult(rc=126, stderr='the Job %s cannot start its container: %s: %s' % (
+                    name, verdict.problem.reason, verdict.problem.message), command=command)
+            # Listed once more: the watch of the pods may not have seen the container's end yet.
+            pods = kube.list(self.path('v1', 'pods'), pods_query)
+            log = ''.join(kube.pod_log(self.namespace, pod['metadata']['name']) for pod in pods)
+        except ModuleFailure as exc:
+            return ExecResult(rc=125, stderr='the Job %s: %s' % (name, exc.msg), command=command)
+        rc = job_exit_code(verdict.outcome, pods)
+        return ExecResult(rc=rc, stderr='' if rc == 0 else log[-LOG_TAIL:], stdout=log.encode('utf-8'), command=command)
 
-    def _delete(self, delete: t.Callable[..., t.Any], name: str) -> None:
-        _k8s = _kubernetes()
+    @staticmethod
+    def _delete(kube: t.Any, path: str, name: str) -> None:
         try:
-            delete(name, self.namespace, propagation_policy='Background')
-        except _k8s.ApiException as exc:
-            if exc.status != 404:
-                raise ExecError('cannot delete %s: %s' % (name, _k8s.api_error_message(exc))) from exc
+            kube.delete(path, propagation='Background')
+        except ModuleFailure as exc:
+            raise ExecError('cannot delete %s: %s' % (name, exc.msg)) from exc

@@ -461,7 +461,7 @@ def exit_code_of(status: dict[str, t.Any]) -> tuple[int, str]:
 
 
 def _kubernetes() -> t.Any:
-    """The client-side Kubernetes helpers, imported on first use: the library costs 0.5 s to import."""
+    """The Kubernetes boundary, imported on first use: the library costs 0.5 s to import."""
     from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
     return _k8s
 
@@ -469,18 +469,18 @@ def _kubernetes() -> t.Any:
 class PodTransport:
     """Commands run in a pod's container through the API's exec websocket (``kubectl exec``).
 
-    Frames are written to the caller's file as they arrive: the client library's buffering reader
-    would hold a fast producer's whole output in memory.
+    The requests go through the Kubernetes boundary (``_k8s.PodExecClient``, or ``client`` in tests).
     """
 
     kind = 'pod'
 
-    def __init__(self, params: dict[str, t.Any], pod: str, namespace: str = 'default', container: str | None = None):
+    def __init__(self, params: dict[str, t.Any], pod: str, namespace: str = 'default', container: str | None = None,
+                 client: t.Any = None) -> None:
         self.params = params
         self.pod = pod
         self.namespace = namespace
         self.container = container
-        self._core = None
+        self._client = client
 
     def command_line(self, argv: list[str], env: dict[str, str], stdin: bool = False) -> list[str]:
         """What the equivalent kubectl call looks like, for the ``commands`` a module returns (no values)."""
@@ -492,30 +492,25 @@ class PodTransport:
         shown_env = ['env'] + ['%s=<from stdin>' % name for name in sorted(env)] if env else []
         return prefix + [self.pod, '--'] + shown_env + list(argv)
 
-    def core(self) -> t.Any:
-        if self._core is None:
+    def client(self) -> t.Any:
+        if self._client is None:
             _k8s = _kubernetes()
             try:
-                import kubernetes  # pylint: disable=import-outside-toplevel
-                self._core = kubernetes.client.CoreV1Api(_k8s.api_client(self.params))
-            except (_k8s.K8sError, ImportError) as exc:
-                raise ExecError('exec_via pod: %s' % exc) from exc
-        return self._core
+                self._client = _k8s.PodExecClient(_k8s.Kube.from_params(self.params))
+            except _k8s.K8sError as exc:
+                raise ExecError('exec_via pod: %s' % exc.msg) from exc
+        return self._client
 
     def check(self) -> None:
-        _k8s = _kubernetes()
         where = 'pod "%s" in namespace "%s"' % (self.pod, self.namespace)
         try:
-            # Bounded: an API server that takes the connection and never answers must not hang the task.
-            pod = self.core().read_namespaced_pod(self.pod, self.namespace, _request_timeout=_k8s.REQUEST_TIMEOUT)
-        except _k8s.ApiException as exc:
-            raise ExecError('%s: %s' % (where, _k8s.api_error_message(exc))) from exc
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            raise ExecError('cannot reach the Kubernetes API at %s for %s: %s' % (
-                _k8s.server_url(self.core().api_client), where, exc)) from exc
-        if (pod.status.phase or '') != 'Running':
-            raise ExecError('%s is %s, not Running' % (where, pod.status.phase or 'in an unknown phase'))
-        names = [container.name for container in pod.spec.containers]
+            pod = self.client().read_pod(self.namespace, self.pod)
+        except _kubernetes().K8sError as exc:
+            raise ExecError('%s: %s' % (where, exc.msg)) from exc
+        phase = (pod.get('status') or {}).get('phase')
+        if phase != 'Running':
+            raise ExecError('%s is %s, not Running' % (where, phase or 'in an unknown phase'))
+        names = [container['name'] for container in pod['spec']['containers']]
         if self.container and self.container not in names:
             raise ExecError('%s has no container "%s" (it has: %s)' % (where, self.container, ', '.join(names)))
 
@@ -524,73 +519,60 @@ class PodTransport:
         command = shlex.join(self.command_line(argv, env, stdin is not None))
         prefix, preamble = env_preamble(env)
         try:
-            socket = self._open(prefix + list(argv), stdin is not None or bool(preamble))
+            stream = self._open(prefix + list(argv), stdin is not None or bool(preamble))
         except ExecError as exc:
             return ExecResult(rc=127, stderr=str(exc), command=command)
         writer = None
         if preamble or stdin is not None:
-            writer = threading.Thread(target=self._feed, args=(socket, preamble, stdin), daemon=True)
+            writer = threading.Thread(target=self._feed, args=(stream, preamble, stdin), daemon=True)
             writer.start()
         out = _TailBuffer(CAPTURE_LIMIT)
         err = _TailBuffer(STDERR_LIMIT)
-        sink = stdout.write if stdout is not None else out.add
-        status = self._receive(socket, sink, err)
-        socket.close()
+        status = self._receive(stream.frames(), stdout.write if stdout is not None else out.add, err)
+        stream.close()
         if writer is not None:
             writer.join(timeout=5)
+        captured = None if stdout is not None else out.data
         if status is None:
             return ExecResult(rc=255, stderr=err.data.decode('utf-8', 'replace') + 'the exec connection closed without an exit status',
-                              stdout=None if stdout is not None else out.data, command=command)
+                              stdout=captured, command=command)
         rc, message = exit_code_of(status)
-        text = err.data.decode('utf-8', errors='replace') + (message if message else '')
-        return ExecResult(rc=rc, stderr=text, stdout=None if stdout is not None else out.data, command=command)
+        return ExecResult(rc=rc, stderr=err.data.decode('utf-8', errors='replace') + message, stdout=captured, command=command)
 
     def _open(self, argv: list[str], with_stdin: bool) -> t.Any:
-        _k8s = _kubernetes()
-        from kubernetes.stream import stream  # pylint: disable=import-outside-toplevel
-        kwargs = dict(command=argv, stdin=with_stdin, stdout=True, stderr=True, tty=False,
-                      _preload_content=False, binary=True)
-        if self.container:
-            kwargs['container'] = self.container
         try:
-            client = stream(self.core().connect_get_namespaced_pod_exec, self.pod, self.namespace, **kwargs)
-        except _k8s.ApiException as exc:
-            raise ExecError('exec in pod "%s": %s' % (self.pod, _k8s.api_error_message(exc))) from exc
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            raise ExecError('exec in pod "%s" failed: %s' % (self.pod, exc)) from exc
-        if with_stdin and client.subprotocol != 'v5.channel.k8s.io':
-            client.close()
+            stream = self.client().exec(self.namespace, self.pod, argv, self.container, with_stdin)
+        except _kubernetes().K8sError as exc:
+            raise ExecError('exec in pod "%s": %s' % (self.pod, exc.msg)) from exc
+        if with_stdin and not stream.can_close_stdin:
+            stream.close()
             raise ExecError('the API server does not speak the v5 exec protocol (Kubernetes 1.30+), '
                             'so the end of stdin cannot be signalled to the command')
-        return client
+        return stream
 
     @staticmethod
-    def _feed(socket: t.Any, preamble: bytes, stdin: t.Any) -> None:
+    def _feed(stream: t.Any, preamble: bytes, stdin: t.Any) -> None:
+        """Send the preamble, then ``stdin`` until its end, then say the end (v5 of the protocol)."""
         try:
             if preamble:
-                socket.write_channel(0, preamble)
+                stream.send_stdin(preamble)
             while stdin is not None:
                 chunk = stdin.read(CHUNK // 4)
                 if not chunk:
                     break
-                socket.write_channel(0, chunk)
-            socket.close_channel(0)
+                stream.send_stdin(chunk)
+            stream.close_stdin()
         except Exception:  # pylint: disable=broad-exception-caught
             pass  # the command ended or the connection broke: the exit status says which
 
     @staticmethod
-    def _receive(socket: t.Any, sink: t.Callable[[bytes], t.Any], err: _TailBuffer) -> dict[str, t.Any] | None:
-        """Pump frames until the server closes the stream; returns the final Status (channel 3)."""
+    def _receive(frames: t.Iterable[tuple[int, bytes]], sink: t.Callable[[bytes], t.Any],
+                 err: _TailBuffer) -> dict[str, t.Any] | None:
+        """Hand stdout frames to ``sink`` (as they arrive) and stderr ones to ``err`` until the stream ends; the
+        final Status (channel 3), or None when the stream broke or ended without one."""
         status = b''
         try:
-            while True:
-                opcode, frame = socket.sock.recv_data_frame(True)
-                if opcode == 8:  # close
-                    break
-                data = frame.data
-                if not data or opcode not in (1, 2):
-                    continue
-                channel, payload = data[0], data[1:]
+            for channel, payload in frames:
                 if channel == 1:
                     sink(payload)
                 elif channel == 2:

@@ -493,4 +493,85 @@ class Watch:
 
 
 # -- pod exec: see _exec.PodTransport ---------------------------------------------------------------
-# Reserved for the pod exec websocket (the transports work of issue 14).
+# The channel protocol of pods/exec (kubectl exec): each binary message starts with its channel.
+
+EXEC_STDIN, EXEC_STDOUT, EXEC_STDERR, EXEC_STATUS, EXEC_CLOSE = 0, 1, 2, 3, 255
+# v5 (Kubernetes 1.30+) adds EXEC_CLOSE, the client's "end of stdin"; without it a command reading stdin never ends.
+EXEC_V5 = 'v5.channel.k8s.io'
+
+
+class PodExec:
+    """One command running in a pod's container over a pods/exec websocket this object owns.
+
+    ``frames()`` hands each (channel, bytes) over as it arrives and keeps nothing: a dump streams to the
+    caller's file, where the library's WSClient would gather a fast producer's output in memory.
+    ``send_stdin`` and ``close_stdin`` may run in another thread than ``frames``.
+    """
+
+    def __init__(self, socket: t.Any) -> None:
+        self.socket = socket
+        self.protocol = socket.getsubprotocol() or (socket.getheaders() or {}).get('sec-websocket-protocol')
+
+    @property
+    def can_close_stdin(self) -> bool:
+        return self.protocol == EXEC_V5
+
+    def frames(self) -> t.Iterator[tuple[int, bytes]]:
+        """(channel, payload) until the server closes the connection (after the Status on EXEC_STATUS)."""
+        import websocket  # pylint: disable=import-outside-toplevel
+        while True:
+            opcode, frame = self.socket.recv_data_frame(True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return
+            if opcode in (websocket.ABNF.OPCODE_BINARY, websocket.ABNF.OPCODE_TEXT) and frame.data:
+                yield frame.data[0], frame.data[1:]
+
+    def send_stdin(self, data: bytes) -> None:
+        self.socket.send_binary(bytes([EXEC_STDIN]) + data)
+
+    def close_stdin(self) -> None:
+        self.socket.send_binary(bytes([EXEC_CLOSE, EXEC_STDIN]))
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+class PodExecClient:
+    """The pod transport's requests: read the pod, run a command in it (the same websocket as ``kubectl exec``)."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def read_pod(self, namespace: str, name: str) -> dict[str, t.Any]:
+        return self.kube.get(api_path('v1', 'pods', namespace, name))
+
+    def exec(self, namespace: str, pod: str, argv: list[str], container: str | None = None,
+             stdin: bool = False) -> PodExec:
+        """Start ``argv`` (the request URL carries it: never a secret) with stdout and stderr, and stdin if asked."""
+        import websocket  # pylint: disable=import-outside-toplevel
+        from kubernetes.stream import ws_client  # pylint: disable=import-outside-toplevel
+        path = api_path('v1', 'pods', namespace, pod, 'exec')
+        query = [('command', arg) for arg in argv] + [
+            ('stdin', 'true' if stdin else 'false'), ('stdout', 'true'), ('stderr', 'true'), ('tty', 'false')]
+        if container:
+            query.append(('container', container))
+        self.kube.record('GET', path)
+        client = self.kube.client
+        _method, url, headers, _body, _post = client.param_serialize(
+            'GET', path, query_params=query, header_params={}, auth_settings=['BearerToken'])
+        try:
+            socket = ws_client.create_websocket(client.configuration, ws_client.get_websocket_url(url), headers)
+        except websocket.WebSocketBadStatusException as exc:
+            raise ApiError(exec_refusal(exc.status_code, exc.resp_body), exc.status_code) from exc
+        except (OSError, websocket.WebSocketException) as exc:
+            raise Unreachable(self.kube.server, exc) from exc
+        return PodExec(socket)
+
+
+def exec_refusal(status: int, body: t.Any) -> str:
+    """The API server's message when it refuses the exec upgrade (``pods "db-9" not found``), from its Status."""
+    try:
+        message = json.loads(body).get('message')
+    except (TypeError, ValueError, AttributeError):
+        message = None
+    return '%s (HTTP %s)' % (message or 'exec refused', status)

@@ -149,7 +149,9 @@ options:
     description:
       - Run alembic in a Kubernetes Job from the application's image instead of where O(exec_via) says (which must
         then stay V(local)); the Kubernetes connection options (O(kubeconfig), O(context), ...) say which cluster.
-      - Each step of the run (read, render, apply) is one Job, which is waited for, read (its log) and deleted.
+      - Each step of the run (read, render, apply) is one Job, which is waited for (by watching the Job and its pod),
+        read (its log) and deleted. A pod whose container cannot start (an image that cannot be pulled, a missing
+        Secret...) fails the step at once, with the reason the Kubernetes API gives.
       - The environment, the database URL among it, reaches the Job's container from a Secret (C(envFrom)),
         never from the Job spec; the Secret is owned by the Job and deleted with it.
       - O(config) and O(python) are paths inside the image.
@@ -476,6 +478,8 @@ def main():
     else:
         transport = transport_from_params(module.params)
     run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
+    if module.params['job']:
+        transport.record_into(run.commands)
     try:
         result = actions.migrate(run)
     except ModuleFailure as exc:

@@ -121,7 +121,10 @@ def test_one_play_one_defaults_block_per_group(kubesim_docker, kubectl_docker, d
     assert local['to_revisions'] == ['0001'] and [a['revision'] for a in local['applied']] == ['0001']
     assert_ok(job)
     assert job['from_revisions'] == ['0001'] and job['to_revisions'] == ['0002']
-    assert all(c.startswith('kubectl create job') for c in job['commands'] if 'squawk' not in c)
+    # Each step is a Job: its kubectl equivalent, and the API calls it took as METHOD path.
+    steps = [c for c in job['commands'] if 'squawk' not in c]
+    assert all(c.startswith(('kubectl create job', 'GET /api', 'POST /api', 'PATCH /api', 'DELETE /api')) for c in steps)
+    assert sum(c.startswith('kubectl create job') for c in steps) == sum(c.startswith('POST /apis/batch/v1/') for c in steps) >= 1
     assert PASSWORD not in json.dumps([local, job])
     with psycopg.connect(host=host, port=port, user='owner', password=PASSWORD, dbname='shop') as conn:
         assert conn.execute('SELECT version_num FROM alembic_version').fetchall() == [('0002',)]

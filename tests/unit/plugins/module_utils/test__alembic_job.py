@@ -1,19 +1,24 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The migration Job's manifest and how its status is read; the helper's answer in mixed output."""
+"""The migration Job: its manifest, how its end is judged, and its orchestration against a fake of the Kubernetes
+boundary (create the Secret and the Job, wait by watch, read the log, clean up)."""
 
 from __future__ import annotations
 
-import types
+import io
+import json
 
 import pytest
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_job as job
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s_state as state
+from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
+from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils import kube_fake
+from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.k8s_fakes import JobCluster, job_object, pod
 
-
-def ns(**fields):
-    return types.SimpleNamespace(**fields)
+JOB = {'image': 'app:2.0.0', 'namespace': 'shop', 'service_account': None, 'labels': {}, 'timeout': 60}
 
 
 def test_the_job_spec_carries_no_environment_value_only_the_secret_reference():
@@ -28,16 +33,149 @@ def test_the_job_spec_carries_no_environment_value_only_the_secret_reference():
     assert manifest['spec']['template']['metadata']['labels'] == manifest['metadata']['labels']
 
 
-def test_job_status_reading():
-    condition = ns(type='Complete', status='True')
-    assert job.job_outcome(ns(conditions=[ns(type='Failed', status='False'), condition])) == 'Complete'
-    assert job.job_outcome(ns(conditions=None)) is None
-    waiting = ns(state=ns(waiting=ns(reason='ErrImagePull', message='kubesim never pulls'), terminated=None))
-    ended = ns(state=ns(waiting=None, terminated=ns(exit_code=3)))
-    assert job.stuck_reason([ns(status=ns(container_statuses=[waiting]))]) == 'ErrImagePull: kubesim never pulls'
-    assert job.stuck_reason([ns(status=ns(container_statuses=[ended]))]) is None
-    assert job.exit_code([ns(status=ns(container_statuses=[ended]))]) == 3
-    assert job.exit_code([]) == 1
+def test_the_jobs_end_or_a_pod_that_cannot_start_ends_the_wait():
+    assert job.job_verdict(job_object('Complete'), [pod()]) == job.JobVerdict('Complete')
+    assert job.job_verdict(job_object('Failed'), []) == job.JobVerdict('Failed')
+    assert job.job_verdict(job_object(), [pod()]) is None
+    assert job.job_verdict(None, []) is None
+    stuck = job.job_verdict(job_object(), [pod(), pod('x-fghij', waiting='ErrImagePull')])
+    assert stuck.outcome == 'Stuck' and (stuck.problem.pod, stuck.problem.reason) == ('x-fghij', 'ErrImagePull')
+    assert job.job_verdict(job_object(), [pod(waiting='ContainerCreating')]) is None
+
+
+@pytest.mark.parametrize('reason', state.FAILURE_REASONS)
+def test_the_job_uses_the_shared_failure_reasons(reason):
+    """One set of reasons for rollouts and the Job (RunContainerError was only the Job's, CrashLoopBackOff only
+    the rollouts')."""
+    assert job.job_verdict(job_object(), [pod(waiting=reason)]).problem.reason == reason
+    assert not hasattr(job, 'STUCK_REASONS')
+
+
+def test_exit_code_of_a_failed_job():
+    assert job.job_exit_code('Complete', []) == 0
+    assert job.job_exit_code('Failed', [pod(exit_code=3)]) == 3
+    assert job.job_exit_code('Failed', [pod()]) == 1
+
+
+# -- orchestration against a fake boundary -------------------------------------------------------------
+
+def run(kube, argv=('python3', '-', 'inspect'), env=None, program=b'print("hi")'):
+    transport = job.JobTransport({}, JOB, kube=kube)
+    return transport, transport.run(list(argv), env or {'ARTISAN_ALEMBIC_URL': 'postgresql://u:pw@db/shop'},
+                                    stdin=io.BytesIO(program))
+
+
+def test_a_job_that_completes_gives_its_log_and_leaves_nothing_behind():
+    kube = JobCluster([(None, []), (None, [pod()]), ('Complete', [pod(exit_code=0)])], logs={'x-abcde': 'answer\n'})
+    _transport, result = run(kube)
+    name = kube.job_name()
+    assert result.rc == 0 and result.stdout == b'answer\n' and result.stderr == ''
+    assert kube.requests == [
+        'POST /api/v1/namespaces/shop/secrets',
+        'POST /apis/batch/v1/namespaces/shop/jobs',
+        'PATCH /api/v1/namespaces/shop/secrets/%s' % name,
+        'GET /api/v1/namespaces/shop/pods',
+        'GET /api/v1/namespaces/shop/pods/x-abcde/log',
+        'DELETE /apis/batch/v1/namespaces/shop/jobs/%s' % name,
+        'DELETE /api/v1/namespaces/shop/secrets/%s' % name,
+    ]
+    # The URL and the program travel in the Secret only; the Secret is owned by the Job.
+    secret = kube.bodies['POST /api/v1/namespaces/shop/secrets']
+    assert secret['stringData'] == {'ARTISAN_ALEMBIC_URL': 'postgresql://u:pw@db/shop', job.PROGRAM_VARIABLE: 'print("hi")'}
+    manifest = kube.bodies['POST /apis/batch/v1/namespaces/shop/jobs']
+    assert 'pw@db' not in json.dumps(manifest) and 'print("hi")' not in json.dumps(manifest)
+    assert manifest['spec']['template']['spec']['containers'][0]['command'] == ['python3', '-c', job.BOOTSTRAP, 'inspect']
+    patch, content_type = kube.bodies['PATCH /api/v1/namespaces/shop/secrets/%s' % name]
+    assert patch['metadata']['ownerReferences'][0]['uid'] == 'uid-2' and content_type == 'application/merge-patch+json'
+    assert list(kube.objects) == ['/api/v1/namespaces/shop']  # the Job and its Secret are deleted
+    # Waited for by watching the Job (by name) and its pods (by the job-name label).
+    assert kube.watched == {'job': ('/apis/batch/v1/namespaces/shop/jobs', {'fieldSelector': 'metadata.name=%s' % name}),
+                            'pods': ('/api/v1/namespaces/shop/pods', {'labelSelector': 'job-name=%s' % name})}
+    assert {kube.bodies[c] for c in kube.requests if c.startswith('DELETE')} == {'Background'}
+    assert result.command.startswith('kubectl create job %s --namespace shop --image app:2.0.0 -- python3 -c' % name)
+
+
+def test_a_failed_job_gives_its_containers_exit_code_and_log_tail():
+    kube = JobCluster([(None, [pod()]), ('Failed', [pod()])], final_pods=[pod(exit_code=3)],
+                      logs={'x-abcde': 'x' * 5000 + 'Traceback: boom\n'})
+    _transport, result = run(kube)
+    assert result.rc == 3
+    assert result.stderr.endswith('Traceback: boom\n') and len(result.stderr) == job.LOG_TAIL
+    assert result.stdout.endswith(b'Traceback: boom\n')
+    assert [c.split()[0] for c in kube.requests[-2:]] == ['DELETE', 'DELETE']
+
+
+def test_a_pod_that_cannot_pull_its_image_fails_at_once_with_the_shared_reason():
+    kube = JobCluster([(None, []), (None, [pod(waiting='ErrImagePull')]), ('Complete', [pod(exit_code=0)])])
+    _transport, result = run(kube)
+    assert result.rc == 126
+    assert result.stderr == 'the Job %s cannot start its container: ErrImagePull: image "app:9" not found' % kube.job_name()
+    assert not any(c.endswith('/log') for c in kube.requests)
+    assert [c.split()[0] for c in kube.requests[-2:]] == ['DELETE', 'DELETE']
+
+
+def test_a_job_that_does_not_end_in_time_is_reported_and_deleted():
+    kube = JobCluster([(None, [pod()])])
+    _transport, result = run(kube)
+    assert result.rc == 124 and result.stderr == 'the Job %s did not end within 60s (job.timeout)' % kube.job_name()
+    assert kube.requests[-2:] == ['DELETE /apis/batch/v1/namespaces/shop/jobs/%s' % kube.job_name(),
+                                  'DELETE /api/v1/namespaces/shop/secrets/%s' % kube.job_name()]
+
+
+def test_a_refused_job_still_deletes_its_secret():
+    kube = JobCluster()
+    kube.failures['POST /apis/batch/v1/namespaces/shop/jobs'] = ModuleFailure('jobs.batch is forbidden (HTTP 403)')
+    _transport, result = run(kube)
+    name = kube.bodies['POST /api/v1/namespaces/shop/secrets']['metadata']['name']
+    assert result.rc == 126 and result.stderr == 'cannot create the Job %s: jobs.batch is forbidden (HTTP 403)' % name
+    assert kube.requests[-1] == 'DELETE /api/v1/namespaces/shop/secrets/%s' % name
+
+
+def test_a_refused_secret_creates_no_job():
+    kube = JobCluster()
+    kube.failures['POST /api/v1/namespaces/shop/secrets'] = ModuleFailure('secrets is forbidden (HTTP 403)')
+    _transport, result = run(kube)
+    assert result.rc == 126 and 'cannot create the Secret' in result.stderr and 'forbidden' in result.stderr
+    assert not any('/jobs' in c for c in kube.requests)
+
+
+def test_a_server_lost_while_waiting_is_a_failed_step_and_cleanup_is_still_tried():
+    def lost(streams, judge, clock=None):
+        raise ModuleFailure('cannot reach the Kubernetes API at http://127.0.0.1:1: connection refused')
+    kube = JobCluster([(None, [pod()])])
+    kube.wait_until = lost
+    _transport, result = run(kube)
+    assert result.rc == 125 and 'cannot reach the Kubernetes API at http://127.0.0.1:1' in result.stderr
+    assert [c.split()[0] for c in kube.requests[-2:]] == ['DELETE', 'DELETE']
+
+
+def test_check_reads_the_namespace_and_says_what_is_wrong():
+    transport = job.JobTransport({}, JOB, kube=JobCluster())
+    transport.check()
+    assert transport._kube.requests == ['GET /api/v1/namespaces/shop']
+    with pytest.raises(ExecError, match=r'^job: namespace "shop": shop not found \(HTTP 404\)$'):
+        job.JobTransport({}, JOB, kube=kube_fake.FakeKube()).check()
+
+
+def test_the_api_calls_are_noted_into_the_modules_commands():
+    _k8s = pytest.importorskip('ansible_collections.artisan.upgrade.plugins.module_utils._k8s')
+    pytest.importorskip('kubernetes')
+    transport = job.JobTransport({'host': 'http://127.0.0.1:1'}, JOB)
+    commands = ['squawk --reporter json']
+    transport.record_into(commands)
+    kube = transport.kube(30)
+    assert isinstance(kube, _k8s.Kube) and 25 < kube.deadline.left() <= 30
+    kube.record('POST', '/api/v1/namespaces/shop/secrets')
+    assert commands == ['squawk --reporter json', 'POST /api/v1/namespaces/shop/secrets']
+
+
+def test_an_unreachable_server_is_the_one_message():
+    _k8s = pytest.importorskip('ansible_collections.artisan.upgrade.plugins.module_utils._k8s')
+    pytest.importorskip('kubernetes')
+    gone = JobCluster()
+    gone.failures['GET /api/v1/namespaces/shop'] = _k8s.Unreachable('http://127.0.0.1:1', 'connection refused')
+    with pytest.raises(ExecError, match=r'^job: cannot reach the Kubernetes API at http://127.0.0.1:1: connection refused$'):
+        job.JobTransport({}, JOB, kube=gone).check()
 
 
 def test_the_answer_is_the_last_marked_line_whatever_surrounds_it():

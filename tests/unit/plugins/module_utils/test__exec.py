@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import gzip
+import inspect
 import io
+import json
 import socket
 import struct
 import sys
@@ -14,6 +16,7 @@ import threading
 import pytest
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _exec, _k8s
+from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.k8s_fakes import FakePods, ScriptedExec, exit_status
 
 
 def test_local_run_streams_stdout_into_a_file_and_passes_the_environment(tmp_path, monkeypatch):
@@ -228,3 +231,78 @@ def test_pod_check_gives_up_on_an_api_server_that_never_answers(monkeypatch):
     listener.close()
     assert not thread.is_alive(), 'the pod read still waits for an answer'
     assert outcome and 'cannot reach the Kubernetes API at http://127.0.0.1:' in outcome[0]
+
+
+def test_pod_run_sends_secrets_through_stdin_and_frames_stdout_and_stderr():
+    pods = FakePods()
+    transport = _exec.PodTransport({}, 'db-0', 'shop', 'postgres', client=pods)
+    result = transport.run(['sh', '-c', 'echo "$PGUSER:$PGPASSWORD"; cat; echo oops >&2; exit 3'],
+                           {'PGPASSWORD': 'p a$s', 'PGUSER': 'app'}, stdin=io.BytesIO(b'payload\n' * 1000))
+    assert result.rc == 3 and result.stderr == 'oops\n'
+    assert result.stdout == b'app:p a$s\n' + b'payload\n' * 1000
+    [sent] = pods.execs
+    assert (sent['namespace'], sent['pod'], sent['container'], sent['stdin']) == ('shop', 'db-0', 'postgres', True)
+    # The secret is in no argument of the request (its URL lands in audit logs), nor in the command shown.
+    assert 'p a$s' not in ' '.join(sent['argv']) and 'p a$s' not in result.command
+    assert sent['argv'][-3:] == ['sh', '-c', 'echo "$PGUSER:$PGPASSWORD"; cat; echo oops >&2; exit 3']
+
+
+def test_pod_run_streams_stdout_into_a_file(tmp_path):
+    out = tmp_path / 'dump'
+    with open(out, 'wb') as handle:
+        result = _exec.PodTransport({}, 'db-0', client=FakePods()).run(['sh', '-c', 'seq 1 20000'], {}, stdout=handle)
+    assert result.rc == 0 and result.stdout is None
+    assert out.read_bytes() == b''.join(b'%d\n' % n for n in range(1, 20001))
+
+
+def test_pod_run_without_stdin_opens_no_stdin_channel():
+    pods = FakePods()
+    result = _exec.PodTransport({}, 'db-0', client=pods).run(['echo', 'hello'])
+    assert result.ok and result.stdout == b'hello\n' and pods.execs[0]['stdin'] is False
+
+
+def test_pod_run_reports_a_command_the_container_cannot_start():
+    status = json.dumps({'status': 'Failure', 'message': 'exec: "pg_dumb": executable file not found in $PATH'}).encode()
+    result = _exec.PodTransport({}, 'db-0', client=FakePods(scripted=ScriptedExec([(3, status)]))).run(['pg_dumb'])
+    assert result.rc == 126 and result.stderr == 'exec: "pg_dumb": executable file not found in $PATH'
+
+
+def test_pod_run_reports_a_stream_that_breaks_or_ends_without_a_status():
+    broken = ScriptedExec([(1, b'part'), ConnectionResetError('reset by peer')])
+    result = _exec.PodTransport({}, 'db-0', client=FakePods(scripted=broken)).run(['pg_dump'])
+    assert result.rc == 255 and result.stdout == b'part' and broken.closed
+    assert 'the exec stream broke: reset by peer' in result.stderr
+    assert 'without an exit status' in result.stderr
+    silent = _exec.PodTransport({}, 'db-0', client=FakePods(scripted=ScriptedExec([(1, b'x')]))).run(['true'])
+    assert silent.rc == 255 and silent.stderr.endswith('the exec connection closed without an exit status')
+
+
+def test_pod_run_needs_the_v5_protocol_to_end_stdin():
+    old = ScriptedExec([(3, exit_status(0))], can_close_stdin=False)
+    result = _exec.PodTransport({}, 'db-0', client=FakePods(scripted=old)).run(['cat'], stdin=io.BytesIO(b'x'))
+    assert result.rc == 127 and 'v5 exec protocol' in result.stderr and old.closed
+    assert _exec.PodTransport({}, 'db-0', client=FakePods(scripted=old)).run(['true']).rc == 0
+
+
+def test_pod_run_reports_a_refused_exec():
+    refused = _k8s.ApiError('pods "db-9" not found (HTTP 404)', 404)
+    result = _exec.PodTransport({}, 'db-9', client=FakePods(refuse=refused)).run(['true'])
+    assert result.rc == 127 and result.stderr == 'exec in pod "db-9": pods "db-9" not found (HTTP 404)'
+
+
+def test_pod_check_says_what_is_wrong_with_the_pod():
+    _exec.PodTransport({}, 'db-0', 'shop', 'postgres', client=FakePods()).check()
+    pending = FakePods(pod={'metadata': {}, 'status': {'phase': 'Pending'}, 'spec': {'containers': [{'name': 'a'}]}})
+    with pytest.raises(_exec.ExecError, match=r'^pod "db-0" in namespace "shop" is Pending, not Running$'):
+        _exec.PodTransport({}, 'db-0', 'shop', client=pending).check()
+    with pytest.raises(_exec.ExecError, match=r'has no container "sidecar" \(it has: postgres\)$'):
+        _exec.PodTransport({}, 'db-0', 'shop', 'sidecar', client=FakePods()).check()
+    missing = FakePods(refuse=_k8s.ApiError('pods "db-9" not found (HTTP 404)', 404))
+    with pytest.raises(_exec.ExecError, match=r'^pod "db-9" in namespace "shop": pods "db-9" not found \(HTTP 404\)$'):
+        _exec.PodTransport({}, 'db-9', 'shop', client=missing).check()
+
+
+def test_pod_transport_reads_no_private_attribute_of_the_websocket():
+    """The exec socket is the boundary's own (_k8s.PodExec): the transport uses its public methods only."""
+    source = inspect.getsource(_exec.PodTransport)
+    assert '.sock' not in source and 'recv_data_frame' not in source
