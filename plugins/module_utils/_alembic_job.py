@@ -86,7 +86,7 @@ class JobTransport:
     """Runs ``python - ARGS`` (the program on stdin) as a Job's container; its log is the command's output.
 
     Every request goes through the Kubernetes boundary (``kube`` in tests) and is noted as ``METHOD path``
-    in ``run`` (``record_into`` points it at the module's commands); the Job is waited for by watch.
+    in ``requests`` (``record_into`` makes that the module's run); the Job is waited for by watch.
     """
 
     kind = 'job'
@@ -99,9 +99,9 @@ class JobTransport:
         self._kube = kube
         self._client: t.Any = None
 
-    def record_into(self, commands: list[str]) -> None:
-        """Note the API calls into ``commands`` (the module's), in the order they happen among its other commands."""
-        self.requests.commands = commands
+    def record_into(self, run: Run) -> None:
+        """Note the API calls in the module's ``run`` (masked like its other commands, in the order they happen)."""
+        self.requests = run
 
     def kube(self, seconds: float) -> t.Any:
         """The boundary, its requests and waits bounded by ``seconds``."""

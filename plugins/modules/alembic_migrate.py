@@ -479,7 +479,7 @@ def main():
         transport = transport_from_params(module.params)
     run = actions.Migration(module.params, transport, module.check_mode, module._diff, module.warn, squawk)
     if module.params['job']:
-        transport.record_into(run.commands)
+        transport.record_into(run)
     try:
         result = actions.migrate(run)
     except ModuleFailure as exc:

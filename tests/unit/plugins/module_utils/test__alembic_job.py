@@ -14,7 +14,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_ac
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_job as job
 from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s_state as state
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import ExecError
-from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
+from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure, Run
 from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils import kube_fake
 from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.k8s_fakes import JobCluster, job_object, pod
 
@@ -161,12 +161,13 @@ def test_the_api_calls_are_noted_into_the_modules_commands():
     _k8s = pytest.importorskip('ansible_collections.artisan.upgrade.plugins.module_utils._k8s')
     pytest.importorskip('kubernetes')
     transport = job.JobTransport({'host': 'http://127.0.0.1:1'}, JOB)
-    commands = ['squawk --reporter json']
-    transport.record_into(commands)
+    run = Run(secrets=['s3cret'])
+    run.record('squawk --reporter json')
+    transport.record_into(run)
     kube = transport.kube(30)
     assert isinstance(kube, _k8s.Kube) and 25 < kube.deadline.left() <= 30
-    kube.record('POST', '/api/v1/namespaces/shop/secrets')
-    assert commands == ['squawk --reporter json', 'POST /api/v1/namespaces/shop/secrets']
+    kube.record('POST', '/api/v1/namespaces/shop/secrets/s3cret')
+    assert run.commands == ['squawk --reporter json', 'POST /api/v1/namespaces/shop/secrets/********']
 
 
 def test_an_unreachable_server_is_the_one_message():
