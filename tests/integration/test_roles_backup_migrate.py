@@ -106,7 +106,7 @@ def test_expand_then_contract_with_a_backup_check_mode_and_reruns(stack, postgre
     record, migrated = first['app1']['backup'], first['app1']['migrate']
     assert (migrated['phase'], migrated['revisions_before'], migrated['revisions_after']) == ('expand', ['0001'], ['0002'])
     assert [step['revision'] for step in migrated['applied']] == ['0002'] and migrated['held_back'] == ['0003']
-    assert module_runs(expanded, 'Migrate to 0002 (expand phase)') == ['app1']
+    assert module_runs(expanded, "Apply the phase's revisions up to 0002") == ['app1']
     # The backup is of the database before the migration, labelled with the release, and verifies.
     assert record['label'] == 'pre-upgrade-2.0.0' and record['reused'] is False
     assert record['alembic_revision'] == '0001'
