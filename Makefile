@@ -4,8 +4,8 @@ GATES_ALL := sanity units integration lint importer molecule
 
 .PHONY: test check setup bench demo clean $(GATES_ALL)
 
-test: setup  ## install everything from nothing, then run every gate
-	scripts/gates.sh $(GATES_ALL)
+test: setup  ## install everything from nothing, then run every gate (every Molecule scenario)
+	ARTISAN_MOLECULE_SCENARIO= scripts/gates.sh $(GATES_ALL)
 
 check: setup  ## the quick edit loop: sanity, unit tests, lint
 	scripts/gates.sh sanity units lint
@@ -13,8 +13,11 @@ check: setup  ## the quick edit loop: sanity, unit tests, lint
 setup:
 	scripts/setup.sh
 
-$(GATES_ALL): setup
+$(filter-out molecule,$(GATES_ALL)): setup
 	scripts/gates.sh $@
+
+molecule: setup  ## every Molecule scenario, or one: make molecule SCENARIO=systemd
+	ARTISAN_MOLECULE_SCENARIO=$(SCENARIO) scripts/gates.sh molecule
 
 bench: setup  ## benchmarks (bench/): print side-by-side numbers for docs/benchmarks.md
 	scripts/gates.sh bench

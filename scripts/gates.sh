@@ -74,12 +74,20 @@ gate_importer() {
   ! grep -E '^(ERROR|.*\bERROR\b:)' "$build/importer.log"
 }
 
+# Every scenario under molecule/, or only the one named by ARTISAN_MOLECULE_SCENARIO (make molecule SCENARIO=name).
 gate_molecule() {
-  local scenario found=0
+  local scenario found=0 only=${ARTISAN_MOLECULE_SCENARIO:-}
+  if [ -n "$only" ] && [ ! -e "$ROOT/molecule/$only/molecule.yml" ]; then
+    local names=() file
+    for file in "$ROOT"/molecule/*/molecule.yml; do names+=("$(basename "$(dirname "$file")")"); done
+    echo "no Molecule scenario '$only'; there are: ${names[*]}"
+    return 1
+  fi
   for scenario in "$ROOT"/molecule/*/molecule.yml; do
     [ -e "$scenario" ] || continue
-    found=1
     scenario=$(basename "$(dirname "$scenario")")
+    [ -z "$only" ] || [ "$scenario" = "$only" ] || continue
+    found=1
     step "molecule test -s $scenario"
     (cd "$COLLECTION" && molecule test -s "$scenario") || return 1
   done
