@@ -46,9 +46,14 @@ gate_units() {
   (cd "$COLLECTION" && ansible-test units --color no --python "$PYTHON_VERSION")
 }
 
+# Integration tests mostly wait on containers, servers and ansible-playbook start-ups: a few files at once (one
+# worker per file, so module fixtures are made once) use two cores better than one file after another.
+INTEGRATION_WORKERS=${ARTISAN_INTEGRATION_WORKERS:-3}
+
 gate_integration() {
   local rc=0
-  (cd "$ROOT" && python -m pytest tests/integration tools/kubesim/tests -p no:cacheprovider --tb=short) || rc=$?
+  (cd "$ROOT" && python -m pytest tests/integration tools/kubesim/tests -p no:cacheprovider --tb=short \
+    -n "$INTEGRATION_WORKERS" --dist loadfile --durations=15) || rc=$?
   # Exit 5 means no test was collected: not a failure of the code under test.
   [ "$rc" -eq 5 ] && { echo "no integration tests collected"; return 0; }
   return "$rc"
