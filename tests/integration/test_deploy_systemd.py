@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import pathlib
 import tarfile
 import time
 
@@ -30,6 +31,7 @@ WantedBy=multi-user.target
 SITE = 'server { listen 8080; location / { proxy_pass http://demoapp; proxy_next_upstream error timeout; } }\n'
 UPSTREAM = '/etc/nginx/conf.d/demoapp-upstream.conf'
 DEBIAN = {'ansible_python_interpreter': '/usr/bin/python3'}
+PLAYBOOK = str(pathlib.Path(__file__).parent / 'playbooks' / 'deploy_systemd.yml')
 
 
 def put_file(container, path: str, content: str, mode: int = 0o644) -> None:
@@ -126,15 +128,15 @@ def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
 
 
 def deploy(run_playbook, fleet, version, strategy='rolling', check=False, **extra) -> PlaybookRun:
-    play = {'hosts': 'app', 'serial': 1, 'gather_facts': False, 'roles': [{'role': 'artisan.upgrade.deploy_systemd'}]}
     extravars = dict(DEBIAN, deploy_systemd_app_name='demoapp', deploy_systemd_version=version,
                      deploy_systemd_strategy=strategy, deploy_systemd_wheelhouse='/wheelhouse',
                      deploy_systemd_python='python3.11', deploy_systemd_env_renames={'DATABASE_URI': 'DATABASE_URL'},
                      deploy_systemd_env_secret_keys=['DATABASE_URI', 'DATABASE_URL', 'SECRET_KEY'],
                      deploy_systemd_health_url='http://127.0.0.1:8000/api/system/health',
                      deploy_systemd_nginx_host=fleet.nginx.name, deploy_systemd_nginx_include_path=UPSTREAM,
-                     deploy_systemd_nginx_upstream='demoapp', **extra)
-    return run_playbook([play], inventory=fleet.inventory, extravars=extravars, check=check, diff=check)
+                     deploy_systemd_nginx_upstream='demoapp')
+    extravars.update(extra)
+    return run_playbook(PLAYBOOK, inventory=fleet.inventory, extravars=extravars, check=check, diff=check)
 
 
 def changed_tasks(run: PlaybookRun) -> list[str]:
@@ -217,3 +219,50 @@ def test_crashing_release_fails_with_the_journal_and_the_fleet_keeps_serving(run
     assert {h.name: sh(h, 'systemctl show -p MainPID --value demoapp').strip() for h in fleet.hosts[1:]} == pid_before
     assert fleet.nginx_versions() == {'2.0.0'}
     assert ' down;' not in sh(fleet.nginx, 'cat ' + UPSTREAM)
+
+
+def shifts(run: PlaybookRun) -> list[int]:
+    """The weights canary_shift wrote (or kept), in order."""
+    return [e['res']['after']['weight'] for e in run.tasks
+            if e['task'].startswith("Set the batch's nginx share") and 'after' in e['res']]
+
+
+def test_canary_with_errors_aborts_to_zero_and_restores(run_playbook, fleet):
+    first = fleet.hosts[0]
+    with SteadyLoad(fleet.nginx_url + '/version', max_requests=20000, max_seconds=600, pause=0.02) as load:
+        run = deploy(run_playbook, fleet, '3.0.0', strategy='canary',
+                     deploy_systemd_env_set={'DEMOAPP_FAULT': 'errors:0.5'},
+                     deploy_systemd_health_url='http://127.0.0.1:8000/health',
+                     deploy_systemd_canary_checks=[{'name': 'api', 'path': '/api'}],
+                     deploy_systemd_canary_consecutive_successes=4, deploy_systemd_canary_timeout=10)
+    assert run.rc != 0
+    [failure] = [e['res'] for e in run.tasks if e['event'] == 'runner_on_failed'
+                 and e['task'] == 'Fail the host with what went wrong']
+    assert 'Smoke-test and analyse the canary at traffic percent 10' in failure['msg'], failure['msg']
+    assert 'current is back on 2.0.0' in failure['msg'], failure['msg']
+    # Drained, first step, aborted to 0, then back to its share once 2.0.0 serves again; no other host ran.
+    assert shifts(run) == [0, 10, 0, 33], shifts(run)
+    assert {e['host'] for e in run.tasks if e['task'].startswith('Install the release')} == {first.name}
+    print('canary abort: %d requests through nginx, %d failed' % (load.total, len(load.failures)))
+    assert load.failures == [], load.failures[:10]  # /version is spared by errors:FRACTION
+    assert 'DEMOAPP_FAULT' not in sh(first, 'cat /etc/demoapp/demoapp.env')
+    assert fleet.versions() == {h.name: '2.0.0' for h in fleet.hosts}
+    assert fleet.nginx_versions() == {'2.0.0'}
+    assert ' down;' not in sh(fleet.nginx, 'cat ' + UPSTREAM)
+
+
+def test_canary_steps_then_the_rest_rolls(run_playbook, fleet):
+    started = time.monotonic()
+    with SteadyLoad(fleet.nginx_url + '/version', max_requests=20000, max_seconds=900, pause=0.02) as load:
+        run = deploy(run_playbook, fleet, '3.0.0', strategy='canary',
+                     deploy_systemd_health_url='http://127.0.0.1:8000/health', deploy_systemd_canary_steps=[10, 50, 100])
+    assert run.rc == 0, run.stdout
+    print('canary 2.0.0 -> 3.0.0: %.1f s, %d requests through nginx, %d failed'
+          % (time.monotonic() - started, load.total, len(load.failures)))
+    # The canary: drained, 10, 50, 100, then its share; each other host: drained, then its share.
+    assert shifts(run) == [0, 10, 50, 100, 33, 0, 33, 0, 33], shifts(run)
+    smoke = [e['res'] for e in run.tasks if e['task'].startswith('Smoke-test and analyse the canary')]
+    assert len(smoke) == 3 and all(not r.get('failed') for r in smoke), smoke
+    assert load.failures == [], load.failures[:10]
+    assert fleet.versions() == {h.name: '3.0.0' for h in fleet.hosts}
+    assert fleet.nginx_versions() == {'3.0.0'}
