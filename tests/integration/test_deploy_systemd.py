@@ -84,7 +84,7 @@ class Fleet:
         return {name: get_json(url + '/version')['version'] for name, url in self.urls.items()}
 
     def nginx_versions(self, count: int = 30) -> set[str]:
-        return {get_json(self.nginx_url + '/version')['version'] for _ in range(count)}
+        return {get_json(self.nginx_url + '/version')['version'] for _index in range(count)}
 
 
 @pytest.fixture(scope='module')
@@ -97,7 +97,7 @@ def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
     demoapp_releases['1.0.0'].migrate(db_url, 'upgrade', 'head')
     volumes = dict(SYSTEMD_RUN_OPTIONS['volumes'], **{str(demoapp_wheelhouse): {'bind': '/wheelhouse', 'mode': 'ro'}})
     hosts = [docker_session.run_systemd(BASE_IMAGE, volumes=volumes, network=network.name,
-                                        ports={'8000/tcp': ('127.0.0.1', None)}) for _ in range(HOSTS)]
+                                        ports={'8000/tcp': ('127.0.0.1', None)}) for _index in range(HOSTS)]
     for host in hosts:  # 1.0.0 the runbook way: a venv, an env file with DATABASE_URI, a hand-written unit
         sh(host, 'useradd --system --no-create-home --shell /usr/sbin/nologin demoapp')
         put_file(host, '/etc/demoapp/demoapp.env', ENV_FILE.format(db=db.name), 0o640)
