@@ -4,10 +4,8 @@ creates (ports published on 127.0.0.1 only). Outcomes are read from the hosts an
 
 from __future__ import annotations
 
-import io
 import json
 import pathlib
-import tarfile
 import time
 
 import pytest
@@ -15,7 +13,7 @@ import requests
 
 from .helpers.ansible import PlaybookRun, run_playbook as run_plays
 from .helpers.backends import SteadyLoad
-from .helpers.docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS
+from .helpers.docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS, put_file, sh
 
 HOSTS = 3
 ENV_FILE = 'DATABASE_URI="postgresql://app:secret@{db}:5432/app"\nSECRET_KEY=shared-secret-for-the-fleet\n'
@@ -32,23 +30,6 @@ SITE = 'server { listen 8080; location / { proxy_pass http://demoapp; proxy_next
 UPSTREAM = '/etc/nginx/conf.d/demoapp-upstream.conf'
 DEBIAN = {'ansible_python_interpreter': '/usr/bin/python3'}
 PLAYBOOK = str(pathlib.Path(__file__).parent / 'playbooks' / 'deploy_systemd.yml')
-
-
-def put_file(container, path: str, content: str, mode: int = 0o644) -> None:
-    data = content.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode='w') as archive:
-        info = tarfile.TarInfo(path.rsplit('/', 1)[1])
-        info.size, info.mode = len(data), mode
-        archive.addfile(info, io.BytesIO(data))
-    container.exec_run(['mkdir', '-p', path.rsplit('/', 1)[0]])
-    assert container.put_archive(path.rsplit('/', 1)[0], buffer.getvalue())
-
-
-def sh(container, command: str) -> str:
-    result = container.exec_run(['sh', '-c', command])
-    assert result.exit_code == 0, '%s: %s' % (command, result.output.decode(errors='replace'))
-    return result.output.decode()
 
 
 def host_port(container, port: str) -> int:
@@ -231,7 +212,7 @@ def test_canary_with_errors_aborts_to_zero_and_restores(run_playbook, fleet):
     first = fleet.hosts[0]
     with SteadyLoad(fleet.nginx_url + '/version', max_requests=20000, max_seconds=600, pause=0.02) as load:
         run = deploy(run_playbook, fleet, '3.0.0', strategy='canary',
-                     deploy_systemd_env_set={'DEMOAPP_FAULT': 'errors:0.5'},
+                     deploy_systemd_env_set={'DEMOAPP_FAULT': 'errors:0.9'},
                      deploy_systemd_health_url='http://127.0.0.1:8000/health',
                      deploy_systemd_canary_checks=[{'name': 'api', 'path': '/api'}],
                      deploy_systemd_canary_consecutive_successes=4, deploy_systemd_canary_timeout=10)
