@@ -4,14 +4,12 @@ reaches it (the community.docker.docker connection): the release runs as an unpr
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 
 import pytest
 
 from .helpers.ansible import assert_ok
-from .helpers.docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS
+from .helpers.docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS, put_file, sh
 
 # Lines whose values systemd must read exactly as env_file's parser does (quoting, escapes, whitespace).
 ENV_FILE = r"""# demoapp settings
@@ -51,23 +49,6 @@ EnvironmentFile=/etc/demoapp/demoapp.env
 ExecStart=/srv/demoapp/current/venv/bin/python /usr/local/lib/dump_env.py
 StandardOutput=file:/var/lib/dump-env.json
 """
-
-
-def put_file(container, path: str, content: str, mode: int = 0o644) -> None:
-    data = content.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode='w') as archive:
-        info = tarfile.TarInfo(path.rsplit('/', 1)[1])
-        info.size, info.mode = len(data), mode
-        archive.addfile(info, io.BytesIO(data))
-    container.exec_run(['mkdir', '-p', path.rsplit('/', 1)[0]])
-    assert container.put_archive(path.rsplit('/', 1)[0], buffer.getvalue())
-
-
-def sh(container, command: str) -> str:
-    result = container.exec_run(['sh', '-c', command])
-    assert result.exit_code == 0, '%s: %s' % (command, result.output.decode(errors='replace'))
-    return result.output.decode()
 
 
 @pytest.fixture()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 import time
 import typing as t
 import uuid
@@ -19,6 +21,25 @@ SYSTEMD_RUN_OPTIONS = dict(
     tmpfs={'/run': '', '/run/lock': '', '/tmp': ''},
     security_opt=['seccomp=unconfined', 'apparmor=unconfined'],
 )
+
+
+def put_file(container: t.Any, path: str, content: str, mode: int = 0o644) -> None:
+    """Write a file into a running container (its folder created), as root."""
+    data = content.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w') as archive:
+        info = tarfile.TarInfo(path.rsplit('/', 1)[1])
+        info.size, info.mode = len(data), mode
+        archive.addfile(info, io.BytesIO(data))
+    container.exec_run(['mkdir', '-p', path.rsplit('/', 1)[0]])
+    assert container.put_archive(path.rsplit('/', 1)[0], buffer.getvalue())
+
+
+def sh(container: t.Any, command: str) -> str:
+    """Run a shell command in a container, failing the test with its output when it fails."""
+    result = container.exec_run(['sh', '-c', command])
+    assert result.exit_code == 0, '%s: %s' % (command, result.output.decode(errors='replace'))
+    return result.output.decode()
 
 
 class DockerUnavailable(RuntimeError):
