@@ -13,7 +13,7 @@ import pytest
 from .helpers.ansible import PlaybookRun
 from .helpers.backends import SteadyLoad
 from .helpers.docker import sh
-from .helpers.systemd_fleet import DEBIAN, UPSTREAM, start_fleet, stop_fleet
+from .helpers.systemd_fleet import DEBIAN, UPSTREAM, systemd_fleet
 
 HOSTS = 3
 PLAYBOOK = str(pathlib.Path(__file__).parent / 'playbooks' / 'deploy_systemd.yml')
@@ -21,9 +21,8 @@ PLAYBOOK = str(pathlib.Path(__file__).parent / 'playbooks' / 'deploy_systemd.yml
 
 @pytest.fixture(scope='module')
 def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
-    fleet = start_fleet(docker_session, demoapp_wheelhouse, demoapp_releases, HOSTS)
-    yield fleet
-    stop_fleet(fleet)
+    with systemd_fleet(docker_session, demoapp_wheelhouse, demoapp_releases, HOSTS) as made:
+        yield made
 
 
 def deploy(run_playbook, fleet, version, strategy='rolling', check=False, **extra) -> PlaybookRun:

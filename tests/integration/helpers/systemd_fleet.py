@@ -1,16 +1,18 @@
-"""A systemd fleet for role tests: systemd-host containers running demoapp 1.0.0 the runbook's way (a hand-written
-unit, an env file with DATABASE_URI, the release installed by app_release) behind an nginx container, with
-PostgreSQL in a container, all on a Docker network of their own (ports published on 127.0.0.1 only)."""
+"""The systemd target's topology for tests: three systemd-host containers running demoapp 1.0.0 (a release of
+app_release, an env file with the runbook's DATABASE_URI, a hand-written unit) behind an nginx container, with
+PostgreSQL in a container at 1.0.0's schema, on a Docker network of its own; ports published on 127.0.0.1 only,
+names unique to the session."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import typing as t
 
 import requests
 
 from .ansible import run_playbook
-from .docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS, put_file, sh
+from .docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS, DockerSession, put_file, sh
 
 ENV_FILE = 'DATABASE_URI="postgresql://app:secret@{db}:5432/app"\nSECRET_KEY=shared-secret-for-the-fleet\n'
 HAND_UNIT = """[Unit]
@@ -48,9 +50,8 @@ def get_json(url: str, deadline: float = 60) -> dict:
 
 
 class Fleet:
-    def __init__(self, hosts: list[t.Any], nginx: t.Any, db: t.Any, db_url: str, network: t.Any) -> None:
-        self.hosts, self.nginx, self.db, self.db_url, self.network = hosts, nginx, db, db_url, network
-        self.db_port = host_port(db, '5432/tcp')
+    def __init__(self, hosts: list[t.Any], nginx: t.Any, db: t.Any, db_url: str) -> None:
+        self.hosts, self.nginx, self.db, self.db_url = hosts, nginx, db, db_url
         self.urls = {h.name: 'http://127.0.0.1:%d' % host_port(h, '8000/tcp') for h in hosts}
         self.nginx_url = 'http://127.0.0.1:%d' % host_port(nginx, '8080/tcp')
         self.inventory = {'all': {'hosts': {h.name: {} for h in hosts + [nginx]},
@@ -64,44 +65,53 @@ class Fleet:
         return {get_json(self.nginx_url + '/version')['version'] for _index in range(count)}
 
 
-def start_fleet(docker_session: t.Any, wheelhouse: t.Any, releases: dict[str, t.Any], hosts: int = 3) -> Fleet:
-    """The fleet on 1.0.0, its database migrated to 1.0.0's head; remove it with stop_fleet()."""
+@contextlib.contextmanager
+def systemd_fleet(docker_session: DockerSession, wheelhouse: t.Any, releases: dict[str, t.Any],
+                  hosts_count: int = 3) -> t.Iterator[Fleet]:
+    """The topology, removed on exit; the database migrated to 1.0.0's head from the controller."""
     network = docker_session.network(driver='bridge')
-    db = docker_session.run('artisan-upgrade/postgres:15', network=network.name, ports={'5432/tcp': ('127.0.0.1', None)},
-                            environment={'POSTGRES_USER': 'app', 'POSTGRES_PASSWORD': 'secret', 'POSTGRES_DB': 'app'})
-    docker_session.wait_healthy(db, timeout=120)
-    db_url = 'postgresql://app:secret@127.0.0.1:%d/app' % host_port(db, '5432/tcp')
-    releases['1.0.0'].migrate(db_url, 'upgrade', 'head')
-    volumes = dict(SYSTEMD_RUN_OPTIONS['volumes'], **{str(wheelhouse): {'bind': '/wheelhouse', 'mode': 'ro'}})
-    apps = [docker_session.run_systemd(BASE_IMAGE, volumes=volumes, network=network.name,
-                                       ports={'8000/tcp': ('127.0.0.1', None)}) for _index in range(hosts)]
-    for host in apps:  # 1.0.0 the runbook way: a venv, an env file with DATABASE_URI, a hand-written unit
-        sh(host, 'useradd --system --no-create-home --shell /usr/sbin/nologin demoapp')
-        put_file(host, '/etc/demoapp/demoapp.env', ENV_FILE.format(db=db.name), 0o640)
-        put_file(host, '/etc/systemd/system/demoapp.service', HAND_UNIT)
-        sh(host, 'chgrp demoapp /etc/demoapp/demoapp.env && systemctl daemon-reload')
-    bootstrap = [{'hosts': 'app', 'gather_facts': False, 'tasks': [
-        {'artisan.upgrade.app_release': {'app_root': '/srv/demoapp', 'version': '1.0.0', 'state': 'current',
-                                         'requirements': ['demoapp==1.0.0'], 'wheelhouse': '/wheelhouse',
-                                         'python': 'python3.11', 'owner': 'demoapp', 'group': 'demoapp'}},
-        {'ansible.builtin.systemd_service': {'name': 'demoapp', 'state': 'started', 'enabled': True}}]}]
-    nginx = docker_session.run('artisan-upgrade/nginx:bookworm', network=network.name,
-                               ports={'8080/tcp': ('127.0.0.1', None)})
-    docker_session.wait_healthy(nginx)
-    inventory = {'all': {'hosts': {h.name: {} for h in apps}, 'vars': {'ansible_connection': 'community.docker.docker'}},
-                 'app': {'hosts': {h.name: {} for h in apps}}}
-    done = run_playbook(bootstrap, inventory=inventory, extravars=DEBIAN)
-    assert done.rc == 0, done.stdout
-    put_file(nginx, UPSTREAM, 'upstream demoapp {\n%s}\n' % ''.join('    server %s:8000;\n' % h.name for h in apps))
-    put_file(nginx, '/etc/nginx/conf.d/site.conf', SITE)
-    sh(nginx, 'nginx -t -q && nginx -s reload')
-    fleet = Fleet(apps, nginx, db, db_url, network)
-    assert set(fleet.versions().values()) == {'1.0.0'}
-    assert fleet.nginx_versions() == {'1.0.0'}
-    return fleet
-
-
-def stop_fleet(fleet: Fleet) -> None:
-    for container in fleet.hosts + [fleet.nginx, fleet.db]:
-        container.remove(force=True, v=True)
-    fleet.network.remove()
+    containers: list[t.Any] = []
+    try:
+        db = docker_session.run('artisan-upgrade/postgres:15', network=network.name,
+                                ports={'5432/tcp': ('127.0.0.1', None)},
+                                environment={'POSTGRES_USER': 'app', 'POSTGRES_PASSWORD': 'secret', 'POSTGRES_DB': 'app'})
+        containers.append(db)
+        docker_session.wait_healthy(db, timeout=120)
+        db_url = 'postgresql://app:secret@127.0.0.1:%d/app' % host_port(db, '5432/tcp')
+        releases['1.0.0'].migrate(db_url, 'upgrade', 'head')
+        volumes = dict(SYSTEMD_RUN_OPTIONS['volumes'], **{str(wheelhouse): {'bind': '/wheelhouse', 'mode': 'ro'}})
+        hosts = []
+        for _index in range(hosts_count):
+            hosts.append(docker_session.run_systemd(BASE_IMAGE, volumes=volumes, network=network.name,
+                                                    ports={'8000/tcp': ('127.0.0.1', None)}))
+            containers.append(hosts[-1])
+        for host in hosts:  # 1.0.0 the runbook way: a venv, an env file with DATABASE_URI, a hand-written unit
+            sh(host, 'useradd --system --no-create-home --shell /usr/sbin/nologin demoapp')
+            put_file(host, '/etc/demoapp/demoapp.env', ENV_FILE.format(db=db.name), 0o640)
+            put_file(host, '/etc/systemd/system/demoapp.service', HAND_UNIT)
+            sh(host, 'chgrp demoapp /etc/demoapp/demoapp.env && systemctl daemon-reload')
+        bootstrap = [{'hosts': 'app', 'gather_facts': False, 'tasks': [
+            {'artisan.upgrade.app_release': {'app_root': '/srv/demoapp', 'version': '1.0.0', 'state': 'current',
+                                             'requirements': ['demoapp==1.0.0'], 'wheelhouse': '/wheelhouse',
+                                             'python': 'python3.11', 'owner': 'demoapp', 'group': 'demoapp'}},
+            {'ansible.builtin.systemd_service': {'name': 'demoapp', 'state': 'started', 'enabled': True}}]}]
+        nginx = docker_session.run('artisan-upgrade/nginx:bookworm', network=network.name,
+                                   ports={'8080/tcp': ('127.0.0.1', None)})
+        containers.append(nginx)
+        docker_session.wait_healthy(nginx)
+        inventory = {'all': {'hosts': {h.name: {} for h in hosts},
+                             'vars': {'ansible_connection': 'community.docker.docker'}},
+                     'app': {'hosts': {h.name: {} for h in hosts}}}
+        done = run_playbook(bootstrap, inventory=inventory, extravars=DEBIAN)
+        assert done.rc == 0, done.stdout
+        put_file(nginx, UPSTREAM, 'upstream demoapp {\n%s}\n' % ''.join('    server %s:8000;\n' % h.name for h in hosts))
+        put_file(nginx, '/etc/nginx/conf.d/site.conf', SITE)
+        sh(nginx, 'nginx -t -q && nginx -s reload')
+        fleet = Fleet(hosts, nginx, db, db_url)
+        assert set(fleet.versions().values()) == {'1.0.0'}
+        assert fleet.nginx_versions() == {'1.0.0'}
+        yield fleet
+    finally:
+        for container in containers:
+            container.remove(force=True, v=True)
+        network.remove()
