@@ -35,7 +35,7 @@ def place(tmp_path_factory):
     return {name: root / name for name in ('records', 'locks', 'backups')}
 
 
-def inventory(fleet, place) -> dict:
+def inventory(fleet, place, **overrides) -> dict:
     """The user's values, as group variables (extra vars would override what the playbook gives each role)."""
     first = fleet.hosts[0].name
     values = dict(
@@ -57,6 +57,7 @@ def inventory(fleet, place) -> dict:
         smoke_checks=[{'name': 'liveness', 'path': '/health'},
                       {'name': 'readiness', 'path': '/api/system/health', 'body_regex': '"status":\\s*"ok"'}],
     )
+    values.update(overrides)
     result = json.loads(json.dumps(fleet.inventory))
     result['all']['vars'].update(values)
     # Debian's Python in the containers; the implicit localhost (which reads all's variables too) keeps the test's.
@@ -66,8 +67,9 @@ def inventory(fleet, place) -> dict:
     return result
 
 
-def upgrade(run_playbook, fleet, place, check=False, **extra) -> PlaybookRun:
-    return run_playbook(PLAYBOOK, inventory=inventory(fleet, place), extravars=dict(upgrade_target='systemd', **extra),
+def upgrade(run_playbook, fleet, place, check=False, values=None, **extra) -> PlaybookRun:
+    return run_playbook(PLAYBOOK, inventory=inventory(fleet, place, **(values or {})),
+                        extravars=dict(upgrade_target='systemd', **extra),
                         check=check, diff=check, own_interpreter=False)
 
 
@@ -188,4 +190,35 @@ def test_a_second_run_changes_nothing(run_playbook, fleet, place):
     assert again.rc == 0, again.stdout[-8000:]
     assert changed_tasks(again) == []
     assert fleet.versions() == {h.name: '2.0.0' for h in fleet.hosts} and db_revision(fleet) == '0002'
+    assert lock_free(place)
+
+
+def test_a_release_that_crashes_is_rolled_back_automatically(run_playbook, fleet, place):
+    """3.0.0 with DEMOAPP_FAULT=crash: the first host fails its start and restores itself, the rollback role runs
+    (the hosts stay on 2.0.0, the database at 0002), the old release is smoke-tested, the record says rolled_back."""
+    for path in place['records'].glob('*.json'):
+        path.unlink()
+    values = dict(preflight_target_version='3.0.0', deploy_systemd_env_set={'DEMOAPP_FAULT': 'crash'},
+                  deploy_systemd_health_retries=10,
+                  migrate_virtualenv='/srv/demoapp/releases/3.0.0/venv',
+                  migrate_config=SITE_PACKAGES.replace('2.0.0', '3.0.0') + '/demoapp/alembic.ini')
+    with SteadyLoad(fleet.nginx_url + '/version', max_requests=30000, max_seconds=900, pause=0.02) as load:
+        run = upgrade(run_playbook, fleet, place, values=values)
+    assert run.rc != 0
+    print('3.0.0 crashing, rolled back: %d requests through nginx, %d failed' % (load.total, len(load.failures)))
+    assert load.failures == [], load.failures[:10]
+    [summary] = [e['res']['msg'] for e in run.tasks if e['task'] == 'Fail with what happened']
+    assert 'failed in phase deploy on %s' % fleet.hosts[0].name in summary, summary
+    assert 'DEMOAPP_FAULT=crash' in summary and 'Status rolled_back; run lock released' in summary, summary
+    assert fleet.versions() == {h.name: '2.0.0' for h in fleet.hosts} and fleet.nginx_versions() == {'2.0.0'}
+    assert db_revision(fleet) == '0002'
+    for host in fleet.hosts:
+        assert 'DEMOAPP_FAULT' not in sh(host, 'cat /etc/demoapp/demoapp.env')
+    [record] = records(place)
+    assert (record['status'], record['version_from'], record['version_to']) == ('rolled_back', '2.0.0', '3.0.0')
+    phases = {(p['name'], p['host']): p['result'] for p in record['phases']}
+    assert phases[('deploy', fleet.hosts[0].name)] == 'failed'
+    assert ('rollback', 'localhost') in phases
+    assert all(phases[('rollback_smoke', h.name)] == 'ok' for h in fleet.hosts), phases
+    assert record['rollback']['release'] == '3.0.0 -> 2.0.0', record['rollback']
     assert lock_free(place)
