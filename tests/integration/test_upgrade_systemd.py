@@ -194,31 +194,36 @@ def test_a_second_run_changes_nothing(run_playbook, fleet, place):
 
 
 def test_a_release_that_crashes_is_rolled_back_automatically(run_playbook, fleet, place):
-    """3.0.0 with DEMOAPP_FAULT=crash: the first host fails its start and restores itself, the rollback role runs
-    (the hosts stay on 2.0.0, the database at 0002), the old release is smoke-tested, the record says rolled_back."""
+    """The next release (2.0.0 on a fresh fleet, 3.0.0 after the upgrade above) with DEMOAPP_FAULT=crash: the
+    first host fails its start and restores itself, the rollback role runs (hosts on the old release, the schema
+    back where it was), the old release is smoke-tested, the record says rolled_back; no request fails."""
     for path in place['records'].glob('*.json'):
         path.unlink()
-    values = dict(preflight_target_version='3.0.0', deploy_systemd_env_set={'DEMOAPP_FAULT': 'crash'},
+    old = fleet.versions()[fleet.hosts[0].name]
+    new = {'1.0.0': '2.0.0', '2.0.0': '3.0.0'}[old]
+    revision = db_revision(fleet)
+    values = dict(preflight_target_version=new, deploy_systemd_env_set={'DEMOAPP_FAULT': 'crash'},
                   deploy_systemd_health_retries=10,
-                  migrate_virtualenv='/srv/demoapp/releases/3.0.0/venv',
-                  migrate_config=SITE_PACKAGES.replace('2.0.0', '3.0.0') + '/demoapp/alembic.ini')
-    with SteadyLoad(fleet.nginx_url + '/version', max_requests=30000, max_seconds=900, pause=0.02) as load:
+                  migrate_virtualenv='/srv/demoapp/releases/%s/venv' % new,
+                  migrate_config=SITE_PACKAGES.replace('2.0.0', new) + '/demoapp/alembic.ini')
+    with SteadyLoad(fleet.nginx_url + '/version', max_requests=30000, max_seconds=1200, pause=0.02) as load:
         run = upgrade(run_playbook, fleet, place, values=values)
     assert run.rc != 0
-    print('3.0.0 crashing, rolled back: %d requests through nginx, %d failed' % (load.total, len(load.failures)))
+    print('%s crashing, rolled back to %s: %d requests through nginx, %d failed'
+          % (new, old, load.total, len(load.failures)))
     assert load.failures == [], load.failures[:10]
     [summary] = [e['res']['msg'] for e in run.tasks if e['task'] == 'Fail with what happened']
     assert 'failed in phase deploy on %s' % fleet.hosts[0].name in summary, summary
     assert 'DEMOAPP_FAULT=crash' in summary and 'Status rolled_back; run lock released' in summary, summary
-    assert fleet.versions() == {h.name: '2.0.0' for h in fleet.hosts} and fleet.nginx_versions() == {'2.0.0'}
-    assert db_revision(fleet) == '0002'
+    assert fleet.versions() == {h.name: old for h in fleet.hosts} and fleet.nginx_versions() == {old}
+    assert db_revision(fleet) == revision
     for host in fleet.hosts:
         assert 'DEMOAPP_FAULT' not in sh(host, 'cat /etc/demoapp/demoapp.env')
     [record] = records(place)
-    assert (record['status'], record['version_from'], record['version_to']) == ('rolled_back', '2.0.0', '3.0.0')
+    assert (record['status'], record['version_from'], record['version_to']) == ('rolled_back', old, new)
     phases = {(p['name'], p['host']): p['result'] for p in record['phases']}
     assert phases[('deploy', fleet.hosts[0].name)] == 'failed'
     assert ('rollback', 'localhost') in phases
     assert all(phases[('rollback_smoke', h.name)] == 'ok' for h in fleet.hosts), phases
-    assert record['rollback']['release'] == '3.0.0 -> 2.0.0', record['rollback']
+    assert record['rollback']['release'] == '%s -> %s' % (new, old), record['rollback']
     assert lock_free(place)
