@@ -136,6 +136,15 @@ def test_expand_then_contract_with_a_backup_check_mode_and_reruns(stack, postgre
     assert second['migrate']['target'] is None and second['migrate']['applied'] == []
     assert second['migrate']['revisions_after'] == ['0002'] and second['migrate']['held_back'] == ['0003']
 
+    # A host's file changes after the backup (as the upgrade changes the env file): a re-run reusing the backup
+    # keeps the copy taken with it.
+    env = stack['root'] / 'app1' / 'demoapp.env'
+    taken = env.read_bytes()
+    env.write_bytes(taken + b'CHANGED_BY_THE_UPGRADE=1\n')
+    assert changed(run(run_playbook, stack, 'expand')) == []
+    assert (files_dir / ('app1' + str(env))).read_bytes() == taken
+    env.write_bytes(taken)
+
     checked = run(run_playbook, stack, 'contract', check=True, backup=False)
     assert revision(postgres, db) == ['0002'] and 'full_name' in columns(postgres, db, 'users')
     assert facts(checked)['app1']['migrate']['revisions_after'] == ['0003']

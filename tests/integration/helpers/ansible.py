@@ -42,9 +42,10 @@ def _result(event: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict | None = None,
                  extravars: dict[str, t.Any] | None = None, check: bool = False, diff: bool = False,
-                 limit: str | None = None, verbosity: int = 0) -> PlaybookRun:
+                 limit: str | None = None, verbosity: int = 0, own_interpreter: bool = True) -> PlaybookRun:
     """Run a playbook (a path, or plays as data) with this collection on ANSIBLE_COLLECTIONS_PATH;
-    ``verbosity=3`` is -vvv (its output is in ``stdout``)."""
+    ``verbosity=3`` is -vvv (its output is in ``stdout``). ``own_interpreter=False`` leaves each host's Python
+    to the inventory (the implicit localhost then runs this Python), instead of this Python everywhere."""
     with tempfile.TemporaryDirectory(prefix='artisan-runner-') as private:
         if isinstance(playbook, list):
             path = os.path.join(private, 'playbook.yml')
@@ -56,7 +57,7 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
             private_data_dir=private,
             playbook=playbook,
             inventory=inventory if inventory is not None else 'localhost ansible_connection=local',
-            extravars=dict({'ansible_python_interpreter': sys.executable}, **(extravars or {})),
+            extravars=dict({'ansible_python_interpreter': sys.executable} if own_interpreter else {}, **(extravars or {})),
             cmdline=cmdline or None,
             limit=limit,
             verbosity=verbosity or None,
