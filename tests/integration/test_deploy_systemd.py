@@ -9,11 +9,11 @@ import pathlib
 import time
 
 import pytest
-import requests
 
 from .helpers.ansible import PlaybookRun, run_playbook as run_plays
 from .helpers.backends import SteadyLoad
-from .helpers.docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS, put_file, sh
+from .helpers.docker import put_file, sh
+from .helpers.systemd_fleet import Database, Layout, start_fleet
 
 HOSTS = 3
 ENV_FILE = 'DATABASE_URI="postgresql://app:secret@{db}:5432/app"\nSECRET_KEY=shared-secret-for-the-fleet\n'
@@ -32,53 +32,12 @@ DEBIAN = {'ansible_python_interpreter': '/usr/bin/python3'}
 PLAYBOOK = str(pathlib.Path(__file__).parent / 'playbooks' / 'deploy_systemd.yml')
 
 
-def host_port(container, port: str) -> int:
-    container.reload()
-    return int(container.attrs['NetworkSettings']['Ports'][port][0]['HostPort'])
-
-
-def get_json(url: str, deadline: float = 60) -> dict:
-    """GET with a bounded wait for the service to answer 200."""
-    end, last = time.monotonic() + deadline, None
-    while time.monotonic() < end:
-        try:
-            answer = requests.get(url, timeout=5)
-            if answer.status_code == 200:
-                return answer.json()
-            last = 'HTTP %d %s' % (answer.status_code, answer.text[:200])
-        except requests.RequestException as exc:
-            last = repr(exc)
-        time.sleep(0.5)
-    raise AssertionError('%s did not answer 200 in %ss: %s' % (url, deadline, last))
-
-
-class Fleet:
-    def __init__(self, hosts, nginx, db_url):
-        self.hosts, self.nginx, self.db_url = hosts, nginx, db_url
-        self.urls = {h.name: 'http://127.0.0.1:%d' % host_port(h, '8000/tcp') for h in hosts}
-        self.nginx_url = 'http://127.0.0.1:%d' % host_port(nginx, '8080/tcp')
-        self.inventory = {'all': {'hosts': {h.name: {} for h in hosts + [nginx]},
-                                  'vars': {'ansible_connection': 'community.docker.docker'}},
-                          'app': {'hosts': {h.name: {} for h in hosts}}}
-
-    def versions(self) -> dict[str, str]:
-        return {name: get_json(url + '/version')['version'] for name, url in self.urls.items()}
-
-    def nginx_versions(self, count: int = 30) -> set[str]:
-        return {get_json(self.nginx_url + '/version')['version'] for _index in range(count)}
-
-
 @pytest.fixture(scope='module')
 def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
-    network = docker_session.network(driver='bridge')
-    db = docker_session.run('artisan-upgrade/postgres:15', network=network.name, ports={'5432/tcp': ('127.0.0.1', None)},
-                            environment={'POSTGRES_USER': 'app', 'POSTGRES_PASSWORD': 'secret', 'POSTGRES_DB': 'app'})
-    docker_session.wait_healthy(db, timeout=120)
-    db_url = 'postgresql://app:secret@127.0.0.1:%d/app' % host_port(db, '5432/tcp')
-    demoapp_releases['1.0.0'].migrate(db_url, 'upgrade', 'head')
-    volumes = dict(SYSTEMD_RUN_OPTIONS['volumes'], **{str(demoapp_wheelhouse): {'bind': '/wheelhouse', 'mode': 'ro'}})
-    hosts = [docker_session.run_systemd(BASE_IMAGE, volumes=volumes, network=network.name,
-                                        ports={'8000/tcp': ('127.0.0.1', None)}) for _index in range(HOSTS)]
+    fleet = start_fleet(docker_session, Layout(HOSTS), demoapp_wheelhouse, '/wheelhouse',
+                        Database('app', 'secret', 'app'), lb_port='8080/tcp')
+    hosts, nginx, db = fleet.hosts, fleet.nginx, fleet.db
+    demoapp_releases['1.0.0'].migrate(fleet.db_url, 'upgrade', 'head')
     for host in hosts:  # 1.0.0 the runbook way: a venv, an env file with DATABASE_URI, a hand-written unit
         sh(host, 'useradd --system --no-create-home --shell /usr/sbin/nologin demoapp')
         put_file(host, '/etc/demoapp/demoapp.env', ENV_FILE.format(db=db.name), 0o640)
@@ -89,9 +48,6 @@ def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
                                          'requirements': ['demoapp==1.0.0'], 'wheelhouse': '/wheelhouse',
                                          'python': 'python3.11', 'owner': 'demoapp', 'group': 'demoapp'}},
         {'ansible.builtin.systemd_service': {'name': 'demoapp', 'state': 'started', 'enabled': True}}]}]
-    nginx = docker_session.run('artisan-upgrade/nginx:bookworm', network=network.name,
-                               ports={'8080/tcp': ('127.0.0.1', None)})
-    docker_session.wait_healthy(nginx)
     inventory = {'all': {'hosts': {h.name: {} for h in hosts}, 'vars': {'ansible_connection': 'community.docker.docker'}},
                  'app': {'hosts': {h.name: {} for h in hosts}}}
     done = run_plays(bootstrap, inventory=inventory, extravars=DEBIAN)
@@ -99,13 +55,10 @@ def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
     put_file(nginx, UPSTREAM, 'upstream demoapp {\n%s}\n' % ''.join('    server %s:8000;\n' % h.name for h in hosts))
     put_file(nginx, '/etc/nginx/conf.d/site.conf', SITE)
     sh(nginx, 'nginx -t -q && nginx -s reload')
-    fleet = Fleet(hosts, nginx, db_url)
     assert set(fleet.versions().values()) == {'1.0.0'}
     assert fleet.nginx_versions() == {'1.0.0'}
     yield fleet
-    for container in hosts + [nginx, db]:
-        container.remove(force=True, v=True)
-    network.remove()
+    fleet.remove()
 
 
 def deploy(run_playbook, fleet, version, strategy='rolling', check=False, **extra) -> PlaybookRun:

@@ -42,9 +42,11 @@ def _result(event: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict | None = None,
                  extravars: dict[str, t.Any] | None = None, check: bool = False, diff: bool = False,
-                 limit: str | None = None, verbosity: int = 0) -> PlaybookRun:
+                 limit: str | None = None, verbosity: int = 0, python: str | None = sys.executable,
+                 forks: int | None = None, on_event: t.Callable[[dict[str, t.Any]], None] | None = None) -> PlaybookRun:
     """Run a playbook (a path, or plays as data) with this collection on ANSIBLE_COLLECTIONS_PATH;
-    ``verbosity=3`` is -vvv (its output is in ``stdout``)."""
+    ``verbosity=3`` is -vvv (its output is in ``stdout``). ``python`` is every host's interpreter (an extra
+    var), None to leave it to the inventory; ``on_event`` sees each runner event as it comes."""
     with tempfile.TemporaryDirectory(prefix='artisan-runner-') as private:
         if isinstance(playbook, list):
             path = os.path.join(private, 'playbook.yml')
@@ -56,7 +58,9 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
             private_data_dir=private,
             playbook=playbook,
             inventory=inventory if inventory is not None else 'localhost ansible_connection=local',
-            extravars=dict({'ansible_python_interpreter': sys.executable}, **(extravars or {})),
+            extravars=dict({'ansible_python_interpreter': python} if python else {}, **(extravars or {})),
+            forks=forks,
+            event_handler=(lambda event: on_event(event) or True) if on_event else None,
             cmdline=cmdline or None,
             limit=limit,
             verbosity=verbosity or None,
@@ -66,7 +70,8 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
         )
         tasks = [
             {'task': event['event_data'].get('task'), 'host': event['event_data'].get('host'),
-             'event': event['event'], 'res': _result(event)}
+             'event': event['event'], 'res': _result(event), 'duration': event['event_data'].get('duration'),
+             'end': event['event_data'].get('end')}
             for event in runner.events if event.get('event') in RESULT_EVENTS
         ]
         return PlaybookRun(status=runner.status, rc=runner.rc, tasks=tasks, stdout=runner.stdout.read())
