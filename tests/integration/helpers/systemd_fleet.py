@@ -31,6 +31,9 @@ DB_IMAGE = 'artisan-upgrade/postgres:15'
 LB_IMAGE = 'artisan-upgrade/nginx:bookworm'
 # Enough for systemd, a pip install and one demoapp process; twelve hosts fit on a small machine.
 HOST_MEMORY = '384m'
+# Where molecule/systemd/prepare.yml (the example inventory's values) puts demoapp, and the wheelhouse's mount.
+RUNBOOK = {'venv': '/opt/demoapp/venv', 'env_file': '/etc/demoapp/production.env', 'unit': 'demoapp',
+           'wheelhouse': '/srv/wheelhouse'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +166,11 @@ def topology_vars(fleet: Fleet, backup_dest: pathlib.Path) -> dict[str, t.Any]:
         'lb_published_url': fleet.nginx_url,
         'backup_login_host': '127.0.0.1', 'backup_login_port': fleet.db_port, 'backup_dest': str(backup_dest),
         'backup_files': ['{{ app_env_file }}', '{{ app_unit_file }}', '{{ app_root }}/current'],
+        # The wheelhouse mounted into the hosts is their package index; records and locks beside the backups.
+        'deploy_systemd_wheelhouse': RUNBOOK['wheelhouse'],
+        'preflight_records_dir': str(backup_dest.parent / 'records'),
+        'preflight_lock_dir': str(backup_dest.parent / 'locks'),
+        'upgrade_records_dir': str(backup_dest.parent / 'records'),
     }
 
 
@@ -192,7 +200,7 @@ def run_on_fleet(playbook: str | list, inventory: pathlib.Path, values: dict[str
     values go in as extra vars too.
     """
     return run_playbook(playbook, inventory=str(inventory / 'hosts.yml'), extravars=dict(values, **(extravars or {})),
-                        python=None, forks=max(5, hosts + 2), **kwargs)
+                        own_interpreter=False, forks=max(5, hosts + 2), **kwargs)
 
 
 def install_runbook_release(inventory: pathlib.Path, values: dict[str, t.Any], hosts: int, **kwargs: t.Any) -> PlaybookRun:
@@ -222,8 +230,6 @@ def environment_ready() -> None:
 
 # ---- upgrades on a fleet: the runbook's way and ours --------------------------------------------------
 
-RUNBOOK = {'venv': '/opt/demoapp/venv', 'env_file': '/etc/demoapp/production.env', 'unit': 'demoapp',
-           'wheelhouse': '/srv/wheelhouse'}
 UPGRADE_PLAYBOOK = REPO / 'playbooks' / 'upgrade.yml'
 DEPLOY_PLAYBOOK = REPO / 'tests' / 'integration' / 'playbooks' / 'deploy_systemd.yml'
 
@@ -296,8 +302,7 @@ class Topology:
         """Our upgrade to ``version``: playbooks/upgrade.yml when the collection has it, else the expand migration
         and the deploy_systemd role (its example playbook). ``fault`` sets DEMOAPP_FAULT on the new release."""
         if UPGRADE_PLAYBOOK.exists():
-            extravars = {'app_version': version, 'upgrade_target': 'systemd', 'upgrade_serial': serial,
-                         'upgrade_records_dir': str(self.workdir / 'records')}
+            extravars = {'app_version': version, 'upgrade_target': 'systemd', 'upgrade_serial': serial}
             if fault:
                 extravars['deploy_systemd_env_set'] = {'DEMOAPP_FAULT': fault}
             return run_on_fleet(str(UPGRADE_PLAYBOOK), self.inventory, self.values, self.layout.hosts, extravars, **kwargs)
