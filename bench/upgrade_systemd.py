@@ -6,8 +6,8 @@ nginx (one new connection per request, about 40 per second, at most 40 000 reque
 
 1. the runbook's way, 1.0.0 -> 2.0.0 on every host at once (systemctl stop, pip install --upgrade into the venv,
    migrate once, start): requests dropped, wall time until every host is ready; then back to 1.0.0 (not timed);
-2. ours, 1.0.0 -> 2.0.0 (playbooks/upgrade.yml when the collection has it, else the expand migration and the
-   deploy_systemd role), serial 1: requests dropped, wall time; the same run again (changed tasks, time);
+2. ours, 1.0.0 -> 2.0.0 with playbooks/upgrade.yml (preflight, backup, expand migration, compatibility gate,
+   deploy, smoke, contract), serial 1: requests dropped, wall time; the same run again (changed tasks, time);
 3. the floor of a rolling restart: per host, `systemctl restart` then a 50 ms poll of the host's readiness URL
    on its published port until 200, three times each, no load (median per host; their sum);
 4. 3.0.0 with DEMOAPP_FAULT=crash: a 200 ms poll of every host's /version besides the load; from the first failed

@@ -22,7 +22,7 @@ from bench import _report
 from tests.integration.demoapp.support import WHEELHOUSE, build_wheelhouse
 from tests.integration.helpers.backends import SteadyLoad
 from tests.integration.helpers.docker import DockerSession, connect, remove_by_ids
-from tests.integration.helpers.systemd_fleet import UPGRADE_PLAYBOOK, Layout, Topology, environment_ready, save_ids
+from tests.integration.helpers.systemd_fleet import Layout, Topology, environment_ready, save_ids
 
 LAYOUT = Layout.fixed('artisan-demo', 3, 18680, 18632)
 LOAD = dict(max_requests=6000, max_seconds=300, pause=0.05)
@@ -106,8 +106,8 @@ def up(state: pathlib.Path) -> int:
     topology.install_runbook_release(on_event=Progress())
     say(served(topology))
 
-    playbook = 'playbooks/upgrade.yml' if UPGRADE_PLAYBOOK.exists() else 'the deploy_systemd role'
-    phase('Upgrading 1.0.0 -> 2.0.0 with %s, one host at a time, while a client sends requests through nginx' % playbook)
+    phase('Upgrading 1.0.0 -> 2.0.0 with playbooks/upgrade.yml, one host at a time, while a client sends requests '
+          'through nginx')
     started = time.monotonic()
     with SteadyLoad(topology.fleet.nginx_url + '/version', **LOAD) as load:
         run = topology.upgrade('2.0.0', on_event=Progress())

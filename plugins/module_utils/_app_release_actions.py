@@ -291,10 +291,26 @@ def read_json(path: str) -> t.Any:
 
 def perform(action: Action) -> dict[str, t.Any]:
     """Do what the task asks; the module result without the envelope keys."""
+    if action.params['state'] == 'query':
+        return query(action)
     if action.check_mode:
         return plan_or_apply(action)
     with action.locked():
         return plan_or_apply(action)
+
+
+def query(action: Action) -> dict[str, t.Any]:
+    """Current and previous as the link and the state file say; reads only, takes no lock, creates nothing."""
+    current, previous, releases = action.snapshot()
+    state = decide.view(current, previous, releases.values())
+    return dict(
+        changed=False,
+        msg='current is %s, previous is %s' % (current or '(none)', previous or '(none)'),
+        current=current, previous=previous,
+        releases=[r.as_result() for r in decide.order(releases.values())],
+        release_path=action.release_path(current) if current else None, version=current, pruned=[],
+        diff=decide.diff(action.app_root, state, state),
+    )
 
 
 def plan_or_apply(action: Action) -> dict[str, t.Any]:

@@ -38,7 +38,7 @@ options:
     description:
       - The release, for example V(2.0.0); the folder's name. Letters, digits and C(. _ + -).
       - With O(state=current), V(previous) is the same as O(state=rollback).
-      - Required unless O(state=rollback).
+      - Required unless O(state=rollback) or O(state=query).
     type: str
   state:
     description:
@@ -46,8 +46,11 @@ options:
       - V(current) does the same and points C(current) at it.
       - V(rollback) points C(current) at the previous release, which then becomes the previous one in turn.
       - V(absent) removes the release; refused for the current one.
+      - V(query) only reads the current and previous releases and the list of releases, changing and creating
+        nothing, with no lock taken (the C(facts) of the C(deploy_systemd) role). A missing O(app_root) reads as
+        no release at all.
     type: str
-    choices: [present, current, rollback, absent]
+    choices: [present, current, rollback, absent, query]
     default: present
   requirements:
     description:
@@ -154,6 +157,12 @@ EXAMPLES = r"""
     app_root: /srv/demoapp
     state: rollback
 
+- name: Read which release is current and which was before, changing nothing
+  artisan.upgrade.app_release:
+    app_root: /srv/demoapp
+    state: query
+  register: releases
+
 - name: Remove a release that failed its smoke test
   artisan.upgrade.app_release:
     app_root: /srv/demoapp
@@ -163,7 +172,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 current:
-  description: The release C(current) points to after the task (or would, in check mode).
+  description: The release C(current) points to after the task (or would, in check mode); null when there is none.
   returned: always
   type: str
   sample: 2.0.0
@@ -173,7 +182,8 @@ previous:
   type: str
   sample: 1.0.0
 version:
-  description: The release this task is about (for O(state=rollback), the one switched to).
+  description: The release this task is about (for O(state=rollback), the one switched to; for O(state=query),
+    the current one).
   returned: success
   type: str
   sample: 2.0.0
@@ -221,7 +231,7 @@ def argument_spec():
     return dict(
         app_root=dict(type='path', required=True),
         version=dict(type='str'),
-        state=dict(type='str', choices=['present', 'current', 'rollback', 'absent'], default='present'),
+        state=dict(type='str', choices=['present', 'current', 'rollback', 'absent', 'query'], default='present'),
         requirements=dict(type='list', elements='str'),
         wheelhouse=dict(type='path'),
         index_url=dict(type='str', no_log=True),
@@ -238,10 +248,12 @@ def argument_spec():
 def option_errors(params):
     """Constraints the argument spec cannot express; the first broken one, or None."""
     version = params['version']
-    if params['state'] != 'rollback' and not version:
+    if params['state'] not in ('rollback', 'query') and not version:
         return 'state %s needs the version of a release' % params['state']
     if params['state'] == 'rollback' and version:
         return 'state rollback switches to the previous release: leave version out, or use state current with it'
+    if params['state'] == 'query' and version:
+        return 'state query reads the current and previous releases: leave version out'
     if version and not (params['state'] == 'current' and version == 'previous'):
         error = decide.version_error(version)
         if error:

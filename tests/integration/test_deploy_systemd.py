@@ -10,55 +10,19 @@ import time
 
 import pytest
 
-from .helpers.ansible import PlaybookRun, run_playbook as run_plays
+from .helpers.ansible import PlaybookRun
 from .helpers.backends import SteadyLoad
-from .helpers.docker import put_file, sh
-from .helpers.systemd_fleet import Database, Layout, start_fleet
+from .helpers.docker import sh
+from .helpers.systemd_fleet import DEBIAN, UPSTREAM, systemd_fleet
 
 HOSTS = 3
-ENV_FILE = 'DATABASE_URI="postgresql://app:secret@{db}:5432/app"\nSECRET_KEY=shared-secret-for-the-fleet\n'
-HAND_UNIT = """[Unit]
-Description=demoapp, installed by hand as the runbook says
-[Service]
-User=demoapp
-EnvironmentFile=/etc/demoapp/demoapp.env
-ExecStart=/srv/demoapp/current/venv/bin/demoapp serve
-[Install]
-WantedBy=multi-user.target
-"""
-SITE = 'server { listen 8080; location / { proxy_pass http://demoapp; proxy_next_upstream error timeout; } }\n'
-UPSTREAM = '/etc/nginx/conf.d/demoapp-upstream.conf'
-DEBIAN = {'ansible_python_interpreter': '/usr/bin/python3'}
 PLAYBOOK = str(pathlib.Path(__file__).parent / 'playbooks' / 'deploy_systemd.yml')
 
 
 @pytest.fixture(scope='module')
 def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
-    fleet = start_fleet(docker_session, Layout(HOSTS), demoapp_wheelhouse, '/wheelhouse',
-                        Database('app', 'secret', 'app'), lb_port='8080/tcp')
-    hosts, nginx, db = fleet.hosts, fleet.nginx, fleet.db
-    demoapp_releases['1.0.0'].migrate(fleet.db_url, 'upgrade', 'head')
-    for host in hosts:  # 1.0.0 the runbook way: a venv, an env file with DATABASE_URI, a hand-written unit
-        sh(host, 'useradd --system --no-create-home --shell /usr/sbin/nologin demoapp')
-        put_file(host, '/etc/demoapp/demoapp.env', ENV_FILE.format(db=db.name), 0o640)
-        put_file(host, '/etc/systemd/system/demoapp.service', HAND_UNIT)
-        sh(host, 'chgrp demoapp /etc/demoapp/demoapp.env && systemctl daemon-reload')
-    bootstrap = [{'hosts': 'app', 'gather_facts': False, 'tasks': [
-        {'artisan.upgrade.app_release': {'app_root': '/srv/demoapp', 'version': '1.0.0', 'state': 'current',
-                                         'requirements': ['demoapp==1.0.0'], 'wheelhouse': '/wheelhouse',
-                                         'python': 'python3.11', 'owner': 'demoapp', 'group': 'demoapp'}},
-        {'ansible.builtin.systemd_service': {'name': 'demoapp', 'state': 'started', 'enabled': True}}]}]
-    inventory = {'all': {'hosts': {h.name: {} for h in hosts}, 'vars': {'ansible_connection': 'community.docker.docker'}},
-                 'app': {'hosts': {h.name: {} for h in hosts}}}
-    done = run_plays(bootstrap, inventory=inventory, extravars=DEBIAN)
-    assert done.rc == 0, done.stdout
-    put_file(nginx, UPSTREAM, 'upstream demoapp {\n%s}\n' % ''.join('    server %s:8000;\n' % h.name for h in hosts))
-    put_file(nginx, '/etc/nginx/conf.d/site.conf', SITE)
-    sh(nginx, 'nginx -t -q && nginx -s reload')
-    assert set(fleet.versions().values()) == {'1.0.0'}
-    assert fleet.nginx_versions() == {'1.0.0'}
-    yield fleet
-    fleet.remove()
+    with systemd_fleet(docker_session, demoapp_wheelhouse, demoapp_releases, HOSTS) as made:
+        yield made
 
 
 def deploy(run_playbook, fleet, version, strategy='rolling', check=False, **extra) -> PlaybookRun:

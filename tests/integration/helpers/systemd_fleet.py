@@ -1,14 +1,16 @@
 """A fleet of systemd hosts for demoapp behind an nginx container, with PostgreSQL in a container, on a Docker
 network of its own; ports published on 127.0.0.1 only.
 
-test_deploy_systemd.py makes one with unique names and random ports; bench/upgrade_systemd.py and `make demo`
-make one with fixed names and ports (``Layout.fixed``) and install demoapp 1.0.0 the runbook's way with the
-Molecule scenario's own preparation (molecule/systemd/prepare.yml), so all three start from the same state.
+The integration tests (``systemd_fleet``) make one with unique names and random ports and demoapp 1.0.0 as a
+release of app_release; bench/upgrade_systemd.py and `make demo` make one with fixed names and ports
+(``Layout.fixed``, ``Topology``) and install demoapp 1.0.0 the runbook's way with the Molecule scenario's own
+preparation (molecule/systemd/prepare.yml).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,9 +22,8 @@ import typing as t
 import requests
 import yaml
 
-from ..demoapp.support import install_release
 from .ansible import PlaybookRun, run_playbook
-from .docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS, DockerSession
+from .docker import BASE_IMAGE, SYSTEMD_RUN_OPTIONS, DockerSession, put_file, sh
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 EXAMPLE_GROUP_VARS = REPO / 'examples' / 'inventories' / 'systemd' / 'group_vars' / 'all.yml'
@@ -155,6 +156,56 @@ def start_fleet(session: DockerSession, layout: Layout, wheelhouse: pathlib.Path
         raise
 
 
+# ---- the integration tests' fleet: demoapp 1.0.0 as a release of app_release under /srv ------------------
+
+ENV_FILE = 'DATABASE_URI="postgresql://app:secret@{db}:5432/app"\nSECRET_KEY=shared-secret-for-the-fleet\n'
+HAND_UNIT = """[Unit]
+Description=demoapp, installed by hand as the runbook says
+[Service]
+User=demoapp
+EnvironmentFile=/etc/demoapp/demoapp.env
+ExecStart=/srv/demoapp/current/venv/bin/demoapp serve
+[Install]
+WantedBy=multi-user.target
+"""
+SITE = 'server { listen 8080; location / { proxy_pass http://demoapp; proxy_next_upstream error timeout; } }\n'
+UPSTREAM = '/etc/nginx/conf.d/demoapp-upstream.conf'
+DEBIAN = {'ansible_python_interpreter': '/usr/bin/python3'}
+
+
+@contextlib.contextmanager
+def systemd_fleet(docker_session: DockerSession, wheelhouse: t.Any, releases: dict[str, t.Any],
+                  hosts_count: int = 3) -> t.Iterator[Fleet]:
+    """The tests' topology, removed on exit; the database migrated to 1.0.0's head from the controller."""
+    fleet = start_fleet(docker_session, Layout(hosts_count), wheelhouse, '/wheelhouse', Database('app', 'secret', 'app'),
+                        lb_port='8080/tcp')
+    try:
+        releases['1.0.0'].migrate(fleet.db_url, 'upgrade', 'head')
+        for host in fleet.hosts:  # 1.0.0 the runbook way: a venv, an env file with DATABASE_URI, a hand-written unit
+            sh(host, 'useradd --system --no-create-home --shell /usr/sbin/nologin demoapp')
+            put_file(host, '/etc/demoapp/demoapp.env', ENV_FILE.format(db=fleet.db.name), 0o640)
+            put_file(host, '/etc/systemd/system/demoapp.service', HAND_UNIT)
+            sh(host, 'chgrp demoapp /etc/demoapp/demoapp.env && systemctl daemon-reload')
+        bootstrap = [{'hosts': 'app', 'gather_facts': False, 'tasks': [
+            {'artisan.upgrade.app_release': {'app_root': '/srv/demoapp', 'version': '1.0.0', 'state': 'current',
+                                             'requirements': ['demoapp==1.0.0'], 'wheelhouse': '/wheelhouse',
+                                             'python': 'python3.11', 'owner': 'demoapp', 'group': 'demoapp'}},
+            {'ansible.builtin.systemd_service': {'name': 'demoapp', 'state': 'started', 'enabled': True}}]}]
+        inventory = {'all': {'hosts': {h.name: {} for h in fleet.hosts},
+                             'vars': {'ansible_connection': 'community.docker.docker'}},
+                     'app': {'hosts': {h.name: {} for h in fleet.hosts}}}
+        done = run_playbook(bootstrap, inventory=inventory, extravars=DEBIAN)
+        assert done.rc == 0, done.stdout
+        put_file(fleet.nginx, UPSTREAM, 'upstream demoapp {\n%s}\n' % ''.join('    server %s:8000;\n' % h.name for h in fleet.hosts))
+        put_file(fleet.nginx, '/etc/nginx/conf.d/site.conf', SITE)
+        sh(fleet.nginx, 'nginx -t -q && nginx -s reload')
+        assert set(fleet.versions().values()) == {'1.0.0'}
+        assert fleet.nginx_versions() == {'1.0.0'}
+        yield fleet
+    finally:
+        fleet.remove()
+
+
 # ---- demoapp 1.0.0 the runbook's way, and the inventory the playbooks use -------------------------------
 
 def topology_vars(fleet: Fleet, backup_dest: pathlib.Path) -> dict[str, t.Any]:
@@ -192,20 +243,20 @@ def write_inventory(fleet: Fleet, folder: pathlib.Path, values: dict[str, t.Any]
     return folder
 
 
-def run_on_fleet(playbook: str | list, inventory: pathlib.Path, values: dict[str, t.Any], hosts: int,
-                 extravars: dict[str, t.Any] | None = None, **kwargs: t.Any) -> PlaybookRun:
-    """A playbook on the fleet's inventory, one fork per host (all hosts of a parallel phase at once).
-
-    The Molecule playbooks read their topology from vars_files, which beat the inventory: the fleet's
-    values go in as extra vars too.
-    """
-    return run_playbook(playbook, inventory=str(inventory / 'hosts.yml'), extravars=dict(values, **(extravars or {})),
+def run_on_fleet(playbook: str | list, inventory: pathlib.Path, hosts: int, extravars: dict[str, t.Any] | None = None,
+                 **kwargs: t.Any) -> PlaybookRun:
+    """A playbook on the fleet's inventory, one fork per host (all hosts of a parallel phase at once)."""
+    return run_playbook(playbook, inventory=str(inventory / 'hosts.yml'), extravars=extravars,
                         own_interpreter=False, forks=max(5, hosts + 2), **kwargs)
 
 
 def install_runbook_release(inventory: pathlib.Path, values: dict[str, t.Any], hosts: int, **kwargs: t.Any) -> PlaybookRun:
-    """demoapp 1.0.0 as the runbook installs it (venv, env file with DATABASE_URI, unit), nginx, some data."""
-    run = run_on_fleet(str(MOLECULE / 'prepare.yml'), inventory, values, hosts, **kwargs)
+    """demoapp 1.0.0 as the runbook installs it (venv, env file with DATABASE_URI, unit), nginx, some data.
+
+    The Molecule playbook reads its topology from vars_files, which beat the inventory: the fleet's values go
+    in as extra vars.
+    """
+    run = run_on_fleet(str(MOLECULE / 'prepare.yml'), inventory, hosts, values, **kwargs)
     if run.rc != 0:
         raise RuntimeError('molecule/systemd/prepare.yml failed on the fleet:\n%s' % run.stdout[-6000:])
     return run
@@ -231,7 +282,6 @@ def environment_ready() -> None:
 # ---- upgrades on a fleet: the runbook's way and ours --------------------------------------------------
 
 UPGRADE_PLAYBOOK = REPO / 'playbooks' / 'upgrade.yml'
-DEPLOY_PLAYBOOK = REPO / 'tests' / 'integration' / 'playbooks' / 'deploy_systemd.yml'
 
 
 def exec_ok(container: t.Any, argv: list[str]) -> str:
@@ -261,7 +311,6 @@ class Topology:
     def __init__(self, session: DockerSession, layout: Layout, wheelhouse: pathlib.Path, workdir: pathlib.Path) -> None:
         self.layout = layout
         self.workdir = workdir
-        self.wheelhouse = wheelhouse
         self.fleet = start_fleet(session, layout, wheelhouse, RUNBOOK['wheelhouse'])
         self.values = topology_vars(self.fleet, workdir / 'backups')
         self.inventory = write_inventory(self.fleet, workdir / 'inventory', self.values)
@@ -299,31 +348,12 @@ class Topology:
         in_parallel(lambda host: wait_ready(self.host_url(host, '/api/system/health')), hosts)
 
     def upgrade(self, version: str, serial: int = 1, fault: str = '', **kwargs: t.Any) -> PlaybookRun:
-        """Our upgrade to ``version``: playbooks/upgrade.yml when the collection has it, else the expand migration
-        and the deploy_systemd role (its example playbook). ``fault`` sets DEMOAPP_FAULT on the new release."""
-        if UPGRADE_PLAYBOOK.exists():
-            extravars = {'app_version': version, 'upgrade_target': 'systemd', 'upgrade_serial': serial}
-            if fault:
-                extravars['deploy_systemd_env_set'] = {'DEMOAPP_FAULT': fault}
-            return run_on_fleet(str(UPGRADE_PLAYBOOK), self.inventory, self.values, self.layout.hosts, extravars, **kwargs)
-        return self._deploy_role(version, serial, fault, **kwargs)
-
-    def _deploy_role(self, version: str, serial: int, fault: str, **kwargs: t.Any) -> PlaybookRun:
-        if version == '2.0.0':  # its expand migration, with its own scripts (3.0.0's 0003 is a contract one)
-            install_release(version, self.wheelhouse).migrate(self.fleet.db_url, 'upgrade', 'head')
-        extravars = {
-            'deploy_serial': serial, 'deploy_systemd_app_name': 'demoapp', 'deploy_systemd_version': version,
-            'deploy_systemd_app_root': '/opt/demoapp', 'deploy_systemd_env_file': RUNBOOK['env_file'],
-            'deploy_systemd_wheelhouse': RUNBOOK['wheelhouse'], 'deploy_systemd_python': 'python3',
-            'deploy_systemd_env_renames': {'DATABASE_URI': 'DATABASE_URL'},
-            'deploy_systemd_env_secret_keys': ['DATABASE_URI', 'DATABASE_URL', 'SECRET_KEY'],
-            'deploy_systemd_env_set': {'DEMOAPP_FAULT': fault} if fault else {},
-            'deploy_systemd_health_url': 'http://127.0.0.1:8000/api/system/health',
-            'deploy_systemd_health_retries': 10,
-            'deploy_systemd_nginx_host': self.fleet.nginx.name,
-            'deploy_systemd_nginx_include_path': '/etc/nginx/conf.d/demoapp-upstream.conf',
-            'deploy_systemd_nginx_upstream': 'demoapp'}
-        return run_on_fleet(str(DEPLOY_PLAYBOOK), self.inventory, self.values, self.layout.hosts, extravars, **kwargs)
+        """Our upgrade to ``version``: the collection's playbooks/upgrade.yml, ``serial`` hosts per batch, with the
+        version as a user gives it (-e app_version=...). ``fault`` sets DEMOAPP_FAULT on the new release."""
+        extravars = {'app_version': version, 'upgrade_target': 'systemd', 'upgrade_serial': serial}
+        if fault:
+            extravars['deploy_systemd_env_set'] = {'DEMOAPP_FAULT': fault}
+        return run_on_fleet(str(UPGRADE_PLAYBOOK), self.inventory, self.layout.hosts, extravars, **kwargs)
 
     def remove(self) -> None:
         self.fleet.remove()

@@ -79,6 +79,26 @@ def test_rollback_switches_to_previous_and_back(app):
     assert (forth['current'], forth['previous']) == ('2.0.0', '1.0.0')
 
 
+def test_query_reads_current_and_previous_and_changes_nothing(app):
+    perform(app, version='1.0.0', state='current')
+    perform(app, version='2.0.0', state='current')
+    listing = sorted(os.listdir(app))
+    for check_mode in (False, True):
+        result = perform(app, check_mode=check_mode, state='query')
+        assert (result['changed'], result['current'], result['previous']) == (False, '2.0.0', '1.0.0')
+        assert result['msg'] == 'current is 2.0.0, previous is 1.0.0'
+        assert [r['version'] for r in result['releases']] == ['1.0.0', '2.0.0', '3.0.0']
+        assert result['diff']['before'] == result['diff']['after']
+    assert sorted(os.listdir(app)) == listing and decide.LOCK_FILE in listing
+
+
+def test_query_of_a_missing_app_root_reads_no_release_and_creates_nothing(tmp_path):
+    result = perform(tmp_path / 'absent', state='query')
+    assert (result['changed'], result['current'], result['previous'], result['releases']) == (False, None, None, [])
+    assert result['release_path'] is None
+    assert not (tmp_path / 'absent').exists()
+
+
 def test_check_mode_plans_the_switch_and_the_pruning_without_doing_them(app):
     perform(app, version='1.0.0', state='current')
     result = perform(app, check_mode=True, version='3.0.0', state='current', keep_releases=1)

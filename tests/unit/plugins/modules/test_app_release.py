@@ -20,6 +20,7 @@ def params(**extra):
     dict(state='rollback'),
     dict(version='previous', state='current'),
     dict(version='2.0.0', state='absent'),
+    dict(state='query'),
 ])
 def test_valid_options(extra):
     assert app_release.option_errors(params(**extra)) is None
@@ -28,6 +29,7 @@ def test_valid_options(extra):
 @pytest.mark.parametrize('extra, problem', [
     (dict(), 'state present needs the version of a release'),
     (dict(state='rollback', version='1.0.0'), 'state rollback switches to the previous release'),
+    (dict(state='query', version='1.0.0'), 'state query reads the current and previous releases: leave version out'),
     (dict(version='previous'), "version 'previous' is a word this module reserves"),
     (dict(version='a/b'), 'cannot name a release folder'),
     (dict(version='1', keep_releases=0), 'keep_releases must be 1 or more, got 0'),

@@ -1,0 +1,191 @@
+"""playbooks/upgrade.yml for the systemd target through real ansible-playbook on three systemd-host containers
+running demoapp 1.0.0 behind an nginx container, PostgreSQL in a container (helpers/systemd_fleet.py). The tests
+run in order on one topology: the dry run, the compatibility gate that fails, the upgrade to 2.0.0 under load,
+the re-run. Outcomes are read from the hosts, nginx, the database and the files, not from the playbook's answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import time
+
+import pytest
+
+from .helpers.ansible import PlaybookRun
+from .helpers.backends import SteadyLoad
+from .helpers.docker import sh
+from .helpers.systemd_fleet import DEBIAN, UPSTREAM, systemd_fleet
+
+PLAYBOOK = str(pathlib.Path(__file__).resolve().parents[2] / 'playbooks' / 'upgrade.yml')
+SITE_PACKAGES = '/srv/demoapp/releases/2.0.0/venv/lib/python3.11/site-packages'
+HOST_RECORDS = '/var/lib/artisan-upgrade/releases'
+
+
+@pytest.fixture(scope='module')
+def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
+    with systemd_fleet(docker_session, demoapp_wheelhouse, demoapp_releases) as made:
+        yield made
+
+
+@pytest.fixture(scope='module')
+def place(tmp_path_factory):
+    """The controller's folders of this module: records, locks, backups."""
+    root = tmp_path_factory.mktemp('upgrade')
+    return {name: root / name for name in ('records', 'locks', 'backups')}
+
+
+def inventory(fleet, place) -> dict:
+    """The user's values, as group variables (extra vars would override what the playbook gives each role)."""
+    first = fleet.hosts[0].name
+    values = dict(
+        preflight_app='demoapp', preflight_environment='test', preflight_target_version='2.0.0',
+        preflight_records_dir=str(place['records']), preflight_lock_dir=str(place['locks']),
+        preflight_check_database=False,
+        backup_db='app', backup_login_host='127.0.0.1', backup_login_port=int(fleet.db_url.rsplit(':', 1)[1].split('/')[0]),
+        backup_login_user='app', backup_login_password='secret', backup_dest=str(place['backups']),
+        backup_files=['/etc/demoapp/demoapp.env', '/etc/systemd/system/demoapp.service', '/srv/demoapp/current'],
+        migrate_virtualenv='/srv/demoapp/releases/2.0.0/venv', migrate_config=SITE_PACKAGES + '/demoapp/alembic.ini',
+        migrate_db='app', migrate_login_host=fleet.db.name, migrate_login_port=5432, migrate_login_user='app',
+        migrate_login_password='secret', migrate_delegate_to=first, migrate_safety_ignore=['ban-drop-column'],
+        deploy_systemd_app_name='demoapp', deploy_systemd_wheelhouse='/wheelhouse', deploy_systemd_python='python3.11',
+        deploy_systemd_env_renames={'DATABASE_URI': 'DATABASE_URL'},
+        deploy_systemd_env_secret_keys=['DATABASE_URI', 'DATABASE_URL', 'SECRET_KEY'],
+        deploy_systemd_health_url='http://127.0.0.1:8000/api/system/health',
+        deploy_systemd_nginx_host=fleet.nginx.name, deploy_systemd_nginx_include_path=UPSTREAM,
+        smoke_base_url='http://127.0.0.1:8000', smoke_timeout=60,
+        smoke_checks=[{'name': 'liveness', 'path': '/health'},
+                      {'name': 'readiness', 'path': '/api/system/health', 'body_regex': '"status":\\s*"ok"'}],
+    )
+    result = json.loads(json.dumps(fleet.inventory))
+    result['all']['vars'].update(values)
+    # Debian's Python in the containers; the implicit localhost (which reads all's variables too) keeps the test's.
+    # Pipelining: one docker exec per task instead of several.
+    for host in result['all']['hosts'].values():
+        host.update(DEBIAN, ansible_pipelining=True)
+    return result
+
+
+def upgrade(run_playbook, fleet, place, check=False, **extra) -> PlaybookRun:
+    return run_playbook(PLAYBOOK, inventory=inventory(fleet, place), extravars=dict(upgrade_target='systemd', **extra),
+                        check=check, diff=check, own_interpreter=False)
+
+
+def db_revision(fleet) -> str:
+    return sh(fleet.db, "psql -U app -d app -tAc 'SELECT version_num FROM alembic_version'").strip()
+
+
+def host_state(fleet) -> dict:
+    """What the dry run must leave as it was: links, env files, units, nginx, the database, what is served."""
+    return {
+        'hosts': {h.name: (sh(h, 'readlink /srv/demoapp/current'), sh(h, 'cat /etc/demoapp/demoapp.env'),
+                           sh(h, 'cat /etc/systemd/system/demoapp.service'),
+                           sh(h, 'systemctl show -p MainPID --value demoapp')) for h in fleet.hosts},
+        'nginx': sh(fleet.nginx, 'cat %s /etc/nginx/conf.d/site.conf' % UPSTREAM),
+        'db': db_revision(fleet),
+        'versions': fleet.versions(),
+    }
+
+
+def records(place) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted(place['records'].glob('*.json'))]
+
+
+def changed_tasks(run: PlaybookRun) -> list[str]:
+    return ['%s on %s' % (e['task'], e['host']) for e in run.tasks if e['res'].get('changed')]
+
+
+def messages(run: PlaybookRun, task: str) -> list[str]:
+    return [e['res'].get('msg', '') for e in run.tasks if e['task'] == task]
+
+
+def lock_free(place) -> bool:
+    return not any(json.loads(path.read_text()).get('release_id') for path in place['locks'].glob('*.json'))
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(run_playbook, fleet, place):
+    before = host_state(fleet)
+    run = upgrade(run_playbook, fleet, place, check=True)
+    assert run.rc == 0, run.stdout[-8000:]
+    assert host_state(fleet) == before
+    assert not place['backups'].exists() or not any(place['backups'].glob('*.dump'))
+    # The plan: the backup, the migrations with their classification, each host's change, the traffic steps.
+    [backup] = messages(run, 'Show the backup of the plan')
+    assert backup.startswith('backup pre-upgrade-2.0.0: would write '), backup
+    [migration] = messages(run, 'Show the migration of the plan')
+    assert 'database at 0001; pending: 0002 expand' in migration, migration
+    plans = messages(run, 'Show the plan for this host')
+    assert len(plans) == 3 and all('release 1.0.0 -> 2.0.0; restart, drained in nginx' in p for p in plans), plans
+    envs = [e['res'] for e in run.tasks if e['task'].startswith('Migrate the environment file')]
+    assert [r['changes'] for r in envs] == [['renamed DATABASE_URI to DATABASE_URL']] * 3, envs
+    [record] = records(place)
+    assert (record['check_mode'], record['status'], record['version_from']) == (True, 'succeeded', '1.0.0')
+    assert [p['name'] for p in record['phases'] if p['host'] == fleet.hosts[0].name][:1] == ['preflight']
+    assert lock_free(place)
+    for host in fleet.hosts:
+        assert sh(host, 'ls %s 2>/dev/null | wc -l' % HOST_RECORDS).strip() == '0', 'a dry run wrote a host record'
+    (place['records'] / (record['release_id'] + '.json')).unlink()
+
+
+def test_a_failing_compatibility_gate_downgrades_and_deploys_nothing(run_playbook, fleet, place):
+    versions, links = fleet.versions(), {h.name: sh(h, 'readlink /srv/demoapp/current') for h in fleet.hosts}
+    # A check the old release cannot pass: the gate must stop the run after the expand migration.
+    run = upgrade(run_playbook, fleet, place, upgrade_compat_gate_timeout=5,
+                  upgrade_compat_gate_checks=[{'name': 'new release only', 'path': '/version',
+                                               'body_regex': '"version":\\s*"2\\.0\\.0"'}])
+    assert run.rc != 0
+    [summary] = [e['res']['msg'] for e in run.tasks if e['task'] == 'Fail with what happened']
+    assert 'failed in phase compat_gate on' in summary and 'downgraded to 0001' in summary, summary
+    assert db_revision(fleet) == '0001'
+    assert fleet.versions() == versions
+    assert {h.name: sh(h, 'readlink /srv/demoapp/current') for h in fleet.hosts} == links
+    assert not [e for e in run.tasks if e['event'] != 'runner_on_skipped'
+                and (e['task'] == 'Deploy' or e['task'].startswith('Switch current to'))]
+    [record] = records(place)
+    assert (record['status'], record['check_mode']) == ('rolled_back', False), record
+    results = {(p['name'], p['result']) for p in record['phases']}
+    assert {('backup', 'changed'), ('migrate_expand', 'changed'), ('compat_gate', 'failed'), ('rollback', 'changed')} <= results
+    assert record['rollback']['database'].startswith('downgraded to 0001')
+    assert lock_free(place)
+    (place['records'] / (record['release_id'] + '.json')).unlink()
+
+
+def test_upgrade_to_2_0_0_under_load_drops_no_request(run_playbook, fleet, place):
+    started = time.monotonic()
+    with SteadyLoad(fleet.nginx_url + '/version', max_requests=30000, max_seconds=900, pause=0.02) as load:
+        run = upgrade(run_playbook, fleet, place)
+    elapsed = time.monotonic() - started
+    assert run.rc == 0, run.stdout[-8000:]
+    print('upgrade.yml 1.0.0 -> 2.0.0: %.1f s, %d requests through nginx, %d failed, answers %s'
+          % (elapsed, load.total, len(load.failures), dict(load.answers)))
+    assert load.total > 100, 'the request stream did not run'
+    assert load.failures == [], load.failures[:10]
+
+    assert fleet.versions() == {h.name: '2.0.0' for h in fleet.hosts}
+    assert fleet.nginx_versions() == {'2.0.0'}
+    assert db_revision(fleet) == '0002'
+    [record] = records(place)
+    assert (record['status'], record['check_mode'], record['version_from'], record['version_to']) == (
+        'succeeded', False, '1.0.0', '2.0.0')
+    names = {(p['name'], p['host']) for p in record['phases']}
+    for host in fleet.hosts:
+        assert {('preflight', host.name), ('compat_gate', host.name), ('deploy', host.name), ('smoke', host.name)} <= names
+        host_record = json.loads(sh(host, 'cat %s/%s.json' % (HOST_RECORDS, record['release_id'])))
+        assert host_record['status'] == 'succeeded'
+        assert [p['name'] for p in host_record['phases']] == ['preflight', 'compat_gate', 'deploy', 'smoke']
+    assert {'backup', 'migrate_expand', 'migrate_contract'} <= {name for name, _host in names}
+    [backup] = [p for p in record['phases'] if p['name'] == 'backup']
+    path = pathlib.Path(backup['details']['path'])
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == backup['details']['sha256'] == backup['modules'][0]['manifest']['sha256']
+    assert backup['details']['alembic_revision'] == '0001'
+    assert lock_free(place)
+
+
+def test_a_second_run_changes_nothing(run_playbook, fleet, place):
+    started = time.monotonic()
+    again = upgrade(run_playbook, fleet, place)
+    print('idempotent re-run: %.1f s' % (time.monotonic() - started))
+    assert again.rc == 0, again.stdout[-8000:]
+    assert changed_tasks(again) == []
+    assert fleet.versions() == {h.name: '2.0.0' for h in fleet.hosts} and db_revision(fleet) == '0002'
+    assert lock_free(place)
