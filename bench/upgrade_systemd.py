@@ -48,7 +48,7 @@ HOST_POLL = 0.2
 class VersionPoller:
     """Every host's /version on its published port every ``interval`` s, from a thread, bounded in time."""
 
-    def __init__(self, urls: dict[str, str], interval: float = HOST_POLL, max_seconds: float = 600) -> None:
+    def __init__(self, urls: dict[str, str], interval: float = HOST_POLL, max_seconds: float = 1800) -> None:
         self.urls, self.interval, self.max_seconds = urls, interval, max_seconds
         self.samples: dict[str, list[_report.Sample]] = {name: [] for name in urls}
         self._stop = threading.Event()

@@ -281,6 +281,14 @@ def credential_header_values(checks: list[dict[str, t.Any]]) -> set[str]:
             if CREDENTIAL.search(name) and str(value)}
 
 
+def credential_body_values(checks: list[dict[str, t.Any]]) -> set[str]:
+    """The values of JSON or form body fields named like credentials (a login's ``password``), to hide from the
+    task's arguments and mask in messages: a login check sends the password in its body."""
+    return {str(value) for check in checks if isinstance(check.get('body'), dict)
+            for name, value in check['body'].items()
+            if CREDENTIAL.search(str(name)) and isinstance(value, (str, int)) and str(value)}
+
+
 def secret_header_forms(checks: list[dict[str, t.Any]]) -> set[str]:
     """The texts of secret header values as messages may quote them (plain or JSON-escaped): the credential
     after its scheme (Bearer, Basic), without the captured values it holds, which are masked as captures."""

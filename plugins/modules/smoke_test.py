@@ -89,6 +89,9 @@ options:
       body:
         description:
           - Request body, encoded as O(checks[].body_format) says.
+          - The values of its fields named like credentials (C(password), C(secret), C(token), ...) are hidden from
+            the task's arguments (C(invocation), C(-vvv)) and masked as V(********) in messages and reports, so a
+            login check can send a password.
         type: raw
       body_format:
         description:
@@ -621,6 +624,9 @@ def main():
     if params['max_interval'] < params['interval']:
         refuse('max_interval (%g) must not be less than interval (%g)' % (params['max_interval'], params['interval']))
     checks = list(params['checks'])
+    # A password sent in a body is hidden from the task's arguments (invocation, -vvv), whatever happens next.
+    body_secrets = _smoke.credential_body_values(checks)
+    module.no_log_values.update(body_secrets)
     if params['expect_version']:
         checks.append(_smoke.version_check(params['expect_version'], params['version_path'], params['version_field']))
     try:
@@ -633,6 +639,7 @@ def main():
     session = _http.new_session(params['validate_certs'], params['ca_path'], params['client_cert'], params['client_key'])
     prober = Prober(module, session, run)
     prober.secrets.update(_smoke.secret_header_forms(checks))
+    prober.secrets.update(body_secrets)
     results, rounds, elapsed, captures = _smoke.run_suite(
         checks, prober, params['timeout'], params['interval'], params['max_interval'],
         params['consecutive_successes'], time.monotonic, time.sleep)

@@ -8,6 +8,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+import requests
 
 from .demoapp.support import DEMO_USER
 
@@ -177,3 +178,46 @@ def test_an_invalid_suite_is_refused_before_any_request(app_v2, run_module):
     assert result['failed'] is True
     assert result['msg'] == 'check 2 (broken): assert_json on $.x needs exactly one of equals, contains, matches, exists'
     assert app_v2.metrics().value('http_requests_total', method='GET', route='/health', status='200') == before
+
+
+def smoke_role(run_playbook, app, **smoke_vars):
+    """The smoke role, from the controller, against a demoapp process; the run and its smoke_result."""
+    play = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
+        {'name': 'smoke role', 'ansible.builtin.include_role': {'name': 'artisan.upgrade.smoke'}, 'ignore_errors': True,
+         'vars': dict({'smoke_base_url': app.base_url, 'smoke_timeout': 20, 'smoke_interval': 0.2}, **smoke_vars)}]}]
+    run = run_playbook(play)
+    return run, run.result('Run the smoke checks against ' + app.base_url)
+
+
+def test_the_role_runs_the_runbook_suite_without_writing_checks(app_v2, run_playbook):
+    password = 'smoke-Role-Secret-42'
+    created = requests.post(app_v2.base_url + '/api/users', timeout=10,
+                            json={'email': 'smoke-role@example.com', 'password': password})
+    assert created.status_code in (201, 409), created.text
+    run, result = smoke_role(run_playbook, app_v2, smoke_suite='runbook', smoke_login_user='smoke-role@example.com',
+                             smoke_login_password=password, smoke_expect_version='2.0.0',
+                             smoke_checks=[{'name': 'posts need a token', 'path': '/api/posts', 'status': ['401']}])
+    assert not result.get('failed'), result['msg']
+    assert [(c['name'], c['ok'], c['required']) for c in result['checks']] == [
+        ('health', True, True), ('API root', True, True), ('login', True, True), ('authenticated request', True, True),
+        ('websocket ping', True, False), ('posts need a token', True, True), ('version is 2.0.0', True, True)]
+    assert password not in run.stdout and password not in json.dumps(run.tasks), 'the password leaked'
+    assert not JWT.search(json.dumps(run.tasks)), 'the token leaked'
+
+
+def test_the_runbook_suite_fails_on_a_wrong_password_and_the_version(app_v2, run_playbook):
+    run, result = smoke_role(run_playbook, app_v2, smoke_suite='runbook', smoke_login_user=DEMO_USER['username'],
+                             smoke_login_password='not-the-Password-7', smoke_expect_version='1.0.0', smoke_timeout=2)
+    assert result['failed'] is True
+    lines = result['msg'].splitlines()[1:]
+    assert lines[0] == 'login: status 401, expected 200-299', lines
+    assert lines[1].startswith('authenticated request: not run') and lines[2].startswith('version is 1.0.0'), lines
+    assert 'not-the-Password-7' not in run.stdout and 'not-the-Password-7' not in json.dumps(run.tasks)
+
+
+def test_the_role_refuses_a_suite_without_checks(app_v2, run_playbook):
+    run = run_playbook([{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
+        {'ansible.builtin.include_role': {'name': 'artisan.upgrade.smoke'},
+         'vars': {'smoke_base_url': app_v2.base_url}}]}])
+    assert run.rc != 0
+    assert 'no smoke checks to run: set smoke_suite (runbook) or give smoke_checks' in run.stdout

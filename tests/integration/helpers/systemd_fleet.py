@@ -1,7 +1,7 @@
 """A fleet of systemd hosts for demoapp behind an nginx container, with PostgreSQL in a container, on a Docker
 network of its own; ports published on 127.0.0.1 only.
 
-The integration tests (``systemd_fleet``) make one with unique names and random ports and demoapp 1.0.0 as a
+The integration tests (``start_fleet``, ``systemd_fleet``) make one with unique names and random ports and demoapp 1.0.0 as a
 release of app_release; bench/upgrade_systemd.py and `make demo` make one with fixed names and ports
 (``Layout.fixed``, ``Topology``) and install demoapp 1.0.0 the runbook's way with the Molecule scenario's own
 preparation (molecule/systemd/prepare.yml).
@@ -122,8 +122,8 @@ class Fleet:
         self.network.remove()
 
 
-def start_fleet(session: DockerSession, layout: Layout, wheelhouse: pathlib.Path, wheelhouse_mount: str,
-                database: Database | None = None, lb_port: str = '80/tcp') -> Fleet:
+def create_fleet(session: DockerSession, layout: Layout, wheelhouse: pathlib.Path, wheelhouse_mount: str,
+                 database: Database | None = None, lb_port: str = '80/tcp') -> Fleet:
     """Network, PostgreSQL, the systemd hosts (booted together) and nginx; nothing installed on the hosts yet."""
     database = database or Database()
     network = session.network(name=layout.prefix or session.name('net'), driver='bridge')
@@ -173,12 +173,10 @@ UPSTREAM = '/etc/nginx/conf.d/demoapp-upstream.conf'
 DEBIAN = {'ansible_python_interpreter': '/usr/bin/python3'}
 
 
-@contextlib.contextmanager
-def systemd_fleet(docker_session: DockerSession, wheelhouse: t.Any, releases: dict[str, t.Any],
-                  hosts_count: int = 3) -> t.Iterator[Fleet]:
-    """The tests' topology, removed on exit; the database migrated to 1.0.0's head from the controller."""
-    fleet = start_fleet(docker_session, Layout(hosts_count), wheelhouse, '/wheelhouse', Database('app', 'secret', 'app'),
-                        lb_port='8080/tcp')
+def start_fleet(docker_session: DockerSession, wheelhouse: t.Any, releases: dict[str, t.Any], hosts_count: int = 3) -> Fleet:
+    """The tests' topology; the database migrated to 1.0.0's head from the controller. stop_fleet() removes it."""
+    fleet = create_fleet(docker_session, Layout(hosts_count), wheelhouse, '/wheelhouse', Database('app', 'secret', 'app'),
+                         lb_port='8080/tcp')
     try:
         releases['1.0.0'].migrate(fleet.db_url, 'upgrade', 'head')
         for host in fleet.hosts:  # 1.0.0 the runbook way: a venv, an env file with DATABASE_URI, a hand-written unit
@@ -201,9 +199,25 @@ def systemd_fleet(docker_session: DockerSession, wheelhouse: t.Any, releases: di
         sh(fleet.nginx, 'nginx -t -q && nginx -s reload')
         assert set(fleet.versions().values()) == {'1.0.0'}
         assert fleet.nginx_versions() == {'1.0.0'}
+    except BaseException:
+        fleet.remove()
+        raise
+    return fleet
+
+
+def stop_fleet(fleet: Fleet) -> None:
+    fleet.remove()
+
+
+@contextlib.contextmanager
+def systemd_fleet(docker_session: DockerSession, wheelhouse: t.Any, releases: dict[str, t.Any],
+                  hosts_count: int = 3) -> t.Iterator[Fleet]:
+    """start_fleet() as a context manager: the topology, removed on exit."""
+    fleet = start_fleet(docker_session, wheelhouse, releases, hosts_count)
+    try:
         yield fleet
     finally:
-        fleet.remove()
+        stop_fleet(fleet)
 
 
 # ---- demoapp 1.0.0 the runbook's way, and the inventory the playbooks use -------------------------------
@@ -311,7 +325,7 @@ class Topology:
     def __init__(self, session: DockerSession, layout: Layout, wheelhouse: pathlib.Path, workdir: pathlib.Path) -> None:
         self.layout = layout
         self.workdir = workdir
-        self.fleet = start_fleet(session, layout, wheelhouse, RUNBOOK['wheelhouse'])
+        self.fleet = create_fleet(session, layout, wheelhouse, RUNBOOK['wheelhouse'])
         self.values = topology_vars(self.fleet, workdir / 'backups')
         self.inventory = write_inventory(self.fleet, workdir / 'inventory', self.values)
 

@@ -543,3 +543,14 @@ def test_repeated_requests_are_listed_once_with_their_count():
 def test_the_json_report_gives_the_duration_in_seconds():
     report = json.loads(_smoke.json_report([], 1, 1.23456))
     assert report['duration'] == 1.235 and 'duration_ms' not in report
+
+
+def test_credential_body_values_are_the_login_password_not_the_user_name():
+    checks = [
+        {'name': 'login', 'method': 'POST', 'path': '/api/auth/login',
+         'body': {'username': 'test@example.com', 'password': 'hunter2-long', 'api_key': 12345}},
+        {'name': 'form', 'body': {'passwd': ''}, 'body_format': 'form'},
+        {'name': 'raw', 'body': 'password=not-parsed', 'body_format': 'raw'},
+        {'name': 'health', 'path': '/health'},
+    ]
+    assert _smoke.credential_body_values(checks) == {'hunter2-long', '12345'}
