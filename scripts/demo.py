@@ -81,7 +81,7 @@ def down(state: pathlib.Path, quiet: bool = False) -> None:
     gone = remove_by_ids(connect(), ids['containers'], ids['networks'])
     print('removed the demo: %d containers and %d network%s' % (
         len(ids['containers']), len(ids['networks']), ' (already gone: %d)' % len(gone) if gone else ''))
-    for name in ('ids.json', 'inventory', 'backups', 'records'):
+    for name in ('ids.json', 'inventory', 'backups', 'records', 'locks'):
         path = state / name
         if path.is_dir():
             shutil.rmtree(path)
