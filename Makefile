@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GATES_ALL := sanity units integration lint importer molecule
 
-.PHONY: test check setup bench demo clean $(GATES_ALL)
+.PHONY: test check setup bench demo demo-down clean $(GATES_ALL)
 
 test: setup  ## install everything from nothing, then run every gate (every Molecule scenario)
 	ARTISAN_MOLECULE_SCENARIO= scripts/gates.sh $(GATES_ALL)
@@ -22,8 +22,11 @@ molecule: setup  ## every Molecule scenario, or one: make molecule SCENARIO=syst
 bench: setup  ## benchmarks (bench/): print side-by-side numbers for docs/benchmarks.md
 	scripts/gates.sh bench
 
-demo:
-	@echo "make demo arrives with the demo issue: it will upgrade a demo stack from v1 to v2."
+demo: setup  ## the systemd demo on 127.0.0.1: 1.0.0 -> 2.0.0 under load, then a crashing 3.0.0 rolled back
+	scripts/demo.sh up
+
+demo-down:  ## remove the demo's containers and network (only those make demo created)
+	scripts/demo.sh down
 
 clean:  ## remove caches, venvs and build outputs (not the Docker images)
 	rm -rf .cache tests/output

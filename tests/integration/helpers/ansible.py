@@ -42,10 +42,12 @@ def _result(event: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict | None = None,
                  extravars: dict[str, t.Any] | None = None, check: bool = False, diff: bool = False,
-                 limit: str | None = None, verbosity: int = 0, own_interpreter: bool = True) -> PlaybookRun:
+                 limit: str | None = None, verbosity: int = 0, own_interpreter: bool = True,
+                 forks: int | None = None, on_event: t.Callable[[dict[str, t.Any]], None] | None = None) -> PlaybookRun:
     """Run a playbook (a path, or plays as data) with this collection on ANSIBLE_COLLECTIONS_PATH;
     ``verbosity=3`` is -vvv (its output is in ``stdout``). ``own_interpreter=False`` leaves each host's Python
-    to the inventory (the implicit localhost then runs this Python), instead of this Python everywhere."""
+    to the inventory (the implicit localhost then runs this Python), instead of this Python everywhere.
+    ``on_event`` sees each runner event as it comes (progress lines, timings)."""
     with tempfile.TemporaryDirectory(prefix='artisan-runner-') as private:
         if isinstance(playbook, list):
             path = os.path.join(private, 'playbook.yml')
@@ -58,6 +60,8 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
             playbook=playbook,
             inventory=inventory if inventory is not None else 'localhost ansible_connection=local',
             extravars=dict({'ansible_python_interpreter': sys.executable} if own_interpreter else {}, **(extravars or {})),
+            forks=forks,
+            event_handler=(lambda event: on_event(event) or True) if on_event else None,
             cmdline=cmdline or None,
             limit=limit,
             verbosity=verbosity or None,
@@ -67,7 +71,8 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
         )
         tasks = [
             {'task': event['event_data'].get('task'), 'host': event['event_data'].get('host'),
-             'event': event['event'], 'res': _result(event)}
+             'event': event['event'], 'res': _result(event), 'duration': event['event_data'].get('duration'),
+             'end': event['event_data'].get('end')}
             for event in runner.events if event.get('event') in RESULT_EVENTS
         ]
         return PlaybookRun(status=runner.status, rc=runner.rc, tasks=tasks, stdout=runner.stdout.read())

@@ -80,9 +80,14 @@ class DockerSession:
         kwargs.setdefault('name', self.name('ctr'))
         return self.client.containers.run(image, detach=True, **self._labelled(kwargs))
 
-    def run_systemd(self, image: str = BASE_IMAGE, boot_timeout: float = 60, **kwargs: t.Any) -> t.Any:
-        """Start a container with systemd as PID 1 and return once systemd has finished booting."""
+    def run_systemd(self, image: str = BASE_IMAGE, boot_timeout: float = 60, wait: bool = True, **kwargs: t.Any) -> t.Any:
+        """Start a container with systemd as PID 1 and return once systemd has finished booting (``wait``)."""
         container = self.run(image, **dict(SYSTEMD_RUN_OPTIONS, **kwargs))
+        return self.wait_booted(container, boot_timeout) if wait else container
+
+    @staticmethod
+    def wait_booted(container: t.Any, boot_timeout: float = 60) -> t.Any:
+        """Wait until systemd in the container has finished booting (several containers boot at once meanwhile)."""
         deadline = time.monotonic() + boot_timeout
         state = ''
         while time.monotonic() < deadline:
@@ -137,3 +142,19 @@ class DockerSession:
             network.remove()
         for volume in self.client.volumes.list(filters=selector):
             volume.remove(force=True)
+
+
+def remove_by_ids(client: docker.DockerClient, containers: t.Iterable[str], networks: t.Iterable[str]) -> list[str]:
+    """Remove these containers (with their anonymous volumes), then these networks; what was already gone."""
+    gone = []
+    for ident in containers:
+        try:
+            client.containers.get(ident).remove(force=True, v=True)
+        except NotFound:
+            gone.append(ident)
+    for ident in networks:
+        try:
+            client.networks.get(ident).remove()
+        except NotFound:
+            gone.append(ident)
+    return gone

@@ -1,0 +1,78 @@
+"""Pure arithmetic of the systemd benchmarks and the demo: load counts, outage windows, ratios (stdlib only)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import typing as t
+
+Sample = tuple[float, t.Optional[str]]  # (monotonic time, version answered or None)
+
+
+def failure_kind(failure: str) -> str:
+    """'HTTP 502' stays; a requests exception's repr becomes its class name (ConnectionError, ReadTimeout)."""
+    if failure.startswith('HTTP '):
+        return failure
+    match = re.match(r'([A-Za-z_][A-Za-z0-9_]*)\(', failure)
+    return match.group(1) if match else failure[:40]
+
+
+def versions_answered(answers: t.Mapping[str, int]) -> dict[str, int]:
+    """{version: count} from a load's {body: count} of /version answers (a body that is not JSON counts as itself)."""
+    counts: collections.Counter = collections.Counter()
+    for body, count in answers.items():
+        try:
+            counts[json.loads(body)['version']] += count
+        except (ValueError, KeyError, TypeError):
+            counts[body[:40]] += count
+    return dict(sorted(counts.items()))
+
+
+def load_line(total: int, failures: t.Sequence[str], answers: t.Mapping[str, int]) -> str:
+    """One line: how many requests, how many failed and how, which versions answered."""
+    kinds = collections.Counter(failure_kind(failure) for failure in failures)
+    how = ' (%s)' % ', '.join('%s x%d' % (kind, count) for kind, count in kinds.most_common()) if kinds else ''
+    versions = ', '.join('%s: %d' % item for item in versions_answered(answers).items())
+    return '%d requests, %d failed%s; answered by %s' % (total, len(failures), how, versions or 'nobody')
+
+
+def outages(samples: t.Sequence[Sample], serving: str) -> list[tuple[float, float | None]]:
+    """Windows in which a host did not answer ``serving``: (last good sample before, first good sample after);
+    the end is None when it never answered ``serving`` again. Samples before the first good one do not count."""
+    windows: list[tuple[float, float | None]] = []
+    last_good: float | None = None
+    out_since: float | None = None
+    for when, version in samples:
+        if version == serving:
+            if out_since is not None:
+                windows.append((out_since, when))
+                out_since = None
+            last_good = when
+        elif last_good is not None and out_since is None:
+            out_since = last_good
+    if out_since is not None:
+        windows.append((out_since, None))
+    return windows
+
+
+def back_serving(samples_by_host: t.Mapping[str, t.Sequence[Sample]], serving: str, since: float) -> float | None:
+    """When every host answered ``serving`` again after ``since``: the latest end of an outage that ends after it
+    (``since`` itself when none was out); None when a host never answered ``serving`` again."""
+    latest = since
+    for samples in samples_by_host.values():
+        windows = outages(samples, serving)
+        if windows and windows[-1][1] is None:
+            return None
+        latest = max([latest] + [end for _start, end in windows if end is not None and end > since])
+    return latest
+
+
+def ratio(part: float, whole: float) -> float:
+    return part / whole if whole else float('inf')
+
+
+def per_host_rows(runs: t.Sequence[tuple[int, float, int, int]]) -> list[str]:
+    """Markdown rows of a fleet scaling: (hosts, wall seconds, requests, failed) -> hosts, wall, wall per host."""
+    return ['| %d | %.1f s | %.1f s | %d / %d |' % (hosts, wall, wall / hosts, failed, requests)
+            for hosts, wall, requests, failed in runs]
