@@ -163,8 +163,8 @@ class Deploy:
 
     def perform(self) -> dict[str, t.Any]:
         wanted = self.wanted_images()
-        targets, retag_lines, pulls = self.resolve(wanted)
         plan = self.plan_files(wanted)
+        targets, retag_lines, pulls = self.resolve(wanted)
         befores = {path: read_text(path) for path in plan.files}
         containers = {s: self.stack.containers(s) for s in self.services}
         replace = {s: [c['Name'].lstrip('/') for c in decide.outdated(containers[s], targets[s])]
