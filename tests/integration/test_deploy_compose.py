@@ -141,8 +141,8 @@ def test_bad_input_fails_with_a_message_that_says_what_to_do(stack, tmp_path):
         module_task(stack, name='invalid file', project_src=str(broken), project_name='artisan-broken', services=['app']),
         module_task(stack, name='gone image', image_ids={'app1': 'sha256:' + 'f' * 64}),
     ]}])
-    messages = {name: run.result(name)['msg'] for name in ('unknown service', 'missing image', 'other repository',
-                                                            'bystander', 'invalid file', 'gone image')}
+    names = ('unknown service', 'missing image', 'other repository', 'bystander', 'invalid file', 'gone image')
+    messages = {name: run.result(name)['msg'] for name in names}
     assert all(run.result(name).get('failed') for name in messages), messages
     assert messages['unknown service'].startswith('service(s) app3 not found in compose project %s (its services: app1, app2, '
                                                   'migrate, nginx, postgres)' % stack.project.name)
