@@ -74,14 +74,14 @@ class Stack:
 
 
 def info(params: dict[str, t.Any], run: Run) -> dict[str, t.Any]:
+    """What compose_stack_info reports: the project and its (or the wanted) services."""
     stack = Stack(params, run)
     wanted = params.get('services') or []
     stack.check_services(wanted)
     described = stack.describe()
     if wanted:
         described['services'] = {name: described['services'][name] for name in wanted}
-    return dict(changed=False, msg='compose project %s: %d service(s)' % (stack.name, len(described['services'])),
-                **described)
+    return described
 
 
 class Deploy:

@@ -128,8 +128,8 @@ def main():
         result = actions.info(module.params, run)
     except ModuleFailure as exc:
         module.fail_json(**run.failure(exc))
-    changed, msg = result.pop('changed'), result.pop('msg')
-    module.exit_json(**run.envelope(changed, msg, **result))
+    msg = 'compose project %s: %d service(s)' % (result['project_name'], len(result['services']))
+    module.exit_json(**run.envelope(False, msg, **result))
 
 
 if __name__ == '__main__':
