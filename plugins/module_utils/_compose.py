@@ -232,8 +232,6 @@ def unhealthy_message(service: str, container: str, image: str, verdict: str, st
     """Why the new container of a rolling step was not taken into service, with what it said."""
     if verdict == 'exited':
         what = 'exited (%s, exit code %s)' % (state.get('Status') or 'stopped', state.get('ExitCode'))
-    elif verdict == 'unhealthy':
-        what = 'is unhealthy'
     else:
         what = 'was still %s after %ss' % (verdict, round(waited))
     checks = health_log(state)

@@ -267,7 +267,8 @@ class Deploy:
                               % (service, name))
                 self.run.record('docker inspect %s  # %s after %.1fs' % (name, verdict, self.clock() - started))
                 return
-            if verdict in ('unhealthy', 'exited') or self.clock() >= deadline:
+            # unhealthy is not final: a start slower than the image's start period may still pass a later check.
+            if verdict == 'exited' or self.clock() >= deadline:
                 logs = self.engine.logs(new['Id'], self.params['log_lines'])
                 raise ModuleFailure(decide.unhealthy_message(service, name, new['Config'].get('Image'), verdict, state, logs,
                                                              self.clock() - started),

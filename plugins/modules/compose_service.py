@@ -23,7 +23,7 @@ description:
     the module waits for its healthcheck, then (with O(nginx)) rewrites the upstream with canary_shift's nginx provider
     so the new container is in and the old one out, reloads nginx gracefully, stops the old container with its own stop
     signal and C(stop_grace_period), and removes it. Compose's replica count is unchanged at the end.
-  - A new container that exits, turns unhealthy or is not healthy within O(health_timeout) is removed and the task fails
+  - A new container that exits (or restarts), or is not healthy within O(health_timeout), is removed and the task fails
     with its health log and last log lines; the old container was never touched, the edited files are put back, and the
     message names the containers already replaced by earlier steps (roll them back by running the task with the
     previous O(image_ids)).
@@ -241,6 +241,17 @@ logs:
   returned: failure
   type: list
   elements: str
+commands:
+  description: The commands run (C(docker compose) lines, engine calls as the C(docker) command doing the same).
+  returned: always
+  type: list
+  elements: str
+  sample: ["docker compose --project-directory /srv/demo --file /srv/demo/compose.yaml --project-name demo up --detach --no-deps --no-recreate --no-build --pull never --scale app1=2 app1", "docker stop 4f0c..."]
+duration:
+  description: Seconds the task took.
+  returned: always
+  type: float
+  sample: 14.2
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

@@ -107,6 +107,17 @@ services:
       containers:
         - {name: demo-app1-1, id: "4f0c...", image_id: "sha256:34862e417059...", image: "demoapp:1.0.0", version: 1.0.0,
            status: running, health: healthy, repo_digests: []}
+commands:
+  description: The commands run (C(docker compose) lines, engine calls as the C(docker) command doing the same).
+  returned: always
+  type: list
+  elements: str
+  sample: ["docker compose --project-directory /srv/demo --file /srv/demo/compose.yaml config --format json"]
+duration:
+  description: Seconds the task took.
+  returned: always
+  type: float
+  sample: 14.2
 """
 
 from ansible.module_utils.basic import AnsibleModule

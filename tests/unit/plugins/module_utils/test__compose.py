@@ -185,7 +185,7 @@ def test_unhealthy_message_quotes_the_health_log_and_the_last_log_lines():
     assert msg == ('the new container demo-app1-2 of service app1 (image demoapp:3.0.0) exited (restarting, exit code 1); '
                    'it was removed and the old container keeps serving. Health log: exit 7: curl: (7) refused. '
                    'Last log lines:\nboom\ncrashed')
-    assert 'was still starting after 120s' in decide.unhealthy_message('a', 'c', 'i', 'starting', {}, '', 120.2)
+    assert 'was still unhealthy after 120s' in decide.unhealthy_message('a', 'c', 'i', 'unhealthy', {}, '', 120.2)
 
 
 def test_each_rolling_step_swaps_one_backend_and_keeps_even_shares():
