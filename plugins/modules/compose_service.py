@@ -246,7 +246,8 @@ commands:
   returned: always
   type: list
   elements: str
-  sample: ["docker compose --project-directory /srv/demo --file /srv/demo/compose.yaml --project-name demo up --detach --no-deps --no-recreate --no-build --pull never --scale app1=2 app1", "docker stop 4f0c..."]
+  sample: ["docker compose --project-directory /srv/demo --file /srv/demo/compose.yaml --project-name demo up --detach
+            --no-deps --no-recreate --no-build --pull never --scale app1=2 app1", "docker stop 4f0c..."]
 duration:
   description: Seconds the task took.
   returned: always

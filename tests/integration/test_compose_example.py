@@ -21,7 +21,7 @@ def stack(docker_session):
     port = free_port()
     project = ComposeProject(os.path.abspath(COMPOSE_DIR), env={'DEMO_HTTP_PORT': str(port), 'DEMOAPP_VERSION': '1.0.0'})
     try:
-        project.run('up', '-d', '--wait', '--wait-timeout', '180', timeout=240)
+        project.up_healthy()
         yield project, 'http://127.0.0.1:%d' % port
     finally:
         project.down()

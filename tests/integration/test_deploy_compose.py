@@ -82,7 +82,7 @@ def stack(docker_session, tmp_path_factory):
     project = ComposeProject(str(folder))
     project.env = environ
     try:
-        project.run('up', '-d', '--wait', '--wait-timeout', '180', timeout=240)
+        project.up_healthy()
         yield Stack(project, repository, port, client)
     finally:
         project.down()
