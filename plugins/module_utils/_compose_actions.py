@@ -66,9 +66,10 @@ class Stack:
                 image = self.engine.image(container.get('Image')) or {}
                 summaries.append(decide.container_summary(container, image.get('RepoDigests')))
             running = [s for s in summaries if s['status'] == 'running']
+            image_ids = sorted({s['image_id'] for s in running})
             services[name] = dict(image=self.effective[name], version=decide.service_version(containers),
-                                  image_ids=sorted({s['image_id'] for s in running}), containers=summaries,
-                                  running=len(running))
+                                  image_ids=image_ids, image_id=image_ids[0] if len(image_ids) == 1 else None,
+                                  containers=summaries, running=len(running))
         return dict(project_name=self.name, project_dir=self.project_dir, files=self.files, env_file=self.env_path,
                     services=services)
 

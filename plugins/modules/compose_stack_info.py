@@ -94,7 +94,8 @@ env_file:
 services:
   description:
     - Per service, the image its files give (C(image)), the version its running containers agree on (C(version), null
-      when none runs or they differ), the IDs of the images they run (C(image_ids)), how many run (C(running)), and each
+      when none runs or they differ), the IDs of the images they run (C(image_ids)), that ID when they all run one
+      (C(image_id), else null), how many run (C(running)), and each
       container (C(name), C(id), C(image_id), C(image), C(version), C(status), C(health), C(repo_digests)).
   returned: success
   type: dict
@@ -103,6 +104,7 @@ services:
       image: "demoapp:1.0.0"
       version: 1.0.0
       image_ids: ["sha256:34862e417059..."]
+      image_id: "sha256:34862e417059..."
       running: 1
       containers:
         - {name: demo-app1-1, id: "4f0c...", image_id: "sha256:34862e417059...", image: "demoapp:1.0.0", version: 1.0.0,
