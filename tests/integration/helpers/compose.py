@@ -22,7 +22,7 @@ class ComposeProject:
             raise AssertionError('%s failed (rc=%d):\n%s%s' % (' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
         return proc
 
-    def up_healthy(self, deadline: float = 300) -> None:
+    def up_healthy(self, deadline: float = 600) -> None:
         """``up -d --wait`` until every service is healthy, bounded: compose gives up at the first unhealthy
         verdict, which a loaded machine gives a container that answers a moment later."""
         end = time.monotonic() + deadline
