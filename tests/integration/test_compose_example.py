@@ -21,7 +21,7 @@ def stack(docker_session):
     port = free_port()
     project = ComposeProject(os.path.abspath(COMPOSE_DIR), env={'DEMO_HTTP_PORT': str(port), 'DEMOAPP_VERSION': '1.0.0'})
     try:
-        project.run('up', '-d', '--wait', '--wait-timeout', '180', timeout=240)
+        project.up_healthy()
         yield project, 'http://127.0.0.1:%d' % port
     finally:
         project.down()
@@ -66,6 +66,8 @@ def test_sigterm_to_one_instance_loses_no_request(stack, docker_session):
         results = [stream.result() for stream in streams]
     total = sum(count for count, _fails in results)
     failures = [failure for _count, fails in results for failure in fails]
+    # Its graceful stop may outlast the stream on a loaded machine: wait for it, bounded.
+    app1.wait(timeout=60)
     app1.reload()
     # The instance really went down, gracefully, while the traffic flowed (docker kill is a manual
     # stop: the restart policy leaves it down).

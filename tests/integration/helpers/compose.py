@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import typing as t
 import uuid
 
@@ -20,6 +21,19 @@ class ComposeProject:
         if check and proc.returncode != 0:
             raise AssertionError('%s failed (rc=%d):\n%s%s' % (' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
         return proc
+
+    def up_healthy(self, deadline: float = 600) -> None:
+        """``up -d --wait`` until every service is healthy, bounded: compose gives up at the first unhealthy
+        verdict, which a loaded machine gives a container that answers a moment later."""
+        end = time.monotonic() + deadline
+        while True:
+            left = max(30, int(end - time.monotonic()))
+            proc = self.run('up', '-d', '--wait', '--wait-timeout', str(left), check=False, timeout=left + 60)
+            if proc.returncode == 0:
+                return
+            if 'is unhealthy' not in proc.stderr or time.monotonic() >= end:
+                raise AssertionError('docker compose up -d --wait failed (rc=%d):\n%s%s' % (proc.returncode, proc.stdout, proc.stderr))
+            time.sleep(2)
 
     def container_id(self, service: str) -> str:
         return self.run('ps', '-q', service).stdout.strip()
