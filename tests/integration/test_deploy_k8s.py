@@ -259,6 +259,10 @@ def test_canary_steps_of_ten_then_an_abort_restores_stable(demo, run_playbook):
     msg = failure(aborted)
     assert 'The canary of demoapp in namespace default to 3.0.0 failed (Shift to the canary, percent 10' in msg, msg
     assert 'Aborted: demoapp-canary scaled to 0, demoapp back on demoapp:2.0.0 with 10 pods.' in msg, msg
+    result = results(aborted)['deploy_result']
+    assert (result['version_before'], result['version_after'], result['changed']) == ('2.0.0', '2.0.0', True)
+    assert [(w['name'], w['images']['after']) for w in result['details']['workloads']] == [
+        ('demoapp-canary', {'app': 'crashloop/demoapp:3.0.0'})]
     kubectl('rollout', 'status', 'deployment/demoapp', '--timeout=60s')
     assert deployments(kubectl)['demoapp'] == (10, 'demoapp:2.0.0') and deployments(kubectl)['demoapp-canary'][0] == 0
     assert pod_images(kubectl, 'app.kubernetes.io/name=demoapp') == ['demoapp:2.0.0'] * 10
