@@ -226,6 +226,11 @@ def watch_replicas(kubesim, names, stop, seen):
 
 def test_canary_steps_of_ten_then_an_abort_restores_stable(demo, run_playbook):
     kubesim, kubectl = demo
+    planned = deploy(run_playbook, kubesim.kubeconfig, check=True, deploy_k8s_version='2.0.0',
+                     deploy_k8s_strategy='canary', deploy_k8s_canary_total=10)
+    assert planned.rc == 0, planned.stdout
+    assert planned.result('Give the canary demoapp-canary 2.0.0')['images']['after'] == {'app': 'demoapp:2.0.0'}
+    assert deployments(kubectl) == {'demoapp': (3, 'demoapp:1.0.0'), 'demoapp-canary': (0, 'demoapp:1.0.0')}
     seen: list[tuple[int, int]] = []
     stop = threading.Event()
     watcher = threading.Thread(target=watch_replicas, args=(kubesim, ['demoapp', 'demoapp-canary'], stop, seen), daemon=True)
