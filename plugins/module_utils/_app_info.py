@@ -113,6 +113,7 @@ def workload_summary(obj: dict[str, t.Any], owned: list[dict[str, t.Any]]) -> di
         'complete': status.done,
         'message': status.message if status.failure is None else status.failure,
         'selector': decide.label_selector(obj['spec']['selector']),
+        'match_labels': dict(obj['spec']['selector'].get('matchLabels') or {}),
     }
 
 

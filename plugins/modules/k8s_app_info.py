@@ -178,6 +178,10 @@ workloads:
       description: The workload's label selector, as C(kubectl get -l) takes it.
       type: str
       sample: app=backend
+    match_labels:
+      description: The C(matchLabels) of the workload's selector (for a Service's selector, for example).
+      type: dict
+      sample: {app: backend}
     pods:
       description:
         - With O(pods) or O(log_pattern), the workload's pods by name - C(name), C(phase), C(ready), C(terminating),

@@ -273,6 +273,68 @@ def test_canary_steps_of_ten_then_an_abort_restores_stable(demo, run_playbook):
     assert pod_images(kubectl, 'app.kubernetes.io/name=demoapp') == ['demoapp:2.0.0'] * 10
 
 
+SLOTS = [{'name': 'demoapp-blue', 'images': {'app': 'demoapp'}}, {'name': 'demoapp-green', 'images': {'app': 'demoapp'}}]
+
+
+def watch_switch(kubesim, stop, seen):
+    """(blue replicas, green available, Service selector's slot) each time one of them changes."""
+    api_client = kubesim.api_client()
+    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    while not stop.is_set():
+        blue = apps.read_namespaced_deployment('demoapp-blue', 'default')
+        green = apps.read_namespaced_deployment('demoapp-green', 'default')
+        slot = core.read_namespaced_service('demoapp-live', 'default').spec.selector['app.kubernetes.io/component']
+        state = (blue.spec.replicas, green.status.available_replicas or 0, slot)
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        time.sleep(0.02)
+
+
+def test_blue_green_switches_the_service_once_the_new_slot_is_ready(kubesim, run_playbook):
+    kubectl = kubectl_for(kubesim.kubeconfig)
+    kubectl('apply', '-f', str(MANIFESTS / 'demoapp-configmap.yaml'), '-f', str(MANIFESTS / 'demoapp-secret.yaml'),
+            '-f', str(MANIFESTS / 'blue-green'))
+    kubectl('rollout', 'status', 'deployment/demoapp-blue', '--timeout=60s')
+    options = dict(deploy_k8s_strategy='blue_green', deploy_k8s_workloads=SLOTS,
+                   deploy_k8s_blue_green_service='demoapp-live', deploy_k8s_blue_green_grace=1)
+    planned = deploy(run_playbook, kubesim.kubeconfig, check=True, deploy_k8s_version='2.0.0', **options)
+    assert planned.rc == 0, planned.stdout
+    assert deployments(kubectl) == {'demoapp-blue': (3, 'demoapp:1.0.0'), 'demoapp-green': (0, 'demoapp:1.0.0')}
+
+    seen: list[tuple[int, int, str]] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_switch, args=(kubesim, stop, seen), daemon=True)
+    watcher.start()
+    try:
+        run = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='2.0.0', **options)
+    finally:
+        stop.set()
+        watcher.join(5)
+    assert run.rc == 0, run.stdout
+    # The Service moves to green only when green has all 3 pods available; blue keeps its 3 until after.
+    switched = next(index for index, state in enumerate(seen) if state[2] == 'green')
+    assert seen[switched][:2] == (3, 3), seen
+    assert all(state[0] == 3 for state in seen[:switched + 1]), seen
+    assert seen[-1] == (0, 3, 'green'), seen
+    assert deployments(kubectl) == {'demoapp-blue': (0, 'demoapp:1.0.0'), 'demoapp-green': (3, 'demoapp:2.0.0')}
+    result = results(run)['deploy_result']
+    assert (result['version_before'], result['version_after'], result['changed']) == ('1.0.0', '2.0.0', True)
+    again = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='2.0.0', **options)
+    assert again.rc == 0 and changed_tasks(again) == [], again.stdout
+    assert results(again)['deploy_facts']['version'] == '2.0.0'
+
+    # The next release goes to blue, whose pods crash: the Service stays on green, blue back to 0.
+    crashing = [dict(slot, images={'app': 'crashloop/demoapp'}) for slot in SLOTS]
+    failed = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='3.0.0', deploy_k8s_timeout=10,
+                    **dict(options, deploy_k8s_workloads=crashing))
+    msg = failure(failed)
+    assert msg.startswith('The blue-green switch of demoapp-live from demoapp-green to demoapp-blue (3.0.0) failed'), msg
+    assert msg.endswith('demoapp-live serves demoapp-green again, demoapp-blue scaled to 0.'), msg
+    assert deployments(kubectl)['demoapp-green'] == (3, 'demoapp:2.0.0') and deployments(kubectl)['demoapp-blue'][0] == 0
+    assert json.loads(kubectl('get', 'service', 'demoapp-live', '-o', 'json'))['spec']['selector'] == {
+        'app.kubernetes.io/name': 'demoapp', 'app.kubernetes.io/component': 'green'}
+
+
 @pytest.mark.parametrize('extravars, expected', [
     ({'deploy_k8s_version': '2.0.0', 'deploy_k8s_workloads': [{'name': 'nosuch', 'images': {'app': 'demoapp'}}]},
      'deployment nosuch not found in namespace default'),

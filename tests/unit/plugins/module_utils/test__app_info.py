@@ -113,7 +113,7 @@ def test_workload_summary():
         (1, {'app': '1.0.0'}, None), (2, {'app': '2.0.0'}, 'artisan.upgrade: 1.0.0 -> 2.0.0')]
     assert summary['previous']['tags'] == {'app': '1.0.0'}
     assert summary['complete'] is True and summary['message'] == 'deployment "demoapp" successfully rolled out'
-    assert summary['selector'] == 'app.kubernetes.io/name=demoapp'
+    assert summary['selector'] == 'app.kubernetes.io/name=demoapp' and summary['match_labels'] == LABELS
     assert summary['replicas']['available'] == 2
 
 
