@@ -32,7 +32,7 @@ def kubectl_for(kubeconfig):
 
     def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> str:
         result = subprocess.run([binary, '--kubeconfig', kubeconfig, *args], input=stdin, capture_output=True,
-                                text=True, timeout=180, check=False)
+                                text=True, timeout=600, check=False)
         assert not check or result.returncode == 0, 'kubectl %s: %s' % (' '.join(args), result.stderr)
         return result.stdout
 
@@ -385,7 +385,9 @@ def test_rolling_upgrade_serves_every_request_through_the_service(kubesim_docker
     # Simulated time runs 5x faster than the containers start: on a loaded machine the default progress
     # deadline (600 simulated seconds, 2 minutes) can pass while the first pods start.
     kubectl('patch', 'deployment', 'demoapp', '-p', json.dumps({'spec': {'progressDeadlineSeconds': 3600}}))
-    kubectl('rollout', 'status', 'deployment/demoapp', '--timeout=300s')
+    ready = subprocess.run([shutil.which('kubectl'), '--kubeconfig', kubesim_docker.kubeconfig, 'rollout', 'status',
+                            'deployment/demoapp', '--timeout=480s'], capture_output=True, text=True, timeout=600, check=False)
+    assert ready.returncode == 0, '%s\n%s' % (ready.stderr, kubectl('describe', 'pods', '-l', 'app.kubernetes.io/component=stable'))
     migrate(kubectl, '2.0.0')  # expand: 1.0.0 stays ready on the new schema
     deadline = time.monotonic() + 60
     while kubesim_docker.service_address('demoapp') is None:
