@@ -232,7 +232,7 @@ def check_env(template: dict[str, t.Any], env: dict[str, t.Any] | None, what: st
     return checked
 
 
-def _split_image(image: str) -> tuple[str, str]:
+def split_image(image: str) -> tuple[str, str]:
     """(repository, version): the tag or digest names the version; an image without either is all repository."""
     if '@' in image:
         repository, digest = image.split('@', 1)
@@ -249,7 +249,7 @@ def change_cause(before: dict[str, str], after: dict[str, str], env_containers: 
     changed = [name for name in after if before.get(name) != after[name]]
     parts = []
     for name in changed:
-        old, new = _split_image(before.get(name, '')), _split_image(after[name])
+        old, new = split_image(before.get(name, '')), split_image(after[name])
         pair = '%s -> %s' % ((old[1], new[1]) if old[0] == new[0] and old[1] and new[1]
                              else (before.get(name, ''), after[name]))
         parts.append(pair if len(after) == 1 else '%s %s' % (name, pair))
