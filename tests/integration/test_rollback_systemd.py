@@ -79,7 +79,10 @@ def upgrade(run_playbook, fleet, version_from: str, version: str, **extra) -> st
 
 
 def rollback(run_playbook, fleet, check: bool = False, **extra) -> PlaybookRun:
-    return run_playbook(ROLLBACK, inventory=inventory(fleet), extravars=dict(common_vars(fleet), **extra),
+    """rollback.yml with the inventory's values; app_version stays what group_vars say (the rollback role takes
+    the newer release's scripts from the record, not from it)."""
+    extravars = dict(common_vars(fleet), app_version='2.0.0', **extra)
+    return run_playbook(ROLLBACK, inventory=inventory(fleet), extravars=extravars,
                         check=check, diff=check, own_interpreter=False)
 
 
