@@ -50,7 +50,7 @@ def test_check_mode_shows_the_plan_and_changes_nothing(run_playbook, fleet):
     envs = [e['res'] for e in run.tasks if e['task'].startswith('Migrate the environment file')]
     assert [r['changes'] for r in envs] == [['renamed DATABASE_URI to DATABASE_URL']] * HOSTS, envs
     assert all('secret' not in json.dumps(r) for r in envs), 'a secret value leaked into the result'
-    units = [e['res'] for e in run.tasks if e['task'].startswith('Template the unit')]
+    units = [e['res'] for e in run.tasks if e['task'].startswith('Template the unit demoapp.service')]
     assert all(r['changed'] and 'Restart=on-failure' in r['diff'][0]['after'] for r in units), units
     switches = [e['res'] for e in run.tasks if e['task'].startswith('Switch current to')]
     assert [(r['changed'], r['current']) for r in switches] == [(True, '2.0.0')] * HOSTS, switches
