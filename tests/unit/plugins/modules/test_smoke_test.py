@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -65,3 +66,17 @@ def test_a_refused_credential_is_hidden_from_the_task_arguments_too(capsys):
     assert result['invocation']['module_args']['checks'][0]['headers'] == {
         'X-Env': 'ok', 'Authorization': 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'}
     assert 's3cr3t' not in json.dumps(result)
+
+
+@pytest.mark.parametrize('required', [False, True])
+def test_without_the_websockets_library_only_a_required_websocket_check_fails_the_task(capsys, monkeypatch, required):
+    monkeypatch.setattr(smoke_test._http, 'websocket_connect', None)
+    with socket.socket() as listener:
+        listener.bind(('127.0.0.1', 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        checks = [dict(name='port', type='tcp', port=port),
+                  dict(name='ws', type='websocket', path='/ws', send=[{'type': 'ping'}], required=required)]
+        rc, result = run_module(capsys, dict(base_url='http://127.0.0.1:%d' % port, checks=checks, timeout=5))
+    assert 'websockets' in (result['msg'] if required else result['checks'][1]['message']), result
+    assert rc == (1 if required else 0), result
