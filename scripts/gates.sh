@@ -80,23 +80,48 @@ gate_importer() {
 }
 
 # Every scenario under molecule/, or only the one named by ARTISAN_MOLECULE_SCENARIO (make molecule SCENARIO=name).
+# Scenarios have their own container names, ports and Molecule state, and mostly wait on containers: up to
+# ARTISAN_MOLECULE_JOBS (default 2) run at once, each into a log that is printed when it ends.
+MOLECULE_JOBS=${ARTISAN_MOLECULE_JOBS:-2}
+
 gate_molecule() {
-  local scenario found=0 only=${ARTISAN_MOLECULE_SCENARIO:-}
-  if [ -n "$only" ] && [ ! -e "$ROOT/molecule/$only/molecule.yml" ]; then
-    local names=() file
-    for file in "$ROOT"/molecule/*/molecule.yml; do names+=("$(basename "$(dirname "$file")")"); done
-    echo "no Molecule scenario '$only'; there are: ${names[*]}"
+  local only=${ARTISAN_MOLECULE_SCENARIO:-} scenarios=() file name
+  for file in "$ROOT"/molecule/*/molecule.yml; do
+    [ -e "$file" ] || continue
+    name=$(basename "$(dirname "$file")")
+    [ -z "$only" ] || [ "$name" = "$only" ] || continue
+    scenarios+=("$name")
+  done
+  if [ -n "$only" ] && [ "${#scenarios[@]}" -eq 0 ]; then
+    local all=()
+    for file in "$ROOT"/molecule/*/molecule.yml; do all+=("$(basename "$(dirname "$file")")"); done
+    echo "no Molecule scenario '$only'; there are: ${all[*]}"
     return 1
   fi
-  for scenario in "$ROOT"/molecule/*/molecule.yml; do
-    [ -e "$scenario" ] || continue
-    scenario=$(basename "$(dirname "$scenario")")
-    [ -z "$only" ] || [ "$scenario" = "$only" ] || continue
-    found=1
-    step "molecule test -s $scenario"
-    (cd "$COLLECTION" && molecule test -s "$scenario") || return 1
+  [ "${#scenarios[@]}" -gt 0 ] || { echo "no Molecule scenario under molecule/"; return 0; }
+  local logs="$WORKDIR/molecule-logs" status=0 pid rc
+  local -A scenario_of=() started_at=()
+  rm -rf "$logs" && mkdir -p "$logs"
+  molecule_report() {  # pid rc: print the scenario's log and its result
+    local scenario=${scenario_of[$1]}
+    step "molecule test -s $scenario: $([ "$2" -eq 0 ] && echo PASS || echo "FAIL (rc $2)") in $(($(date +%s) - started_at[$1]))s"
+    cat "$logs/$scenario.log"
+    [ "$2" -eq 0 ] || status=1
+  }
+  for name in "${scenarios[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$MOLECULE_JOBS" ]; do
+      rc=0; wait -n -p pid || rc=$?
+      molecule_report "$pid" "$rc"
+    done
+    step "molecule test -s $name (log printed when it ends)"
+    (cd "$COLLECTION" && exec molecule test -s "$name") >"$logs/$name.log" 2>&1 &
+    scenario_of[$!]=$name started_at[$!]=$(date +%s)
   done
-  [ "$found" -eq 1 ] || echo "no Molecule scenario under molecule/"
+  while [ "$(jobs -rp | wc -l)" -gt 0 ]; do
+    rc=0; wait -n -p pid || rc=$?
+    molecule_report "$pid" "$rc"
+  done
+  return "$status"
 }
 
 sync_collection
