@@ -137,6 +137,8 @@ def ours(topology: Topology) -> dict[str, t.Any]:
         raise RuntimeError('our upgrade to 2.0.0 failed:\n%s' % run.stdout[-6000:])
     print('ours 1.0.0 -> 2.0.0, serial 1: %.1f s; %s' % (wall, _report.load_line(load.total, load.failures, load.answers)),
           flush=True)
+    if load.failure_times:
+        print('  the failures came between %.1f s and %.1f s into the run' % (load.failure_times[0], load.failure_times[-1]))
     again_started = time.monotonic()
     again = topology.upgrade('2.0.0')
     again_wall = time.monotonic() - again_started

@@ -89,11 +89,14 @@ class SteadyLoad:
         self.max_seconds = max_seconds
         self.answers: collections.Counter = collections.Counter()
         self.failures: list[str] = []
+        # Seconds from the start of the loop to each failure, to tell when in a run the requests failed.
+        self.failure_times: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
+        started = time.monotonic()
+        deadline = started + self.max_seconds
         with requests.Session() as session:
             for _index in range(self.max_requests):
                 if self._stop.is_set() or time.monotonic() > deadline:
@@ -101,14 +104,18 @@ class SteadyLoad:
                 try:
                     response = self._get(session)
                 except requests.RequestException as exc:
-                    self.failures.append(repr(exc))
+                    self._failed(repr(exc), started)
                     continue
                 if response.status_code == 200:
                     self.answers[response.text] += 1
                 else:
-                    self.failures.append('HTTP %d' % response.status_code)
+                    self._failed('HTTP %d' % response.status_code, started)
                 if self.pause:
                     time.sleep(self.pause)
+
+    def _failed(self, what: str, started: float) -> None:
+        self.failure_times.append(round(time.monotonic() - started, 3))
+        self.failures.append(what)
 
     def _get(self, session: requests.Session) -> requests.Response:
         if not self.keepalive:

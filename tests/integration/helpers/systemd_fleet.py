@@ -319,6 +319,21 @@ def wait_ready(url: str, deadline: float = 120, interval: float = 0.05) -> float
     raise RuntimeError('%s not ready within %ss' % (url, deadline))
 
 
+def wait_serving(url: str, answers: int, deadline: float = 120, interval: float = 0.05) -> None:
+    """Poll nginx until ``answers`` requests in a row get 200. After every host was down at once, nginx keeps
+    them marked failed for its fail_timeout (10 s by default) and answers 502 though each host is ready."""
+    end = time.monotonic() + deadline
+    in_a_row = 0
+    while in_a_row < answers:
+        if time.monotonic() > end:
+            raise RuntimeError('%s did not answer 200 %d times in a row within %ss' % (url, answers, deadline))
+        try:
+            in_a_row = in_a_row + 1 if requests.get(url, headers={'Connection': 'close'}, timeout=2).status_code == 200 else 0
+        except requests.RequestException:
+            in_a_row = 0
+        time.sleep(interval)
+
+
 class Topology:
     """A fleet with demoapp 1.0.0 installed the runbook's way, its inventory folder, and the upgrades to run on it."""
 
@@ -360,6 +375,8 @@ class Topology:
         in_parallel(lambda host: exec_ok(host, pip), hosts)
         in_parallel(lambda host: exec_ok(host, ['systemctl', 'start', RUNBOOK['unit']]), hosts)
         in_parallel(lambda host: wait_ready(self.host_url(host, '/api/system/health')), hosts)
+        # What comes next is measured through nginx: start once nginx serves from every host again.
+        wait_serving(self.fleet.nginx_url + '/version', answers=4 * len(hosts))
 
     def upgrade(self, version: str, serial: int = 1, fault: str = '', **kwargs: t.Any) -> PlaybookRun:
         """Our upgrade to ``version``: the collection's playbooks/upgrade.yml, ``serial`` hosts per batch, with the
