@@ -68,6 +68,19 @@ def back_serving(samples_by_host: t.Mapping[str, t.Sequence[Sample]], serving: s
     return latest
 
 
+def all_serving_at(samples_by_host: t.Mapping[str, t.Sequence[Sample]], serving: str, since: float) -> float | None:
+    """The first moment from ``since`` on at which every host's latest answer is ``serving``; None when there is
+    none. Unlike back_serving, a later gap in one host's answers (a poll that timed out on a loaded machine, or
+    a drained restart) does not move it."""
+    latest: dict[str, str | None] = {}
+    timeline = sorted((when, host, version) for host, samples in samples_by_host.items() for when, version in samples)
+    for when, host, version in timeline:
+        latest[host] = version
+        if when >= since and len(latest) == len(samples_by_host) and set(latest.values()) == {serving}:
+            return when
+    return None
+
+
 def ratio(part: float, whole: float) -> float:
     return part / whole if whole else float('inf')
 

@@ -171,13 +171,18 @@ def crash(topology: Topology) -> dict[str, t.Any]:
     versions = topology.fleet.versions()
     off = {name: [(end - start) if end else None for start, end in _report.outages(samples, '2.0.0')]
            for name, samples in poller.samples.items()}
-    back = _report.back_serving(poller.samples, '2.0.0', failure.when) if failure.when else None
+    since = failure.when
+    back = _report.all_serving_at(poller.samples, '2.0.0', since) if since else None
+    settled = _report.back_serving(poller.samples, '2.0.0', since) if since else None
     result = {'rc': run.rc, 'wall': wall, 'total': load.total, 'failed': len(load.failures), 'versions': versions,
-              'off': off, 'detect_to_back': (back - failure.when) if back is not None and failure.when else None,
+              'off': off, 'detect_to_back': (back - since) if back is not None and since else None,
+              'detect_to_settled': (settled - since) if settled is not None and since else None,
               'failed_task': failure.task}
     print('3.0.0 with DEMOAPP_FAULT=crash: run rc %d after %.1f s; first failed task: %s' % (run.rc, wall, failure.task))
-    print('  failure -> every host serving 2.0.0 again: %s; time off 2.0.0 per host: %s; versions now %s'
+    print('  failure -> every host serving 2.0.0 again: %s (the end of the last gap any host poll saw: %s); '
+          'time off 2.0.0 per host: %s; versions now %s'
           % ('%.1f s' % result['detect_to_back'] if result['detect_to_back'] is not None else 'never',
+             '%.1f s' % result['detect_to_settled'] if result['detect_to_settled'] is not None else 'never',
              {name: ['%.1f s' % s if s is not None else 'not back' for s in spans] for name, spans in off.items()},
              sorted(set(versions.values()))))
     print('  through nginx meanwhile: %s' % _report.load_line(load.total, load.failures, load.answers), flush=True)

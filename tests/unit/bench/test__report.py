@@ -39,6 +39,18 @@ def test_back_serving_is_when_the_last_host_answers_the_previous_release_again()
     assert _report.back_serving(hosts, '2.0.0', since=10.0) is None
 
 
+def test_all_serving_is_the_first_moment_every_host_answers_the_release_again():
+    hosts = {
+        'app1': [(0.0, '2.0.0'), (1.0, None), (9.0, None), (12.0, '2.0.0'), (20.0, None), (21.0, '2.0.0')],
+        'app2': [(0.0, '2.0.0'), (11.0, '2.0.0'), (13.0, '2.0.0')],
+    }
+    # The gap at 20 s does not move it; back_serving, which takes the end of the last gap, says 21.
+    assert _report.all_serving_at(hosts, '2.0.0', since=10.0) == 12.0
+    assert _report.back_serving(hosts, '2.0.0', since=10.0) == 21.0
+    assert _report.all_serving_at(hosts, '2.0.0', since=0.0) == 0.0
+    assert _report.all_serving_at({'app1': [(1.0, '3.0.0')], 'app2': [(2.0, '2.0.0')]}, '2.0.0', 0.0) is None
+
+
 def test_ratio_and_scaling_rows():
     assert _report.ratio(3.0, 2.0) == 1.5
     assert _report.ratio(1.0, 0.0) == float('inf')
