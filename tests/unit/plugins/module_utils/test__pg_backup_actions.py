@@ -696,13 +696,18 @@ def test_a_failed_restore_does_not_leave_a_marker_that_says_done(tmp_path):
     assert len(failing.called('pg_restore', '--dbname')) == 1
 
 
-def test_a_failed_single_transaction_restore_leaves_the_database_and_its_marker_as_they_were(tmp_path):
+def restored_from_the_older_backup(tmp_path):
+    """Two backups, the older one restored: (the server, the database's comment with its marker)."""
     seed_backup(tmp_path, 'pre-1.9', NOW - datetime.timedelta(days=1), content=b'older archive')
     seed_backup(tmp_path, 'pre-2.0', NOW)
     server = FakeServer()
     perform(actions.restore_backup, restore_params(tmp_path, label='pre-1.9'), FakeTransport(server))
-    before = server.databases['shop']['comment']
     server.statements.clear()
+    return server, server.databases['shop']['comment']
+
+
+def test_a_failed_single_transaction_restore_leaves_the_database_and_its_marker_as_they_were(tmp_path):
+    server, before = restored_from_the_older_backup(tmp_path)
     failing = FakeTransport(server, restore_fails=(1, 'pg_restore: error: could not execute query: ERROR:  boom\n'))
     error = failure(actions.restore_backup, restore_params(tmp_path), failing)
     assert 'the single transaction was rolled back: pg_restore: error' in error.msg
@@ -751,12 +756,7 @@ def test_exact_drops_the_backups_schemas_and_replays_it_in_one_psql_transaction(
 
 
 def test_exact_failing_changes_nothing_and_says_so(tmp_path):
-    seed_backup(tmp_path, 'pre-1.9', NOW - datetime.timedelta(days=1), content=b'older archive')
-    seed_backup(tmp_path, 'pre-2.0', NOW)
-    server = FakeServer()
-    perform(actions.restore_backup, restore_params(tmp_path, label='pre-1.9'), FakeTransport(server))
-    before = server.databases['shop']['comment']
-    server.statements.clear()
+    server, before = restored_from_the_older_backup(tmp_path)
     params = restore_params(tmp_path, restore_mode='exact')
     failing = FakeTransport(server, restore_fails=(3, 'psql:<stdin>:40: ERROR:  must be owner of table audit_log\n'))
     error = failure(actions.restore_backup, params, failing)
