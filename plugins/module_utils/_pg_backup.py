@@ -125,6 +125,11 @@ def restore_argv(pg_restore: str, source: str | None, dbname: str, clean: bool, 
     return argv
 
 
+def sql_script_argv(pg_restore: str, extra_args: list[str] | None = None) -> list[str]:
+    """pg_restore turning an archive into the SQL that replaces its objects (output and input are added after)."""
+    return [pg_restore, '--clean', '--if-exists', '--exit-on-error'] + list(extra_args or [])
+
+
 def psql_restore_argv(psql: str, dbname: str, single_transaction: bool) -> list[str]:
     """psql replaying a plain dump from stdin, stopping at the first error."""
     argv = [psql, '--no-psqlrc', '--quiet', '--no-password', '--set=ON_ERROR_STOP=1', '--dbname=%s' % dbname]
@@ -133,8 +138,14 @@ def psql_restore_argv(psql: str, dbname: str, single_transaction: bool) -> list[
     return argv + ['--file=-']
 
 
-def restore_single_transaction(requested: bool | None, jobs: int) -> bool:
-    """One transaction (all or nothing) unless parallel jobs are asked for, which pg_restore forbids with it."""
+def restore_single_transaction(requested: bool | None, jobs: int, mode: str = 'clean') -> bool:
+    """One transaction (all or nothing) unless parallel jobs are asked for, which pg_restore forbids with it.
+
+    restore_mode exact is one transaction by design: its drops must never stand without the restore.
+    """
+    if mode == 'exact' and (requested is False or jobs > 1):
+        raise BackupSpecError('restore_mode exact drops and restores in one transaction: it cannot run with %s'
+                              % ('single_transaction false' if requested is False else 'jobs > 1'))
     if requested and jobs > 1:
         raise BackupSpecError('single_transaction cannot be combined with jobs > 1 (pg_restore refuses it): '
                               'choose one')
@@ -189,6 +200,84 @@ def parse_restore_list(text: str) -> dict[str, t.Any]:
         if match:
             entries.append({'dump_id': int(match.group(1)), 'description': match.group(4)})
     return {'header': header, 'entries': entries}
+
+
+# The object kinds pg_dump writes in a TOC (pg_restore --list prints ``<kind> <schema> <name> <owner>``); the
+# kind may hold spaces, so the longest kind that starts the description wins.
+TOC_KINDS = sorted((
+    'ACCESS METHOD', 'ACL', 'AGGREGATE', 'BLOB', 'BLOB DATA', 'BLOBS', 'CAST', 'CHECK CONSTRAINT', 'COLLATION',
+    'COMMENT', 'CONSTRAINT', 'CONVERSION', 'DATABASE', 'DATABASE PROPERTIES', 'DEFAULT', 'DEFAULT ACL', 'DOMAIN',
+    'ENCODING', 'EVENT TRIGGER', 'EXTENSION', 'FK CONSTRAINT', 'FOREIGN DATA WRAPPER', 'FOREIGN SERVER',
+    'FOREIGN TABLE', 'FUNCTION', 'INDEX', 'INDEX ATTACH', 'LARGE OBJECT', 'MATERIALIZED VIEW',
+    'MATERIALIZED VIEW DATA', 'OPERATOR', 'OPERATOR CLASS', 'OPERATOR FAMILY', 'POLICY', 'PROCEDURAL LANGUAGE',
+    'PROCEDURE', 'PUBLICATION', 'PUBLICATION TABLE', 'PUBLICATION TABLES IN SCHEMA', 'ROW SECURITY', 'RULE',
+    'SCHEMA', 'SEARCHPATH', 'SECURITY LABEL', 'SEQUENCE', 'SEQUENCE OWNED BY', 'SEQUENCE SET', 'SERVER',
+    'SHELL TYPE', 'STATISTICS', 'STATISTICS DATA', 'STDSTRINGS', 'SUBSCRIPTION', 'SUBSCRIPTION TABLE', 'TABLE',
+    'TABLE ATTACH', 'TABLE DATA', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'TEXT SEARCH PARSER',
+    'TEXT SEARCH TEMPLATE', 'TRANSFORM', 'TRIGGER', 'TYPE', 'USER MAPPING', 'VIEW'), key=len, reverse=True)
+# Plain dumps (and pg_restore --file) head every object with ``-- Name: users; Type: TABLE; Schema: public; ...``.
+PLAIN_HEADER_RE = re.compile(r'^-- (?:Data for )?Name: (.*?); Type: (.*?); Schema: (.*?); Owner: ')
+
+
+def listing_schemas(listing: dict[str, t.Any]) -> list[str]:
+    """The schemas an archive holds objects in (or creates), from its parsed ``pg_restore --list``."""
+    schemas = set()
+    for entry in listing['entries']:
+        description = entry['description']
+        kind = next((k for k in TOC_KINDS if description == k or description.startswith(k + ' ')), None)
+        if kind is None:
+            continue
+        words = description[len(kind):].split()
+        if kind == 'SCHEMA' and len(words) >= 2:
+            schemas.add(words[1])
+        elif words and words[0] != '-':
+            schemas.add(words[0])
+    return sorted(schemas)
+
+
+def plain_dump_schemas(lines: t.Iterable[str]) -> list[str]:
+    """The schemas a plain dump holds objects in (or creates), from its object headers."""
+    schemas = set()
+    for line in lines:
+        match = PLAIN_HEADER_RE.match(line)
+        if not match:
+            continue
+        name, kind, schema = match.groups()
+        if kind == 'SCHEMA':
+            schemas.add(name)
+        elif schema != '-':
+            schemas.add(schema)
+    return sorted(schemas)
+
+
+# pg_identify_object() types whose DROP statement is named otherwise.
+DROP_KEYWORDS = {'composite type': 'TYPE', 'statistics object': 'STATISTICS'}
+
+
+def drop_statements(objects: list[list[str]]) -> list[str]:
+    """``DROP ... IF EXISTS ... CASCADE`` for each (type, identity) of pg_identify_object(), in the order given.
+
+    CASCADE takes what depends on them, IF EXISTS skips what an earlier CASCADE already took.
+    """
+    return ['DROP %s IF EXISTS %s CASCADE' % (DROP_KEYWORDS.get(kind, kind.upper()), identity)
+            for kind, identity in objects]
+
+
+def exact_plan(target: str, schemas: list[str], objects: list[list[str]]) -> str:
+    """The lines of the restore diff that say what restore_mode exact drops before it restores."""
+    if not schemas:
+        return ''
+    lines = ['schemas %s: %d objects dropped, then the backup\'s restored\n' % (', '.join(schemas), len(objects))]
+    lines += ['  - %s %s\n' % (kind, identity) for kind, identity in objects]
+    return ''.join(lines)
+
+
+def restore_failure_hint(mode: str, stderr: str) -> str:
+    """What to do when a restore failed because objects the backup does not hold depend on what it replaces."""
+    if mode == 'clean' and re.search(r'cannot drop .* because other objects depend on it', stderr):
+        return (' (objects that the backup does not hold depend on objects it replaces: restore_mode exact drops '
+                'everything in the schemas the backup holds and restores it, in one transaction)')
+    return ''
 
 
 def listing_error(listing: dict[str, t.Any], fmt: str, dbname: str) -> str | None:
@@ -337,12 +426,13 @@ def human_size(value: float) -> str:
 # --- restore, diff ------------------------------------------------------------------------------
 
 def restore_steps(mode: str, target_exists: bool, target: str) -> list[str]:
-    """What a restore does to the target database: ``drop``, ``create``, then ``restore`` (with ``clean``)."""
-    if mode == 'clean':
+    """What a restore does to the target database: ``drop``, ``create``, then ``restore`` (after ``clean``
+    or ``clear``)."""
+    if mode in ('clean', 'exact'):
         if not target_exists:
-            raise BackupSpecError('database "%s" does not exist: restore_mode clean restores into an existing '
-                                  'database; use create or recreate' % target)
-        return ['clean', 'restore']
+            raise BackupSpecError('database "%s" does not exist: restore_mode %s restores into an existing '
+                                  'database; use create or recreate' % (target, mode))
+        return ['clean' if mode == 'clean' else 'clear', 'restore']
     if mode == 'create':
         if target_exists:
             raise BackupSpecError('database "%s" already exists: restore_mode create makes a new database; use '
@@ -395,7 +485,7 @@ def restore_privilege_error(role: dict[str, t.Any], steps: list[str], mode: str,
     missing = []
     if 'create' in steps and not role.get('createdb'):
         missing.append('the CREATEDB attribute (to create the database)')
-    if any(step in steps for step in ('clean', 'drop')) and not role.get('owns_target'):
+    if any(step in steps for step in ('clean', 'clear', 'drop')) and not role.get('owns_target'):
         missing.append('ownership of database "%s" (to %s it and to record the restore marker, '
                        'a COMMENT ON DATABASE)' % (target, 'drop' if 'drop' in steps else 'replace its objects in'))
     if 'create' in steps and target_owner and target_owner != role.get('user') and not role.get('target_owner'):

@@ -335,7 +335,7 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
     manifest, path = locate_backup(action)
     verify_checksum(manifest, path)
     target = params.get('target_db') or params.get('db') or manifest['database']
-    fmt, jobs, remote = manifest['format'], params['jobs'], action.transport.kind != 'local'
+    mode, fmt, jobs, remote = params['restore_mode'], manifest['format'], params['jobs'], action.transport.kind != 'local'
     if remote and fmt == 'directory':
         raise ModuleFailure('a directory-format backup is restored with exec_via local only')
     if remote and jobs > 1:
@@ -343,7 +343,7 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
                             'stdin, which pg_restore cannot restore in parallel: use jobs 1' % action.transport.kind)
     if fmt == 'plain' and jobs > 1:
         raise ModuleFailure('a plain backup is replayed by psql, which has no parallel jobs: use jobs 1')
-    single = decide.restore_single_transaction(params.get('single_transaction'), jobs)
+    single = decide.restore_single_transaction(params.get('single_transaction'), jobs, mode)
     try:
         action.transport.check()
     except ExecError as exc:
@@ -354,42 +354,78 @@ def restore_backup(action: Action) -> dict[str, t.Any]:
     wanted = decide.restored_marker(manifest)
     comment = pg.database_comment(catalog, target, maintenance) if exists else None
     marker = decide.marker_in_comment(comment)
-    summary = dict(path=path, manifest=manifest, target_db=target, pruned=[])
+    summary = dict(path=path, manifest=manifest, target_db=target, pruned=[], dropped=[])
     if exists and marker == wanted and not params['force']:
         unchanged = decide.database_state(target, exists, None, marker)
         return action.result(changed=False, steps=[], diff=restore_diff(target, unchanged, unchanged),
                              msg='backup %s is already restored into %s' % (manifest['label'], target), **summary)
     try:
-        steps = decide.restore_steps(params['restore_mode'], exists, target)
+        steps = decide.restore_steps(mode, exists, target)
     except decide.BackupSpecError as exc:
         raise ModuleFailure(str(exc)) from None
     contents = check_restore_allowed(action, manifest, target, exists, steps, summary, marker)
-    diff = restore_diff(target, decide.database_state(target, exists, contents, marker),
+    plan = ''
+    if 'clear' in steps:
+        schemas = backup_schemas(action, manifest, path)
+        objects = pg.schema_objects(catalog, target, schemas)
+        summary['dropped'] = ['%s %s' % (kind, identity) for kind, identity in objects]
+        plan = decide.exact_plan(target, schemas, objects)
+    diff = restore_diff(target, decide.database_state(target, exists, contents, marker) + plan,
                         decide.database_state(target, True, None, wanted))
     if action.check_mode:
         return action.result(changed=True, steps=steps, diff=diff, msg='would restore %s into %s (%s)' % (
             manifest['label'], target, ', '.join(steps)), **summary)
 
-    ident = pg.quote_ident(target)
-    if marker is not None and 'drop' not in steps:
-        # A restore that fails half way (no single transaction) must not look done.
-        set_comment(action, target, decide.comment_with_marker(comment, None))
-    if 'drop' in steps:
-        catalog.disconnect(target)
-        action.admin('DROP DATABASE %s WITH (FORCE)' % ident)
-    if 'create' in steps:
-        owner = ' OWNER %s' % pg.quote_ident(params['target_owner']) if params.get('target_owner') else ''
-        action.admin('CREATE DATABASE %s TEMPLATE template0%s' % (ident, owner))
-    result = replay(action, manifest, path, target, 'clean' in steps, single, jobs)
-    if result.rc != 0:
-        raise ModuleFailure('restore of %s into %s failed (%s)%s: %s' % (
-            path, target, describe_exit(result.rc),
-            '; the single transaction was rolled back' if single else '; the database may be partly restored',
-            result.stderr.strip()), rc=result.rc, stderr=result.stderr)
-    # The owner's own comment survives a recreate too.
-    set_comment(action, target, decide.comment_with_marker(comment, wanted))
+    touched = False  # whether a failure from here on leaves the database other than it was
+    try:
+        ident = pg.quote_ident(target)
+        if marker is not None and 'drop' not in steps and not single:
+            # A restore that fails half way must not look done; a single transaction leaves everything as it was.
+            touched = True
+            set_comment(action, target, decide.comment_with_marker(comment, None))
+        if 'drop' in steps:
+            catalog.disconnect(target)
+            touched = True
+            action.admin('DROP DATABASE %s WITH (FORCE)' % ident)
+        if 'create' in steps:
+            owner = ' OWNER %s' % pg.quote_ident(params['target_owner']) if params.get('target_owner') else ''
+            action.admin('CREATE DATABASE %s TEMPLATE template0%s' % (ident, owner))
+        if 'clear' in steps:
+            result = replay_exact(action, manifest, path, target, decide.drop_statements(objects))
+        else:
+            result = replay(action, manifest, path, target, 'clean' in steps, single, jobs)
+        if result.rc != 0:
+            touched = touched or not single
+            raise ModuleFailure('restore of %s into %s failed (%s)%s%s: %s' % (
+                path, target, describe_exit(result.rc),
+                '; the single transaction was rolled back' if single else '; the database may be partly restored',
+                decide.restore_failure_hint(mode, result.stderr), result.stderr.strip()),
+                rc=result.rc, stderr=result.stderr)
+        touched = True
+        # The owner's own comment survives a recreate too.
+        set_comment(action, target, decide.comment_with_marker(comment, wanted))
+    except ModuleFailure as exc:
+        raise ModuleFailure(exc.msg, **dict(exc.context, changed=touched, steps=steps, diff=diff, **summary)) from None
+    except pg.PostgresError as exc:
+        raise ModuleFailure(str(exc), changed=touched, steps=steps, diff=diff, **summary) from None
     return action.result(changed=True, steps=steps, diff=diff, msg='restored %s into %s (%s)' % (
         manifest['label'], target, ', '.join(steps)), **summary)
+
+
+def backup_schemas(action: Action, manifest: dict[str, t.Any], path: str) -> list[str]:
+    """The schemas the backup holds objects in: from pg_restore --list, or from a plain dump's object headers."""
+    if manifest['format'] == 'plain':
+        with store.open_plain_dump(path, manifest['compression']['method'] == 'gzip') as stream:
+            return decide.plain_dump_schemas(line.decode('utf-8', errors='replace') for line in stream)
+    if action.transport.kind == 'local':
+        listed = action.run([action.tool('pg_restore'), '--list', path])
+    else:
+        with open(path, 'rb') as archive:
+            listed = action.run([action.tool('pg_restore'), '--list'], stdin=archive)
+    if listed.rc != 0:
+        raise ModuleFailure('pg_restore --list of %s failed (%s), nothing was changed: %s' % (
+            path, describe_exit(listed.rc), listed.stderr.strip()), rc=listed.rc, stderr=listed.stderr)
+    return decide.listing_schemas(decide.parse_restore_list(listed.stdout_text()))
 
 
 def check_restore_allowed(action: Action, manifest: dict[str, t.Any], target: str, exists: bool, steps: list[str],
@@ -432,6 +468,56 @@ def replay(action: Action, manifest: dict[str, t.Any], path: str, target: str, c
     with open(path, 'rb') as archive:
         return action.run(decide.restore_argv(action.tool('pg_restore'), None, target, clean, single, 1, extra), target,
                           stdin=archive)
+
+
+class ChainedReader:
+    """Bytes first, then a stream: psql reads the drops and the backup's SQL as one script, in one transaction."""
+
+    def __init__(self, head: bytes, stream: t.Any) -> None:
+        self.head = head
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            head, self.head = self.head, b''
+            return head + self.stream.read()
+        if self.head:
+            chunk, self.head = self.head[:size], self.head[size:]
+            return chunk
+        return self.stream.read(size)
+
+
+def replay_exact(action: Action, manifest: dict[str, t.Any], path: str, target: str, drops: list[str]) -> t.Any:
+    """Drop everything in the backup's schemas and replay the backup as SQL, in one psql transaction.
+
+    pg_restore cannot run statements of ours in its transaction, so an archive is first turned into SQL
+    (``pg_restore --clean --if-exists --file``: it then also drops and recreates the schemas it creates) in a
+    private file beside the backup, which is removed afterwards.
+    """
+    head = ''.join('%s;\n' % statement for statement in drops).encode('utf-8')
+    argv = decide.psql_restore_argv(action.tool('psql'), target, True)
+    if manifest['format'] == 'plain':
+        argv += list(action.params.get('restore_args') or [])
+        action.queries.extend(drops)
+        with store.open_plain_dump(path, manifest['compression']['method'] == 'gzip') as stream:
+            return action.run(argv, target, stdin=ChainedReader(head, stream))
+    script = store.temp_path(os.path.dirname(path.rstrip('/')) or '.', os.path.basename(path.rstrip('/')) + '.sql')
+    try:
+        with store.create_private_file(script) as handle:
+            convert = decide.sql_script_argv(action.tool('pg_restore'), action.params.get('restore_args'))
+            if action.transport.kind == 'local':
+                converted = action.run(convert + ['--file=%s' % script, path])
+            else:
+                with open(path, 'rb') as archive:
+                    converted = action.run(convert + ['--file=-'], stdin=archive, stdout=handle)
+        if converted.rc != 0:
+            raise ModuleFailure('pg_restore could not turn %s into SQL (%s), nothing was changed: %s' % (
+                path, describe_exit(converted.rc), converted.stderr.strip()), rc=converted.rc, stderr=converted.stderr)
+        action.queries.extend(drops)
+        with open(script, 'rb') as stream:
+            return action.run(argv, target, stdin=ChainedReader(head, stream))
+    finally:
+        store.remove_path(script)
 
 
 # --- state: absent -------------------------------------------------------------------------------

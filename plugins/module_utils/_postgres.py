@@ -249,6 +249,45 @@ def user_relations(catalog: t.Any, dbname: str, kinds: t.Sequence[str], limit: i
     ) % (limit, ', '.join(quote_literal(kind) for kind in kinds)), dbname)
 
 
+# Every catalog whose objects live in a schema and can be dropped by name: (catalog, namespace column).
+SCHEMA_CATALOGS = (
+    ('pg_extension', 'extnamespace'), ('pg_class', 'relnamespace'), ('pg_type', 'typnamespace'),
+    ('pg_proc', 'pronamespace'), ('pg_collation', 'collnamespace'), ('pg_conversion', 'connamespace'),
+    ('pg_operator', 'oprnamespace'), ('pg_opfamily', 'opfnamespace'), ('pg_opclass', 'opcnamespace'),
+    ('pg_ts_config', 'cfgnamespace'), ('pg_ts_dict', 'dictnamespace'), ('pg_ts_parser', 'prsnamespace'),
+    ('pg_ts_template', 'tmplnamespace'), ('pg_statistic_ext', 'stxnamespace'),
+)
+
+
+def schema_objects(catalog: t.Any, dbname: str, schemas: t.Sequence[str]) -> list[list[str]]:
+    """[type, identity] (pg_identify_object) of every object in these schemas that can be dropped on its own.
+
+    Left out, as they go with what they belong to: extension members, objects internal to another (array and
+    row types, identity sequences, range constructors), sequences owned by a column, partitions and indexes.
+    Extensions come first, then by type and identity.
+    """
+    if not schemas:
+        return []
+    selects = []
+    for table, column in SCHEMA_CATALOGS:
+        where = '%s IN (SELECT oid FROM ns)' % column
+        if table == 'pg_class':
+            where += " AND relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
+        elif table == 'pg_type':
+            # A composite type is its pg_type row (its pg_class row is internal to it); a table's row type is not.
+            where += " AND (typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = typrelid) = 'c')"
+        selects.append("SELECT '%s'::regclass AS classid, oid AS objid FROM %s WHERE %s" % (table, table, where))
+    return json_value(catalog, (
+        "WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname IN (%s)), objects AS (%s) "
+        "SELECT coalesce(json_agg(json_build_array(i.type, i.identity) ORDER BY "
+        "o.classid = 'pg_extension'::regclass DESC, i.type, i.identity), '[]')::text "
+        "FROM objects o, LATERAL pg_identify_object(o.classid, o.objid, 0) i "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid "
+        "AND NOT (d.refclassid = o.classid AND d.refobjid = o.objid) AND (d.deptype IN ('e', 'i') OR "
+        "(d.deptype = 'a' AND o.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass)))"
+    ) % (', '.join(quote_literal(name) for name in schemas), ' UNION ALL '.join(selects)), dbname)
+
+
 def quote_ident(name: str) -> str:
     """An SQL identifier, for statements also sent through psql (where no client-side binding exists)."""
     return '"%s"' % name.replace('"', '""')

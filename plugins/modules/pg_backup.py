@@ -143,8 +143,21 @@ options:
     type: str
   restore_mode:
     description:
-      - V(clean) restores into the existing O(target_db), dropping the objects the backup holds first.
-        Needs ownership of O(target_db) (or superuser) and of the objects the backup replaces.
+      - V(exact) makes the existing O(target_db) hold exactly what the backup holds in its schemas, in ONE
+        transaction. It drops every object of the schemas the backup holds objects in (tables, views, sequences,
+        types, domains, functions, extensions, and so on, with CASCADE, so foreign keys and views of other schemas
+        that depend on them go too), then replays the backup (an archive is first turned into SQL by
+        C(pg_restore --clean --if-exists --file), in a private temporary file beside the backup). If any
+        statement fails, PostgreSQL rolls everything back and the database is as it was. This is the mode for
+        a rollback. Objects that a newer schema added (a table with a foreign key onto a restored table, a view,
+        an enum type) would make V(clean) fail. Schemas the backup does not hold are left as they are; the
+        schemas themselves (owner, privileges of V(public)) are kept, those the backup creates are recreated.
+        Needs ownership of O(target_db) (or superuser) and of the objects it drops; no C(CREATEDB). Always one
+        transaction, so not with O(jobs) above 1 or O(single_transaction=false).
+      - V(clean) restores into the existing O(target_db), dropping the objects the backup holds first
+        (C(pg_restore --clean --if-exists)); objects the backup does not hold stay, and it fails when one of them
+        depends on an object it replaces. Needs ownership of O(target_db) (or superuser) and of the objects the
+        backup replaces.
       - V(recreate) drops O(target_db) (disconnecting its sessions) and creates it empty before restoring.
         Needs ownership of O(target_db) and the C(CREATEDB) attribute (or superuser).
       - V(create) creates O(target_db), which must not exist. Needs C(CREATEDB) (or superuser).
@@ -153,8 +166,10 @@ options:
       - The database privileges above are checked before anything is changed; a role without them is refused
         with a message naming what it lacks. Ownership of the objects is left to C(pg_restore), whose failure
         the default O(single_transaction) rolls back.
+      - V(recreate) is not atomic (C(DROP DATABASE) cannot run in a transaction); if the restore fails after the
+        drop, the database is left empty or partly restored and the task fails with C(changed=true) saying so.
     type: str
-    choices: [clean, recreate, create]
+    choices: [exact, clean, recreate, create]
     default: clean
   single_transaction:
     description:
@@ -185,7 +200,8 @@ attributes:
   diff_mode:
     support: full
     details: The list of backups of the database before and after; for a restore, how many tables or views the
-      target holds and which backup it was restored from. A refused restore shows the same before and after.
+      target holds, which backup it was restored from and, with O(restore_mode=exact), the objects dropped before
+      the backup is replayed. A refused restore shows the same before and after.
   idempotent:
     support: full
     details: Without a O(label), O(state=present) takes a new timestamped backup on every run.
@@ -251,7 +267,18 @@ EXAMPLES = r"""
     dest: /var/backups/postgres
     label: pre-upgrade-2.0.0
 
-- name: Roll back the data to the pre-upgrade backup
+- name: Roll back to the pre-upgrade backup as the database's owner (no superuser, no CREATEDB), all or nothing
+  artisan.upgrade.pg_backup:
+    state: restored
+    login_host: 127.0.0.1
+    login_user: app
+    login_password: "{{ vault_db_password }}"
+    db: app
+    dest: /var/backups/postgres
+    label: pre-upgrade-2.0.0
+    restore_mode: exact
+
+- name: Roll back by dropping and creating the database (needs CREATEDB; not atomic)
   artisan.upgrade.pg_backup:
     state: restored
     login_host: 127.0.0.1
@@ -262,16 +289,6 @@ EXAMPLES = r"""
     label: pre-upgrade-2.0.0
     restore_mode: recreate
     target_owner: app
-
-- name: Roll back as the database's owner (no superuser; restore_mode clean needs no CREATEDB)
-  artisan.upgrade.pg_backup:
-    state: restored
-    login_host: 127.0.0.1
-    login_user: app
-    login_password: "{{ vault_db_password }}"
-    db: app
-    dest: /var/backups/postgres
-    label: pre-upgrade-2.0.0
 
 - name: Restore a backup file into a new database to inspect it
   artisan.upgrade.pg_backup:
@@ -347,11 +364,23 @@ pruned:
   elements: str
   sample: [/var/backups/postgres/app--pre-upgrade-1.9.0.dump]
 steps:
-  description: What the restore did (or would do) to the target database, in order.
+  description:
+    - What the restore did (or would do) to the target database, in order. V(drop) and V(create) the database,
+      V(clean) (pg_restore drops the backup's objects), V(clear) (everything in the backup's schemas is dropped, in
+      the transaction of the restore), V(restore).
   returned: state is restored
   type: list
   elements: str
-  sample: [drop, create, restore]
+  sample: [clear, restore]
+dropped:
+  description:
+    - With O(restore_mode=exact), the objects (type and identity) of the backup's schemas that the restore drops
+      (or would drop, in check mode) before it replays the backup, which recreates its own. Objects of other schemas
+      that depend on them (a foreign key, a view) are dropped with them by CASCADE.
+  returned: state is restored
+  type: list
+  elements: str
+  sample: [extension pg_trgm, table public.audit_log, table public.users, type public.mood, view public.active_users]
 target_db:
   description: The database restored into.
   returned: state is restored
@@ -416,7 +445,7 @@ def argument_spec():
         source_db=dict(type='str'),
         target_db=dict(type='str'),
         target_owner=dict(type='str'),
-        restore_mode=dict(type='str', choices=['clean', 'recreate', 'create'], default='clean'),
+        restore_mode=dict(type='str', choices=['exact', 'clean', 'recreate', 'create'], default='clean'),
         single_transaction=dict(type='bool'),
         maintenance_db=dict(type='str', default='postgres'),
         bin_dir=dict(type='path'),

@@ -249,6 +249,121 @@ def test_the_database_owner_restores_without_superuser_or_createdb(postgres, see
     assert fingerprint(postgres, seeded) == original
 
 
+# What a newer release's migrations do after the backup (demoapp 2.0.0's 0002 adds audit_log with a foreign key
+# on users.id): new objects that depend on the backup's, a schema the backup does not know, changed data.
+NEWER_SCHEMA = """
+CREATE TYPE order_state AS ENUM ('new', 'paid');
+ALTER TABLE orders ADD COLUMN state order_state DEFAULT 'new';
+CREATE TABLE audit_log (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers (id), at timestamptz);
+INSERT INTO audit_log (customer_id) SELECT id FROM customers WHERE id <= 10;
+CREATE VIEW big_spenders AS SELECT customer_id, sum(total) AS spent FROM orders GROUP BY customer_id;
+CREATE SEQUENCE invoice_numbers;
+CREATE FUNCTION order_count(customer int) RETURNS bigint LANGUAGE sql AS
+  'SELECT count(*) FROM public.orders WHERE customer_id = customer';
+CREATE SCHEMA reporting;
+CREATE TABLE reporting.daily (customer_id int REFERENCES public.customers (id), day date);
+INSERT INTO reporting.daily VALUES (1, '2026-11-26');
+UPDATE alembic_version SET version_num = 'b2c3d4e5f6a7';
+DELETE FROM orders WHERE id > 2000;
+INSERT INTO customers (email) VALUES ('after-backup@example.com');
+"""
+NEWER_OBJECTS = ['function public.order_count(integer)', 'sequence public.invoice_numbers', 'table public.audit_log',
+                 'type public.order_state', 'view public.big_spenders']
+
+
+def schema_of(postgres, dbname, schema='public'):
+    """pg_dump --schema-only of one schema, without the random \\restrict key lines: equal text, equal schema."""
+    out = subprocess.run(['pg_dump', '--schema-only', '--schema=%s' % schema, postgres.dsn(dbname)],
+                         capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if not line.startswith(('\\restrict', '\\unrestrict'))]
+
+
+@pytest.mark.parametrize('login', ['superuser', 'owner'])
+def test_exact_restores_the_backup_over_a_newer_schema(postgres, seeded, conn, tmp_path, run_playbook, login):
+    # The rollback case: the backup's own database, migrated since. 'owner' is the usual production role, the
+    # database's owner without superuser or CREATEDB.
+    if login == 'owner':
+        conn = dict(conn, login_user=APP_USER, login_password=APP_PASSWORD)
+    dest = str(tmp_path / 'backups')
+    original, original_schema = fingerprint(postgres, seeded), schema_of(postgres, seeded)
+    [backup] = run_tasks(run_playbook, [dict(conn, db=seeded, dest=dest, label='pre-2.0.0')])
+    assert_ok(backup)
+    postgres.load_sql(seeded, NEWER_SCHEMA)
+    newer = fingerprint(postgres, seeded)
+    restore = dict(conn, state='restored', db=seeded, dest=dest, label='pre-2.0.0')
+
+    # clean cannot drop customers_pkey while audit_log's foreign key needs it: it fails, rolled back, and says why.
+    [clean] = run_tasks(run_playbook, [restore])
+    assert clean['failed'] is True and clean['changed'] is False
+    assert 'the single transaction was rolled back' in clean['msg'] and 'restore_mode exact' in clean['msg']
+    assert fingerprint(postgres, seeded) == newer
+
+    exact = dict(restore, restore_mode='exact')
+    [planned] = run_tasks(run_playbook, [(exact, {'check_mode': True})])
+    assert_ok(planned)
+    assert planned['changed'] is True and planned['steps'] == ['clear', 'restore']
+    assert set(NEWER_OBJECTS) <= set(planned['dropped'])
+    assert 'table public.customers' in planned['dropped'] and 'table reporting.daily' not in planned['dropped']
+    assert 'schemas public: %d objects dropped' % len(planned['dropped']) in planned['diff']['before']
+    assert '  - table public.audit_log\n' in planned['diff']['before']
+    assert fingerprint(postgres, seeded) == newer, 'check mode changed the database'
+
+    real, check_again, real_again = run_tasks(run_playbook, [exact, (exact, {'check_mode': True}), exact])
+    assert_ok(real)
+    assert real['changed'] is True and real['dropped'] == planned['dropped']
+    assert fingerprint(postgres, seeded) == original
+    assert schema_of(postgres, seeded) == original_schema
+    assert postgres.query('SELECT version_num FROM alembic_version', dbname=seeded) == [('ae1027a6acf',)]
+    # A schema the backup does not hold stays, without the foreign key onto the replaced table.
+    assert postgres.query('SELECT count(*) FROM reporting.daily', dbname=seeded) == [(1,)]
+    assert postgres.query("SELECT count(*) FROM pg_constraint WHERE conrelid = 'reporting.daily'::regclass "
+                          "AND contype = 'f'", dbname=seeded) == [(0,)]
+    assert any(c.startswith('psql ') and '--single-transaction' in c for c in real['commands'])
+    assert 'DROP TABLE IF EXISTS public.audit_log CASCADE' in real['queries']
+    assert not glob.glob(os.path.join(dest, '.artisan-tmp-*')), 'the SQL script was left behind'
+    for again in (check_again, real_again):
+        assert_ok(again)
+        assert again['changed'] is False, again['msg']
+    assert fingerprint(postgres, seeded) == original
+
+
+REFUSE_ORDERS = """
+CREATE SCHEMA dba;
+CREATE FUNCTION dba.refuse_orders() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = 'public.orders') THEN
+    RAISE EXCEPTION 'no orders table today';
+  END IF;
+END $$;
+CREATE EVENT TRIGGER refuse_orders ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION dba.refuse_orders();
+"""
+
+
+def test_exact_is_all_or_nothing(postgres, seeded, tmp_path, run_playbook):
+    owner = dict(login_host='127.0.0.1', port=postgres.port, login_user=APP_USER, login_password=APP_PASSWORD)
+    dest = str(tmp_path / 'backups')
+    original = fingerprint(postgres, seeded)
+    [backup] = run_tasks(run_playbook, [dict(owner, db=seeded, dest=dest, label='pre')])
+    assert_ok(backup)
+    postgres.load_sql(seeded, NEWER_SCHEMA)
+    # A DBA's event trigger refuses to create the orders table: the replay fails after every drop ran, and the
+    # transaction takes the drops back with it.
+    postgres.load_sql(seeded, REFUSE_ORDERS, user=SUPERUSER)
+    newer = fingerprint(postgres, seeded)
+    exact = dict(owner, state='restored', db=seeded, dest=dest, label='pre', restore_mode='exact')
+    [refused] = run_tasks(run_playbook, [exact])
+    assert refused['failed'] is True and refused['changed'] is False
+    assert 'the single transaction was rolled back' in refused['msg'] and 'no orders table today' in refused['msg']
+    assert 'table public.audit_log' in refused['dropped']
+    assert fingerprint(postgres, seeded) == newer
+    assert postgres.database_comment(seeded) is None
+
+    postgres.load_sql(seeded, 'DROP EVENT TRIGGER refuse_orders', user=SUPERUSER)
+    [restored] = run_tasks(run_playbook, [exact])
+    assert_ok(restored)
+    assert fingerprint(postgres, seeded) == original
+
+
 def test_a_restore_lacking_privileges_is_refused_before_anything_changes(postgres, seeded, conn, tmp_path, run_playbook):
     owner = dict(login_host='127.0.0.1', port=postgres.port, login_user=APP_USER, login_password=APP_PASSWORD)
     dest = str(tmp_path / 'backups')

@@ -213,9 +213,8 @@ def test_rollback_switches_the_hosts_first_then_downgrades_with_the_newer_script
     assert record(fleet, upgraded) == closed
 
 
-# Known defect, seen in make test: pg_backup's restore_mode clean runs pg_restore --clean, which cannot drop
-# users_pkey while 2.0.0's audit_log (not in the 1.0.0 backup) has a foreign key on it; the restore rolls back.
-@pytest.mark.xfail(strict=True, reason='restore_mode clean cannot drop objects that newer tables depend on')
+# 2.0.0's audit_log (not in the backup) has a foreign key on users.id: pg_restore --clean alone could not drop
+# users_pkey; the role restores with restore_mode exact.
 def test_restore_puts_the_backup_back_after_the_hosts(run_playbook, fleet, upgraded):
     release_id = upgrade(run_playbook, fleet, '1.0.0', '2.0.0', backup_label='restore-2.0.0')
     in_backup = emails(fleet)
@@ -249,8 +248,7 @@ def test_restore_puts_the_backup_back_after_the_hosts(run_playbook, fleet, upgra
     assert host_state(fleet) == before
 
 
-# Starts from the database the restore case leaves (0001); while that case fails, this one starts at 0002.
-@pytest.mark.xfail(strict=True, reason='needs the restore case to pass first')
+# Starts from the database the restore case leaves (0001).
 def test_contract_is_undone_before_the_hosts_switch_back(run_playbook, fleet, upgraded):
     release_id = upgrade(run_playbook, fleet, '1.0.0', '3.0.0', backup_label='contract-3.0.0', contract=True)
     assert revisions(fleet) == ['0003']

@@ -122,3 +122,69 @@ PG_DUMP_UNKNOWN_HOST = (1, 'pg_dump: error: could not translate host name "nonex
 # pg_restore --list of a custom archive cut after 300 bytes, and of a file that is no archive.
 PG_RESTORE_TRUNCATED = (1, 'pg_restore: error: could not read from input file: end of file\n')
 PG_RESTORE_NOT_AN_ARCHIVE = (1, 'pg_restore: error: input file does not appear to be a valid archive (too short?)\n')
+
+# pg_restore --list of `pg_dump -Fc` of a database with a second schema (extra: a table, a function, a comment) and
+# public (tables, an enum and a composite type, a view, a foreign key).
+LIST_TWO_SCHEMAS = """\
+;
+; Archive created at 2026-11-26 22:30:00 UTC
+;     dbname: exp
+;     TOC Entries: 25
+;     Compression: -1
+;     Dump Version: 1.14-0
+;     Format: CUSTOM
+;     Integer: 4 bytes
+;     Offset: 8 bytes
+;     Dumped from database version: 15.18 (Debian 15.18-0+deb12u1)
+;     Dumped by pg_dump version: 15.18 (Debian 15.18-0+deb12u1)
+;
+;
+; Selected TOC Entries:
+;
+6; 2615 16500 SCHEMA - extra artisan
+3382; 0 0 COMMENT - SCHEMA extra artisan
+857; 1247 16519 TYPE public mood artisan
+845; 1247 16432 TYPE public pair artisan
+222; 1255 16525 FUNCTION extra f(integer, text) artisan
+216; 1259 16501 TABLE extra t artisan
+217; 1259 16504 TABLE public alembic_version artisan
+221; 1259 16526 TABLE public audit_log artisan
+218; 1259 16507 TABLE public users artisan
+219; 1259 16512 SEQUENCE public users_id_seq artisan
+3383; 0 0 SEQUENCE OWNED BY public users_id_seq artisan
+220; 1259 16521 VIEW public v artisan
+3222; 2604 16513 DEFAULT public users id artisan
+3371; 0 16501 TABLE DATA extra t artisan
+3372; 0 16504 TABLE DATA public alembic_version artisan
+3375; 0 16526 TABLE DATA public audit_log artisan
+3373; 0 16507 TABLE DATA public users artisan
+3384; 0 0 SEQUENCE SET public users_id_seq artisan
+3224; 2606 16515 CONSTRAINT public alembic_version alembic_version_pkey artisan
+3226; 2606 16517 CONSTRAINT public users users_pkey artisan
+3227; 2606 16529 FK CONSTRAINT public audit_log audit_log_user_id_fkey artisan
+"""
+
+# The object headers of `pg_dump -Fp` of the same database (schema and data).
+PLAIN_HEADERS = """\
+-- Name: extra; Type: SCHEMA; Schema: -; Owner: artisan
+-- Name: SCHEMA extra; Type: COMMENT; Schema: -; Owner: artisan
+-- Name: mood; Type: TYPE; Schema: public; Owner: artisan
+-- Name: pair; Type: TYPE; Schema: public; Owner: artisan
+-- Name: f(integer, text); Type: FUNCTION; Schema: extra; Owner: artisan
+-- Name: t; Type: TABLE; Schema: extra; Owner: artisan
+-- Name: alembic_version; Type: TABLE; Schema: public; Owner: artisan
+-- Name: audit_log; Type: TABLE; Schema: public; Owner: artisan
+-- Name: users; Type: TABLE; Schema: public; Owner: artisan
+-- Name: users_id_seq; Type: SEQUENCE; Schema: public; Owner: artisan
+-- Name: users_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: artisan
+-- Name: v; Type: VIEW; Schema: public; Owner: artisan
+-- Name: users id; Type: DEFAULT; Schema: public; Owner: artisan
+-- Data for Name: t; Type: TABLE DATA; Schema: extra; Owner: artisan
+-- Data for Name: alembic_version; Type: TABLE DATA; Schema: public; Owner: artisan
+-- Data for Name: audit_log; Type: TABLE DATA; Schema: public; Owner: artisan
+-- Data for Name: users; Type: TABLE DATA; Schema: public; Owner: artisan
+-- Name: users_id_seq; Type: SEQUENCE SET; Schema: public; Owner: artisan
+-- Name: alembic_version alembic_version_pkey; Type: CONSTRAINT; Schema: public; Owner: artisan
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: artisan
+-- Name: audit_log audit_log_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: artisan
+"""

@@ -105,6 +105,73 @@ def test_restore_single_transaction_refuses_jobs():
         decide.restore_single_transaction(True, 2)
 
 
+@pytest.mark.parametrize('requested, jobs, refused', [(None, 1, None), (True, 1, None), (False, 1, 'single_transaction false'),
+                                                      (None, 2, 'jobs > 1')])
+def test_restore_mode_exact_is_always_one_transaction(requested, jobs, refused):
+    if refused is None:
+        assert decide.restore_single_transaction(requested, jobs, 'exact') is True
+        return
+    with pytest.raises(decide.BackupSpecError, match='restore_mode exact drops and restores in one transaction: it '
+                                                     'cannot run with %s' % refused):
+        decide.restore_single_transaction(requested, jobs, 'exact')
+
+
+def test_sql_script_argv_replaces_the_archives_own_objects():
+    assert decide.sql_script_argv('/usr/lib/postgresql/15/bin/pg_restore', ['--no-owner']) == [
+        '/usr/lib/postgresql/15/bin/pg_restore', '--clean', '--if-exists', '--exit-on-error', '--no-owner']
+
+
+def test_the_schemas_an_archive_holds():
+    two = decide.parse_restore_list(recorded.LIST_TWO_SCHEMAS)
+    assert decide.listing_schemas(two) == ['extra', 'public']
+    # PostgreSQL 15's pg_dump writes no SCHEMA entry for public: its objects name it.
+    assert decide.listing_schemas(decide.parse_restore_list(recorded.LIST_CUSTOM)) == ['public']
+    assert decide.listing_schemas(decide.parse_restore_list(recorded.LIST_CUSTOM_EMPTY)) == []
+    # A schema of its own (created, commented) counts although it holds nothing; kinds with spaces are whole.
+    assert decide.listing_schemas({'entries': [
+        {'dump_id': 6, 'description': 'SCHEMA - audit artisan'},
+        {'dump_id': 7, 'description': 'COMMENT - SCHEMA audit artisan'},
+        {'dump_id': 8, 'description': 'MATERIALIZED VIEW DATA reports daily artisan'},
+        {'dump_id': 9, 'description': 'EXTENSION - pgcrypto'},
+        {'dump_id': 10, 'description': 'SOMETHING NEW x y z'},
+    ]}) == ['audit', 'reports']
+
+
+def test_the_schemas_a_plain_dump_holds():
+    assert decide.plain_dump_schemas(recorded.PLAIN_HEADERS.splitlines()) == ['extra', 'public']
+    assert decide.plain_dump_schemas(['CREATE TABLE public.x (id int);', '-- PostgreSQL database dump']) == []
+
+
+def test_drop_statements_cascade_and_tolerate_what_is_already_gone():
+    assert decide.drop_statements([
+        ['extension', 'pgcrypto'], ['function', 'public.order_count(integer)'], ['table', 'public.audit_log'],
+        ['materialized view', 'public.mv'], ['type', 'public.order_state'], ['composite type', 'public.pair'],
+        ['statistics object', 'public.users_stats'], ['text search configuration', 'public.fr'],
+    ]) == [
+        'DROP EXTENSION IF EXISTS pgcrypto CASCADE', 'DROP FUNCTION IF EXISTS public.order_count(integer) CASCADE',
+        'DROP TABLE IF EXISTS public.audit_log CASCADE', 'DROP MATERIALIZED VIEW IF EXISTS public.mv CASCADE',
+        'DROP TYPE IF EXISTS public.order_state CASCADE', 'DROP TYPE IF EXISTS public.pair CASCADE',
+        'DROP STATISTICS IF EXISTS public.users_stats CASCADE',
+        'DROP TEXT SEARCH CONFIGURATION IF EXISTS public.fr CASCADE',
+    ]
+
+
+def test_exact_plan_lists_what_is_dropped():
+    plan = decide.exact_plan('shop', ['extra', 'public'], [['table', 'public.audit_log'], ['view', 'public.v']])
+    assert plan == ("schemas extra, public: 2 objects dropped, then the backup's restored\n"
+                    '  - table public.audit_log\n  - view public.v\n')
+    assert decide.exact_plan('shop', [], []) == ''
+
+
+def test_a_failed_clean_restore_points_to_exact_when_new_objects_depend_on_the_old():
+    stderr = ('pg_restore: error: could not execute query: ERROR:  cannot drop constraint users_pkey on table '
+              'public.users because other objects depend on it\nDETAIL:  constraint audit_log_user_id_fkey on table '
+              'audit_log depends on index users_pkey\n')
+    assert 'restore_mode exact' in decide.restore_failure_hint('clean', stderr)
+    assert decide.restore_failure_hint('exact', stderr) == ''
+    assert decide.restore_failure_hint('clean', 'pg_restore: error: out of memory') == ''
+
+
 def test_parse_restore_list_of_a_custom_archive():
     listing = decide.parse_restore_list(recorded.LIST_CUSTOM)
     assert listing['header']['Format'] == 'CUSTOM'
@@ -240,6 +307,7 @@ def test_free_space_error():
 
 @pytest.mark.parametrize('mode, exists, steps', [
     ('clean', True, ['clean', 'restore']),
+    ('exact', True, ['clear', 'restore']),
     ('recreate', True, ['drop', 'create', 'restore']),
     ('recreate', False, ['create', 'restore']),
     ('create', False, ['create', 'restore']),
@@ -250,6 +318,7 @@ def test_restore_steps(mode, exists, steps):
 
 @pytest.mark.parametrize('mode, exists, message', [
     ('clean', False, 'database "shop" does not exist: restore_mode clean'),
+    ('exact', False, 'database "shop" does not exist: restore_mode exact'),
     ('create', True, 'database "shop" already exists: restore_mode create'),
 ])
 def test_restore_steps_refuses(mode, exists, message):
@@ -290,6 +359,9 @@ OWNER = {'user': 'app', 'superuser': False, 'createdb': False, 'owns_target': Tr
 @pytest.mark.parametrize('role, steps, mode, target_owner, missing', [
     ({'user': 'postgres', 'superuser': True}, ['drop', 'create', 'restore'], 'recreate', 'app', None),
     (OWNER, ['clean', 'restore'], 'clean', None, None),
+    (OWNER, ['clear', 'restore'], 'exact', None, None),  # no CREATEDB needed
+    (dict(OWNER, owns_target=False), ['clear', 'restore'], 'exact', None,
+     ['ownership of database "shop" (to replace its objects in it']),
     (dict(OWNER, createdb=True), ['drop', 'create', 'restore'], 'recreate', None, None),
     (dict(OWNER, createdb=True), ['create', 'restore'], 'create', 'app', None),  # owning itself needs no membership
     (dict(OWNER, createdb=True, target_owner=True), ['create', 'restore'], 'create', 'web', None),

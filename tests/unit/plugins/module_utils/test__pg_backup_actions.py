@@ -48,6 +48,9 @@ class FakeServer:
                           'postgres': {'comment': None, 'count': 0, 'names': []}}
         self.role = {'user': 'artisan', 'superuser': True, 'createdb': True, 'owns_target': True, 'target_owner': None}
         self.statements: list[str] = []
+        # What schema_objects() finds in the backup's schemas (pg_identify_object type and identity).
+        self.objects = [['table', 'public.audit_log'], ['table', 'public.users'], ['type', 'public.mood']]
+        self.schema_queries: list[str] = []
 
     @staticmethod
     def literal(query: str) -> str:
@@ -71,6 +74,9 @@ class FakeServer:
             return '' if held is None or held['comment'] is None else json.dumps(held['comment']) + '\n'
         if "json_build_object('user'" in query:
             return json.dumps(self.role) + '\n'
+        if 'pg_identify_object' in query:
+            self.schema_queries.append(query)
+            return json.dumps(self.objects) + '\n'
         if "json_build_object('count'" in query:
             held = self.databases[dbname]
             return json.dumps({'count': held['count'], 'names': held['names']}) + '\n'
@@ -96,7 +102,8 @@ class FakeTransport:
 
     def __init__(self, server: FakeServer, kind: str = 'docker', dump: bytes = ARCHIVE, dump_fails: tuple | None = None,
                  listing: str = recorded.LIST_CUSTOM,
-                 list_fails: tuple | None = None, restore_fails: tuple | None = None, broken: str | None = None) -> None:
+                 list_fails: tuple | None = None, restore_fails: tuple | None = None, broken: str | None = None,
+                 convert_fails: tuple | None = None) -> None:
         self.server = server
         self.kind = kind
         self.dump = dump
@@ -105,6 +112,7 @@ class FakeTransport:
         self.list_fails = list_fails
         self.restore_fails = restore_fails
         self.broken = broken
+        self.convert_fails = convert_fails
         self.calls: list[dict] = []
 
     def check(self) -> None:
@@ -131,6 +139,16 @@ class FakeTransport:
             return self.pg_dump(argv, option, stdout, done)
         data = stdin.read() if stdin is not None else self.read_file(argv[-1])
         call['input'] = data
+        if program == 'pg_restore' and '--file' in option:  # the archive turned into SQL
+            if self.convert_fails:
+                return ExecResult(self.convert_fails[0], self.convert_fails[1], stdout=None, **done)
+            sql = b'-- SQL of an archive of %d bytes\n' % len(data)
+            if option['--file'] == '-':
+                stdout.write(sql)
+            else:
+                with open(option['--file'], 'wb') as handle:
+                    handle.write(sql)
+            return ExecResult(0, '', stdout=None, **done)
         if '--list' in argv:
             if self.list_fails:
                 return ExecResult(self.list_fails[0], self.list_fails[1], stdout=b'', **done)
@@ -665,14 +683,110 @@ def test_a_failed_restore_does_not_leave_a_marker_that_says_done(tmp_path):
     assert 'pre-1.9@sha256:' in server.databases['shop']['comment']
 
     server.statements.clear()
-    failing = FakeTransport(server, restore_fails=(1, 'pg_restore: error: could not execute query: ERROR:  boom\n'))
-    error = failure(actions.restore_backup, restore_params(tmp_path), failing)
-    assert error.msg.startswith('restore of %s into shop failed (rc 1); the single transaction was rolled back: '
+    boom = (1, 'pg_restore: error: could not execute query: ERROR:  boom\n')
+    failing = FakeTransport(server, restore_fails=boom)
+    error = failure(actions.restore_backup, restore_params(tmp_path, single_transaction=False), failing)
+    assert error.msg.startswith('restore of %s into shop failed (rc 1); the database may be partly restored: '
                                 'pg_restore: error' % (tmp_path / 'shop--pre-2.0.dump'))
-    # The old marker was cleared before the restore began: the database claims neither backup.
+    # The old marker was cleared before the restore began: the database claims neither backup, and the task
+    # says that it changed the database.
     assert server.statements == ['COMMENT ON DATABASE "shop" IS NULL']
     assert server.databases['shop']['comment'] is None
+    assert error.context['changed'] is True
     assert len(failing.called('pg_restore', '--dbname')) == 1
+
+
+def restored_from_the_older_backup(tmp_path):
+    """Two backups, the older one restored: (the server, the database's comment with its marker)."""
+    seed_backup(tmp_path, 'pre-1.9', NOW - datetime.timedelta(days=1), content=b'older archive')
+    seed_backup(tmp_path, 'pre-2.0', NOW)
+    server = FakeServer()
+    perform(actions.restore_backup, restore_params(tmp_path, label='pre-1.9'), FakeTransport(server))
+    server.statements.clear()
+    return server, server.databases['shop']['comment']
+
+
+def test_a_failed_single_transaction_restore_leaves_the_database_and_its_marker_as_they_were(tmp_path):
+    server, before = restored_from_the_older_backup(tmp_path)
+    failing = FakeTransport(server, restore_fails=(1, 'pg_restore: error: could not execute query: ERROR:  boom\n'))
+    error = failure(actions.restore_backup, restore_params(tmp_path), failing)
+    assert 'the single transaction was rolled back: pg_restore: error' in error.msg
+    assert server.statements == [] and server.databases['shop']['comment'] == before
+    assert error.context['changed'] is False
+
+
+def test_a_restore_failing_after_the_drop_says_it_changed_the_database(tmp_path):
+    seed_backup(tmp_path, 'pre-2.0', NOW)
+    server = FakeServer()
+    failing = FakeTransport(server, restore_fails=(1, 'pg_restore: error: could not execute query: ERROR:  boom\n'))
+    error = failure(actions.restore_backup, restore_params(tmp_path, restore_mode='recreate'), failing)
+    assert server.statements[:2] == ['DROP DATABASE "shop" WITH (FORCE)', 'CREATE DATABASE "shop" TEMPLATE template0']
+    assert error.context['changed'] is True and error.context['steps'] == ['drop', 'create', 'restore']
+    assert 'the single transaction was rolled back' in error.msg
+
+
+@pytest.mark.parametrize('kind', ['docker', 'local'])
+def test_exact_drops_the_backups_schemas_and_replays_it_in_one_psql_transaction(tmp_path, kind, local_catalog):
+    manifest = seed_backup(tmp_path, 'pre-2.0', NOW)
+    server = local_catalog if kind == 'local' else FakeServer()
+    transport = FakeTransport(server, kind=kind, listing=recorded.LIST_TWO_SCHEMAS)
+    params = restore_params(tmp_path, restore_mode='exact', restore_args=['--no-owner'])
+
+    planned, _warnings = perform(actions.restore_backup, params, transport, check_mode=True)
+    assert planned['changed'] is True and planned['steps'] == ['clear', 'restore']
+    assert planned['dropped'] == ['table public.audit_log', 'table public.users', 'type public.mood']
+    assert "schemas extra, public: 3 objects dropped, then the backup's restored\n" in planned['diff']['before']
+    assert "nspname IN ('extra', 'public')" in server.schema_queries[0]
+    assert transport.called('psql', '--file') == [] and server.statements == []
+
+    result, _warnings = perform(actions.restore_backup, params, transport)
+    assert result['changed'] is True and result['msg'] == 'restored pre-2.0 into shop (clear, restore)'
+    [convert] = transport.called('pg_restore', '--file')
+    assert convert['argv'][:5] == ['pg_restore', '--clean', '--if-exists', '--exit-on-error', '--no-owner']
+    [replay] = transport.called('psql', '--file')
+    assert '--single-transaction' in replay['argv'] and '--set=ON_ERROR_STOP=1' in replay['argv']
+    # The drops, then the SQL of the archive, in one script (one transaction).
+    assert replay['input'] == (b'DROP TABLE IF EXISTS public.audit_log CASCADE;\nDROP TABLE IF EXISTS public.users CASCADE;\n'
+                               b'DROP TYPE IF EXISTS public.mood CASCADE;\n-- SQL of an archive of %d bytes\n' % len(ARCHIVE))
+    assert result['queries'][:3] == ['DROP TABLE IF EXISTS public.audit_log CASCADE',
+                                     'DROP TABLE IF EXISTS public.users CASCADE', 'DROP TYPE IF EXISTS public.mood CASCADE']
+    assert server.databases['shop']['comment'] == 'artisan.restored_from: pre-2.0@sha256:%s' % manifest['sha256']
+    assert transport.called('pg_restore', '--dbname') == []
+    assert listing(tmp_path) == ['shop--pre-2.0.dump', 'shop--pre-2.0.manifest.json'], 'the SQL script was left behind'
+
+
+def test_exact_failing_changes_nothing_and_says_so(tmp_path):
+    server, before = restored_from_the_older_backup(tmp_path)
+    params = restore_params(tmp_path, restore_mode='exact')
+    failing = FakeTransport(server, restore_fails=(3, 'psql:<stdin>:40: ERROR:  must be owner of table audit_log\n'))
+    error = failure(actions.restore_backup, params, failing)
+    assert error.msg.startswith('restore of %s into shop failed (rc 3); the single transaction was rolled back: '
+                                'psql:<stdin>:40: ERROR:  must be owner' % (tmp_path / 'shop--pre-2.0.dump'))
+    assert error.context['changed'] is False
+    assert error.context['dropped'] == ['table public.audit_log', 'table public.users', 'type public.mood']
+    assert server.statements == [] and server.databases['shop']['comment'] == before
+
+    unconvertible = FakeTransport(server, convert_fails=(1, 'pg_restore: error: could not read from input file\n'))
+    error = failure(actions.restore_backup, params, unconvertible)
+    assert error.msg.startswith('pg_restore could not turn %s into SQL (rc 1), nothing was changed'
+                                % (tmp_path / 'shop--pre-2.0.dump'))
+    assert error.context['changed'] is False and unconvertible.called('psql', '--file') == []
+    assert listing(tmp_path) == ['shop--pre-1.9.dump', 'shop--pre-1.9.manifest.json', 'shop--pre-2.0.dump',
+                                 'shop--pre-2.0.manifest.json']
+
+
+def test_exact_replays_a_plain_backup_after_the_drops(tmp_path):
+    plain = PLAIN.replace(b'\nCREATE TABLE', b'\n-- Name: users; Type: TABLE; Schema: public; Owner: artisan\nCREATE TABLE')
+    manifest = seed_backup(tmp_path, 'pre-2.0', NOW, content=gzip.compress(plain), format='plain')
+    os.rename(str(tmp_path / 'shop--pre-2.0.dump'), str(tmp_path / manifest['file']))
+    server = FakeServer()
+    transport = FakeTransport(server)
+    result, _warnings = perform(actions.restore_backup, restore_params(tmp_path, restore_mode='exact'), transport)
+    assert result['changed'] is True
+    assert "nspname IN ('public')" in server.schema_queries[0]
+    [replay] = transport.called('psql', '--file')
+    assert replay['input'].startswith(b'DROP TABLE IF EXISTS public.audit_log CASCADE;\n')
+    assert replay['input'].endswith(plain) and transport.called('pg_restore') == []
 
 
 def test_a_plain_backup_is_replayed_by_psql_decompressed(tmp_path):
@@ -688,6 +802,7 @@ def test_a_plain_backup_is_replayed_by_psql_decompressed(tmp_path):
 @pytest.mark.parametrize('kind, change, expected', [
     ('docker', dict(jobs=4), 'parallel restore (jobs > 1) reads the archive from a file, but through docker'),
     ('local', dict(jobs=2, single_transaction=True), 'single_transaction cannot be combined with jobs > 1'),
+    ('local', dict(jobs=2, restore_mode='exact'), 'restore_mode exact drops and restores in one transaction'),
 ])
 def test_restore_option_conflicts_are_refused(tmp_path, kind, change, expected):
     seed_backup(tmp_path, 'pre-2.0', NOW)
