@@ -62,7 +62,8 @@ class Stack:
         return out.decode().strip()
 
     def migrate_containers(self) -> list[str]:
-        return [c.name for c in self.client.containers.list(all=True, filters={'name': self.migrate_container})]
+        # The name filter is a regular expression: anchored, not the stack's one-shot migrate-1 service container.
+        return [c.name for c in self.client.containers.list(all=True, filters={'name': '^%s$' % self.migrate_container})]
 
     def inventory(self, **overrides) -> dict:
         """The example inventory's values, with what differs here: the stack's folder, name and port, the folders
