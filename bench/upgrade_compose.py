@@ -1,14 +1,13 @@
 """Benchmark the compose upgrade of examples/compose (PostgreSQL, app1 and app2, nginx) beside the runbook's way.
 
 One stack at a time, project artisan-bench-compose (and artisan-bench-compose-green), nginx on 127.0.0.1:18790, made
-afresh from demoapp 1.0.0 before each phase; the same bounded request loop through nginx (one new connection per
-request, about 40 per second, at most 20 000 requests or 10 minutes) during:
+from demoapp 1.0.0; the same bounded request loop through nginx (one new connection per request, about 40 per second,
+at most 20 000 requests or 10 minutes) during:
 
-1. the runbook's way: `DEMOAPP_VERSION=2.0.0 docker compose up -d --wait` (its migrate service runs first);
-2. ours, rolling: the deploy_compose role's main entry point, 1.0.0 -> 2.0.0 (the expand revision 0002 applied first);
-3. ours, blue_green: the same, as a second compose project switched in nginx (grace period 5 s); then
-4. the rollback entry point, as after a failed smoke of the new release: the run's wall time (nginx is switched back
-   to the kept 1.0.0 project before the run stops 2.0.0 and ends), and whether nginx answers 1.0.0 only after it.
+1. the runbook's way: `DEMOAPP_VERSION=2.0.0 docker compose up -d --wait` (its migrate service runs first, to head);
+2. on a second stack with the expand revision 0002 applied, the deploy_compose role's main entry point 1.0.0 -> 2.0.0
+   with `rolling`, then its rollback entry point back to 1.0.0 (as after a failed smoke), then the same with
+   `blue_green` (grace period 5 s; the rollback switches nginx back to the kept 1.0.0 project and stops 2.0.0).
 
 Wall time and failed requests are printed side by side; nothing is asserted. Only 127.0.0.1 is used. Run from the
 repository root: python -m bench.upgrade_compose (ANSIBLE_COLLECTIONS_PATH at the collection).
@@ -101,23 +100,21 @@ def main() -> None:
         rows.append(('runbook `DEMOAPP_VERSION=2.0.0 docker compose up -d`', wall, load))
         remove(stack)
 
+        # One stack for ours, as a user would run it: the expand revision first (1.0.0 runs on it), then each strategy
+        # from 1.0.0, each followed by the rollback entry point back to 1.0.0.
+        stack = fresh_stack(folder, client)
+        expand(stack)
         for strategy in ('rolling', 'blue_green'):
-            stack = fresh_stack(folder, client)
-            expand(stack)
-            options = dict(deploy_compose_version='2.0.0', deploy_compose_strategy=strategy, deploy_compose_grace_period=5)
-            wall, load, run = timed(lambda: stack.role('main', **options))
+            options = dict(deploy_compose_strategy=strategy, deploy_compose_grace_period=5, deploy_compose_health_timeout=300)
+            wall, load, run = timed(lambda: stack.role('main', deploy_compose_version='2.0.0', **options))
             print('ours %s 1.0.0 -> 2.0.0: rc %d, %.1f s; %s' % (strategy, run.rc, wall, _report.load_line(
                 load.total, load.failures, load.answers)), flush=True)
-            rows.append(('deploy_compose `%s`' % strategy, wall, load))
-            if strategy == 'blue_green':
-                wall, load, run = timed(lambda: stack.role('rollback'))
-                answered = _report.load_line(load.total, load.failures, load.answers)
-                print('rollback after blue_green (switch back to 1.0.0): rc %d, %.1f s from its start to 1.0.0 serving '
-                      'and 2.0.0 stopped; nginx answers 1.0.0 only: %s; %s' % (run.rc, wall, serves_only('1.0.0'), answered),
-                      flush=True)
-                rows.append(('rollback entry point after blue_green', wall, load))
-            remove(stack)
-            stack = None
+            rows.append(('deploy_compose `%s` 1.0.0 -> 2.0.0' % strategy, wall, load))
+            wall, load, run = timed(lambda: stack.role('rollback', **options))
+            answered = _report.load_line(load.total, load.failures, load.answers)
+            print('rollback entry point after %s (back to 1.0.0): rc %d, %.1f s; nginx answers 1.0.0 only: %s; %s'
+                  % (strategy, run.rc, wall, serves_only('1.0.0'), answered), flush=True)
+            rows.append(('rollback entry point after `%s` (2.0.0 -> 1.0.0)' % strategy, wall, load))
         print('\n| way | wall | failed / requests |\n| --- | --- | --- |')
         for name, wall, load in rows:
             print('| %s | %.1f s | %d / %d |' % (name, wall, len(load.failures), load.total))
