@@ -43,7 +43,11 @@ def fresh_stack(folder: pathlib.Path, client) -> Stack:
     project = ComposeProject(str(folder), env={})
     project.name = PROJECT
     project.env = {k: v for k, v in os.environ.items() if k not in ENV}
-    project.up_healthy()
+    try:
+        project.up_healthy()
+    except AssertionError:
+        project.down()
+        raise
     return Stack(project, 'demoapp', PORT, client)
 
 
