@@ -273,7 +273,13 @@ def container_summary(container: dict[str, t.Any], image_digests: list[str] | No
     return dict(name=(container.get('Name') or '').lstrip('/'), id=container.get('Id'), image_id=container.get('Image'),
                 image=(container.get('Config') or {}).get('Image'), version=container_version(container),
                 status=state.get('Status'), health=health(state) if state.get('Running') else None,
-                repo_digests=list(image_digests or []))
+                repo_digests=list(image_digests or []), networks=container_addresses(container))
+
+
+def container_addresses(container: dict[str, t.Any]) -> dict[str, str]:
+    """The container's IP address on each network it is attached to (what nginx on that network reaches)."""
+    networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
+    return {name: spec['IPAddress'] for name, spec in sorted(networks.items()) if (spec or {}).get('IPAddress')}
 
 
 def shared_network(container: dict[str, t.Any], nginx: dict[str, t.Any]) -> tuple[str, str] | None:

@@ -96,7 +96,8 @@ services:
     - Per service, the image its files give (C(image)), the version its running containers agree on (C(version), null
       when none runs or they differ), the IDs of the images they run (C(image_ids)), that ID when they all run one
       (C(image_id), else null), how many run (C(running)), and each
-      container (C(name), C(id), C(image_id), C(image), C(version), C(status), C(health), C(repo_digests)).
+      container (C(name), C(id), C(image_id), C(image), C(version), C(status), C(health), C(repo_digests), and
+      C(networks), its IP address per network).
   returned: success
   type: dict
   sample:
@@ -108,7 +109,7 @@ services:
       running: 1
       containers:
         - {name: demo-app1-1, id: "4f0c...", image_id: "sha256:34862e417059...", image: "demoapp:1.0.0", version: 1.0.0,
-           status: running, health: healthy, repo_digests: []}
+           status: running, health: healthy, repo_digests: [], networks: {demo_default: 172.18.0.5}}
 commands:
   description: The commands run (C(docker compose) lines, engine calls as the C(docker) command doing the same).
   returned: always

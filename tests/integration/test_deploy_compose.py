@@ -5,10 +5,12 @@ from the engine, the project's files and through nginx under a steady stream of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
 import shutil
+import typing as t
 import uuid
 
 import pytest
@@ -65,18 +67,17 @@ class Stack:
         return run_playbook([play], check=check, diff=check)
 
 
-@pytest.fixture(scope='module')
-def stack(docker_session, tmp_path_factory):
-    client = docker_session.client
-    repository = 'artisan-compose-%s' % uuid.uuid4().hex[:8]
+@contextlib.contextmanager
+def example_stack(client, folder: pathlib.Path, repository: str, note: str) -> t.Iterator[Stack]:
+    """A copy of examples/compose in ``folder`` whose images are tags ``repository``:1.0.0 to 3.0.0, up on 1.0.0 under a
+    unique project name and a free port; taken down (volumes too) and checked for leftovers at the end."""
     for version in ('1.0.0', '2.0.0', '3.0.0'):
         client.images.get('demoapp:%s' % version).tag(repository, version)
-    folder = tmp_path_factory.mktemp('compose') / 'stack'
     shutil.copytree(EXAMPLE, folder)
     compose = folder / 'compose.yaml'
     compose.write_text(compose.read_text().replace('demoapp:${DEMOAPP_VERSION', '%s:${DEMOAPP_VERSION' % repository))
     port = free_port()
-    (folder / '.env').write_text('# the stack of test_deploy_compose\nDEMO_HTTP_PORT=%d\nDEMOAPP_VERSION=1.0.0\n' % port)
+    (folder / '.env').write_text('# %s\nDEMO_HTTP_PORT=%d\nDEMOAPP_VERSION=1.0.0\n' % (note, port))
     # No variable of the stack in the environment: the project's .env is what the role edits.
     environ = {k: v for k, v in os.environ.items() if k not in ('DEMOAPP_VERSION', 'DEMO_HTTP_PORT', 'DEMOAPP_FAULT')}
     project = ComposeProject(str(folder))
@@ -90,6 +91,14 @@ def stack(docker_session, tmp_path_factory):
         for version in ('1.0.0', '2.0.0', '3.0.0'):
             client.images.remove('%s:%s' % (repository, version), noprune=True)
         assert leftovers == []
+
+
+@pytest.fixture(scope='module')
+def stack(docker_session, tmp_path_factory):
+    folder = tmp_path_factory.mktemp('compose') / 'stack'
+    with example_stack(docker_session.client, folder, 'artisan-compose-%s' % uuid.uuid4().hex[:8],
+                       'the stack of test_deploy_compose') as made:
+        yield made
 
 
 def changed_tasks(run: PlaybookRun) -> list[str]:

@@ -213,3 +213,8 @@ def test_the_backend_address_is_on_a_network_shared_with_nginx():
     nginx = container('nginx', networks={'demo_default': {'IPAddress': '172.18.0.2'}})
     assert decide.shared_network(app, nginx) == ('demo_default', '172.18.0.4')
     assert decide.shared_network(app, container('lonely', networks={'x': {'IPAddress': '1.2.3.4'}})) is None
+
+
+def test_a_container_summary_gives_its_address_on_each_network():
+    app = container('a', networks={'demo_default': {'IPAddress': '172.18.0.4'}, 'detached': {'IPAddress': ''}})
+    assert decide.container_summary(app)['networks'] == {'demo_default': '172.18.0.4'}
