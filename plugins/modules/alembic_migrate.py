@@ -195,8 +195,8 @@ options:
       env_from:
         description:
           - C(envFrom) sources of the Job's container before the run's own Secret, for example the application's
-            ConfigMap and Secret (V([{configMapRef: {name: app-config}}, {secretRef: {name: app-secret}}])), so that
-            C(env.py) sees the settings the application runs with. The database URL of the run still wins.
+            ConfigMap and Secret, each item with C(configMapRef) or C(secretRef) and its C(name), so that C(env.py)
+            sees the settings the application runs with. The database URL of the run still wins.
         type: list
         elements: dict
         default: []
