@@ -38,15 +38,14 @@ def start(kubesim_docker):
     kubectl('rollout', 'status', 'statefulset/postgresql', '--timeout=240s')
     migrate(kubectl, '1.0.0')
     kubectl('delete', 'job', '--all')
-    app = ['demoapp-deployment.yaml', 'demoapp-canary-deployment.yaml', 'demoapp-service.yaml']
-    kubectl('apply', *[arg for name in app for arg in ('-f', str(MANIFESTS / name))])
     # Two pods are enough to see a rolling upgrade; simulated time runs 5x faster than containers start (see
-    # test_deploy_k8s), so the progress deadline is made long.
-    # The readiness probe made patient as well: on a loaded machine /api/system/health can take seconds to answer.
-    probe = {'timeoutSeconds': 10, 'failureThreshold': 3}
-    kubectl('patch', 'deployment', 'demoapp', '-p', json.dumps({'spec': {
-        'replicas': 2, 'progressDeadlineSeconds': 3600,
-        'template': {'spec': {'containers': [{'name': 'app', 'readinessProbe': probe}]}}}}))
+    # test_deploy_k8s), so the progress deadline is made long, and the readiness probe patient: on a loaded
+    # machine /api/system/health can take seconds to answer. Changed before the apply: one rollout, not two.
+    deployment = yaml.safe_load((MANIFESTS / 'demoapp-deployment.yaml').read_text(encoding='utf-8'))
+    deployment['spec'].update(replicas=2, progressDeadlineSeconds=3600)
+    deployment['spec']['template']['spec']['containers'][0]['readinessProbe'].update(timeoutSeconds=10, failureThreshold=3)
+    kubectl('apply', '-f', '-', stdin=json.dumps(deployment))
+    kubectl('apply', '-f', str(MANIFESTS / 'demoapp-canary-deployment.yaml'), '-f', str(MANIFESTS / 'demoapp-service.yaml'))
     kubectl('rollout', 'status', 'deployment/demoapp', '--timeout=480s')
     deadline = time.monotonic() + 60
     while kubesim_docker.service_address('demoapp') is None:
