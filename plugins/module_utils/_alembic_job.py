@@ -14,6 +14,7 @@ collector removes it with the Job should this process die) and deleted with it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import shlex
 import typing as t
@@ -27,6 +28,8 @@ PROGRAM_VARIABLE = 'ARTISAN_PROGRAM'
 BOOTSTRAP = ("import os; exec(compile(os.environ.pop('%s'), 'artisan-program', 'exec'), {'__name__': '__main__'})"
              % PROGRAM_VARIABLE)
 LABELS = {'app.kubernetes.io/managed-by': 'artisan.upgrade', 'app.kubernetes.io/component': 'alembic-migrate'}
+# The helper's action that changes the database (see _alembic_actions.Migration.helper).
+APPLY_ACTION = 'apply'
 # What a failed Job's stderr keeps of its log.
 LOG_TAIL = 4000
 
@@ -38,15 +41,36 @@ def job_argument_spec() -> dict[str, t.Any]:
         service_account=dict(type='str'),
         labels=dict(type='dict', default={}),
         timeout=dict(type='int', default=600),
+        name=dict(type='str'),
+        env_from=dict(type='list', elements='dict', default=[]),
     )))
+
+
+# A Job's name is a DNS-1123 label: at most 63 characters.
+NAME_LIMIT = 63
+NAME_PATTERN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
+
+
+def job_option_errors(job: dict[str, t.Any]) -> str | None:
+    """What is wrong with the job option's name and env_from, else None."""
+    name = job.get('name')
+    if name is not None and (len(name) > NAME_LIMIT or not NAME_PATTERN.match(name)):
+        return ('job.name must be a DNS-1123 label (lower-case letters, digits and "-", at most %d characters, '
+                'starting and ending with a letter or digit), got "%s"' % (NAME_LIMIT, name))
+    for source in job.get('env_from') or []:
+        if not isinstance(source, dict) or len(set(source) & {'configMapRef', 'secretRef'}) != 1:
+            return ('job.env_from items are envFrom sources, each with one of configMapRef or secretRef '
+                    '(for example {secretRef: {name: app-secret}}), got %s' % (source,))
+    return None
 
 
 def job_manifest(name: str, job: dict[str, t.Any], command: list[str], secret: str) -> dict[str, t.Any]:
     labels = dict(LABELS, **{key: str(value) for key, value in (job.get('labels') or {}).items()})
     pod_spec: dict[str, t.Any] = {
         'restartPolicy': 'Never',
+        # The application's own sources first: the run's Secret (the database URL) wins over them.
         'containers': [{'name': 'migrate', 'image': job['image'], 'command': command,
-                        'envFrom': [{'secretRef': {'name': secret}}]}],
+                        'envFrom': list(job.get('env_from') or []) + [{'secretRef': {'name': secret}}]}],
     }
     if job.get('service_account'):
         pod_spec['serviceAccountName'] = job['service_account']
@@ -132,12 +156,22 @@ class JobTransport:
         except ModuleFailure as exc:
             raise ExecError('job: namespace "%s": %s' % (self.namespace, exc.msg)) from exc
 
+    def job_name(self, argv: list[str]) -> tuple[str, bool]:
+        """(name, kept): the applying step's Job has job.name and is kept; the others a random one, deleted."""
+        if self.job.get('name') and argv[2:3] == [APPLY_ACTION]:
+            return self.job['name'], True
+        return 'alembic-migrate-%s' % secrets.token_hex(4), False
+
     def run(self, argv: list[str], env: dict[str, str] | None = None, stdin: t.Any = None, stdout: t.Any = None) -> ExecResult:
         kube = self.kube(self.job['timeout'])
-        name = 'alembic-migrate-%s' % secrets.token_hex(4)
+        name, kept = self.job_name(argv)
         command = shlex.join(self.command_line(name, argv))
         data = dict(env or {})
         data[PROGRAM_VARIABLE] = stdin.read().decode('utf-8')
+        if kept:
+            problem = self._clear_earlier(kube, name)
+            if problem:
+                return ExecResult(rc=126, stderr=problem, command=command)
         try:
             kube.create(self.path('v1', 'secrets'), {
                 'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
@@ -147,8 +181,28 @@ class JobTransport:
         try:
             return self._run_job(kube, name, [argv[0], '-c', BOOTSTRAP] + argv[2:], command)
         finally:
-            self._delete(kube, self.path('batch/v1', 'jobs', name), name)
+            if not kept:
+                self._delete(kube, self.path('batch/v1', 'jobs', name), name)
             self._delete(kube, self.path('v1', 'secrets', name), name)
+
+    def _clear_earlier(self, kube: t.Any, name: str) -> str | None:
+        """Delete a finished Job of ``name`` (an earlier attempt) and wait until it is gone; a message when one
+        still runs or will not go."""
+        path = self.path('batch/v1', 'jobs', name)
+        try:
+            earlier = kube.get_or_none(path)
+            if earlier is None:
+                return None
+            if state.job_outcome(earlier) is None:
+                return ('the Job %s is still running (another run applying these migrations?): wait for it to end, '
+                        'or delete it, then run again' % name)
+            kube.delete(path, propagation='Background')
+            self._delete(kube, self.path('v1', 'secrets', name), name)
+            gone = kube.wait_until({'job': (self.path('batch/v1', 'jobs'), _kubernetes().name_selector(name))},
+                                   lambda objects: name not in objects['job'] or None)
+        except (ModuleFailure, ExecError) as exc:
+            return 'cannot replace the earlier Job %s: %s' % (name, getattr(exc, 'msg', str(exc)))
+        return None if gone else 'the earlier Job %s was not deleted within %ds (job.timeout)' % (name, self.job['timeout'])
 
     def _run_job(self, kube: t.Any, name: str, container_command: list[str], command: str) -> ExecResult:
         _k8s = _kubernetes()

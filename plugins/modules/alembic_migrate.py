@@ -181,6 +181,25 @@ options:
           - Seconds to wait for each Job to end.
         type: int
         default: 600
+      name:
+        description:
+          - Name of the Job that applies the migrations (a DNS-1123 label), for example derived from the release id.
+            That Job is kept after it ends (C(kubectl logs job/<name>) shows what ran; its C(ttlSecondsAfterFinished)
+            removes it later), its Secret is deleted. The read and render steps still run in Jobs of their own, named
+            C(alembic-migrate-<random>), deleted at once.
+          - A run with nothing to apply starts no Job of that name, so a re-run after a success leaves the one Job.
+            A finished Job of that name (a failed attempt) is deleted before the new one starts; one still running
+            (another run migrating) fails the step, naming it.
+          - Without it, every Job is named C(alembic-migrate-<random>) and deleted once read.
+        type: str
+      env_from:
+        description:
+          - C(envFrom) sources of the Job's container before the run's own Secret, for example the application's
+            ConfigMap and Secret, each item with C(configMapRef) or C(secretRef) and its C(name), so that C(env.py)
+            sees the settings the application runs with. The database URL of the run still wins.
+        type: list
+        elements: dict
+        default: []
 extends_documentation_fragment:
   - artisan.upgrade.attributes
   - artisan.upgrade.attributes.actiongroup_postgres_k8s
@@ -386,7 +405,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic as decide
 from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_actions as actions
-from ansible_collections.artisan.upgrade.plugins.module_utils._alembic_job import JobTransport, job_argument_spec
+from ansible_collections.artisan.upgrade.plugins.module_utils._alembic_job import JobTransport, job_argument_spec, job_option_errors
 from ansible_collections.artisan.upgrade.plugins.module_utils import _migration_safety as safety
 from ansible_collections.artisan.upgrade.plugins.module_utils._postgres_options import environment_defaults, postgres_common_argument_spec
 from ansible_collections.artisan.upgrade.plugins.module_utils._exec import _kubernetes, exec_via_argument_spec, transport_from_params
@@ -438,6 +457,8 @@ def option_errors(params):
             return '%s must be 0 or more, got %s' % (name, params[name])
     if params['job'] and params['exec_via']['type'] != 'local':
         return 'job and exec_via type %s exclude each other: the Job runs alembic itself' % params['exec_via']['type']
+    if params['job'] and job_option_errors(params['job']):
+        return job_option_errors(params['job'])
     unknown = safety.unknown_rules(params['safety_ignore'])
     if unknown:
         return 'unknown rules in safety_ignore: %s; known: %s' % (', '.join(unknown), ', '.join(sorted(safety.RULES)))

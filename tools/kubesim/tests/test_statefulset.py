@@ -267,3 +267,20 @@ def test_kubectl_partition_on_delete_scale_and_delete(kubectl, kubesim):
     assert stamps == sorted(stamps)
     assert kubectl('delete', 'sts', 'web').stdout == 'statefulset.apps "web" deleted\n'
     wait_for(lambda: not _json(kubectl, 'pods,controllerrevisions', '-l', 'app=web')['items'], message='pods and revisions deleted')
+
+
+def test_claims_of_the_volume_claim_templates_are_created_once_and_kept(kubesim, apps):
+    apps_api, core = apps
+    template = {'metadata': {'name': 'data', 'labels': {'tier': 'db'}},
+                'spec': {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': '1Gi'}}}}
+    apps_api.create_namespaced_stateful_set('default', workload('StatefulSet', 'pg', replicas=2,
+                                                                volumeClaimTemplates=[template]))
+    claims = wait_for(lambda: len(core.list_namespaced_persistent_volume_claim('default').items) == 2
+                      and core.list_namespaced_persistent_volume_claim('default').items, 20, 0.05, 'two claims')
+    assert sorted(c.metadata.name for c in claims) == ['data-pg-0', 'data-pg-1']
+    assert claims[0].metadata.labels == {'tier': 'db', 'app': 'pg'} and claims[0].status.phase == 'Bound'
+    assert claims[0].spec.resources.requests == {'storage': '1Gi'}
+    # Scaled down, the claims stay (as the controller's default retention policy keeps them).
+    apps_api.patch_namespaced_stateful_set('pg', 'default', {'spec': {'replicas': 0}})
+    wait_for(lambda: not core.list_namespaced_pod('default', label_selector='app=pg').items, 20, 0.05, 'no pod')
+    assert len(core.list_namespaced_persistent_volume_claim('default').items) == 2

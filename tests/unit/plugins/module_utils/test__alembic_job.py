@@ -184,3 +184,66 @@ def test_the_answer_is_the_last_marked_line_whatever_surrounds_it():
     assert actions.parse_answer(output) == {'ok': True, 'current': ['0002']}
     with pytest.raises(ValueError):
         actions.parse_answer('Traceback (most recent call last):\n')
+
+
+# -- the named Job that applies (migrate_job of the migrate role) --------------------------------------------
+
+NAMED = dict(JOB, name='demoapp-migrate-2-0-0-expand',
+             env_from=[{'configMapRef': {'name': 'demoapp-config'}}, {'secretRef': {'name': 'demoapp-secret'}}])
+NAMED_PATH = '/apis/batch/v1/namespaces/shop/jobs/demoapp-migrate-2-0-0-expand'
+
+
+class NamedJobCluster(JobCluster):
+    """JobCluster whose wait for a Job to be gone (a stream of the Job alone) looks at the fake's objects."""
+
+    def wait_until(self, streams, judge, clock=None):
+        if set(streams) == {'job'}:
+            return judge({'job': {}}) if NAMED_PATH not in self.objects else None
+        return super().wait_until(streams, judge, clock)
+
+
+def run_named(kube, action='apply'):
+    transport = job.JobTransport({}, NAMED, kube=kube)
+    return transport.run(['python3', '-', action], {'ARTISAN_ALEMBIC_URL': 'postgresql://u:pw@db/shop'},
+                         stdin=io.BytesIO(b'print(1)'))
+
+
+def test_the_application_config_and_secret_come_before_the_runs_secret():
+    manifest = job.job_manifest('n', NAMED, ['python3'], 'n')
+    assert manifest['spec']['template']['spec']['containers'][0]['envFrom'] == [
+        {'configMapRef': {'name': 'demoapp-config'}}, {'secretRef': {'name': 'demoapp-secret'}}, {'secretRef': {'name': 'n'}}]
+
+
+def test_the_applying_job_has_the_given_name_and_is_kept_the_others_are_not():
+    kube = NamedJobCluster([('Complete', [pod(exit_code=0)])], logs={'x-abcde': 'answer\n'})
+    result = run_named(kube)
+    assert result.rc == 0 and kube.job_name() == 'demoapp-migrate-2-0-0-expand'
+    assert 'DELETE ' + NAMED_PATH not in kube.requests
+    assert kube.requests[-1] == 'DELETE /api/v1/namespaces/shop/secrets/demoapp-migrate-2-0-0-expand'
+    assert NAMED_PATH in kube.objects  # kept: `kubectl logs job/<name>` shows what ran
+    read = NamedJobCluster([('Complete', [pod(exit_code=0)])])
+    assert run_named(read, action='inspect').rc == 0
+    assert read.job_name().startswith('alembic-migrate-') and not any(p.endswith('/jobs/' + read.job_name()) for p in read.objects)
+
+
+def test_a_finished_earlier_job_of_the_name_is_replaced_a_running_one_refused():
+    kube = NamedJobCluster([('Complete', [pod(exit_code=0)])])
+    kube.objects[NAMED_PATH] = dict(job_object('Failed'), metadata={'name': 'demoapp-migrate-2-0-0-expand'})
+    assert run_named(kube).rc == 0
+    assert kube.requests.index('DELETE ' + NAMED_PATH) < kube.requests.index('POST /apis/batch/v1/namespaces/shop/jobs')
+    running = NamedJobCluster([('Complete', [pod(exit_code=0)])])
+    running.objects[NAMED_PATH] = dict(job_object(), metadata={'name': 'demoapp-migrate-2-0-0-expand'})
+    refused = run_named(running)
+    assert refused.rc == 126 and 'the Job demoapp-migrate-2-0-0-expand is still running' in refused.stderr
+    assert not any(r.startswith('POST') for r in running.requests)
+
+
+@pytest.mark.parametrize('option, expected', [
+    ({'name': 'Demoapp_2.0.0'}, 'job.name must be a DNS-1123 label'),
+    ({'name': 'x' * 64}, 'job.name must be a DNS-1123 label'),
+    ({'env_from': [{'name': 'app'}]}, 'job.env_from items are envFrom sources'),
+    ({'name': 'demoapp-migrate-1', 'env_from': [{'secretRef': {'name': 'a'}}]}, None),
+])
+def test_job_option_errors(option, expected):
+    error = job.job_option_errors(option)
+    assert (error is None) if expected is None else error.startswith(expected)

@@ -58,6 +58,8 @@ RESOURCES = (
     Resource('', 'v1', 'endpoints', 'Endpoints', short_names=('ep',)),
     Resource('', 'v1', 'configmaps', 'ConfigMap', short_names=('cm',)),
     Resource('', 'v1', 'secrets', 'Secret'),
+    # Stored as written, reported Bound: no volumes are provisioned.
+    Resource('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim', short_names=('pvc',), subresources=('status',)),
     Resource('', 'v1', 'serviceaccounts', 'ServiceAccount', short_names=('sa',)),
     Resource('', 'v1', 'events', 'Event', short_names=('ev',), field_selectors=_EVENT_FIELDS),
     Resource('apps', 'v1', 'deployments', 'Deployment', short_names=('deploy',), categories=('all',),

@@ -13,6 +13,7 @@ from .registry import Registry, resource_for
 
 STATEFULSETS = resource_for('apps/v1', 'StatefulSet')
 PODS = resource_for('v1', 'Pod')
+CLAIMS = resource_for('v1', 'PersistentVolumeClaim')
 COMPONENT = 'statefulset-controller'
 POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name'
 POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index'
@@ -202,8 +203,25 @@ class StatefulSetController:
         pod['spec']['hostname'] = name
         if statefulset['spec'].get('serviceName'):
             pod['spec']['subdomain'] = statefulset['spec']['serviceName']
+        self._create_claims(statefulset, name)
         self.registry.create(PODS, statefulset['metadata']['namespace'], pod)
         self._event(statefulset, 'SuccessfulCreate', 'create Pod %s in StatefulSet %s successful' % (name, statefulset['metadata']['name']))
+
+    def _create_claims(self, statefulset: dict, pod_name: str) -> None:
+        """createPersistentVolumeClaims: `<template>-<pod>` per volumeClaimTemplate, once; kept when the pod goes."""
+        namespace = statefulset['metadata']['namespace']
+        for template in statefulset['spec'].get('volumeClaimTemplates') or []:
+            name = '%s-%s' % (template['metadata']['name'], pod_name)
+            if self.registry.find(CLAIMS, namespace, name) is not None:
+                continue
+            labels = dict(template['metadata'].get('labels') or {})
+            labels.update(statefulset['spec']['selector'].get('matchLabels') or {})
+            claim = {'apiVersion': 'v1', 'kind': 'PersistentVolumeClaim',
+                     'metadata': {'name': name, 'labels': labels},
+                     'spec': copy.deepcopy(template.get('spec') or {}), 'status': {'phase': 'Bound'}}
+            self.registry.create(CLAIMS, namespace, claim)
+            self._event(statefulset, 'SuccessfulCreate', 'create Claim %s Pod %s in StatefulSet %s success'
+                        % (name, pod_name, statefulset['metadata']['name']))
 
     def _delete_pod(self, statefulset: dict, pod: dict) -> None:
         self.registry.delete(PODS, pod['metadata']['namespace'], pod['metadata']['name'])
