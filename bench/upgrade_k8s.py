@@ -107,6 +107,12 @@ class Cluster:
                    for pod in pods for c in (pod.get('status') or {}).get('containerStatuses') or [])
 
 
+def why(run) -> str:
+    """The message of the run's last failed task, or '' when it passed."""
+    failed = [entry['res'].get('msg', '') for entry in run.tasks if entry['res'].get('failed')]
+    return ' - failed: %s' % failed[-1][:400] if run.rc and failed else ''
+
+
 def back_on(obj: dict, image: str) -> bool:
     """The Deployment's template is ``image`` and its rollout is complete (kubectl's rules)."""
     status = obj.get('status') or {}
@@ -151,18 +157,20 @@ def main() -> None:
         cluster.runbook('1.0.0')
 
         wall, load, run = timed(url, lambda: cluster.deploy('2.0.0'))
-        print('ours 1.0.0 -> 2.0.0 (deploy_k8s rolling, rc %s): %.1f s; %s'
-              % (run.rc, wall, _report.load_line(load.total, load.failures, load.answers)), flush=True)
+        print('ours 1.0.0 -> 2.0.0 (deploy_k8s rolling, rc %s): %.1f s; %s%s'
+              % (run.rc, wall, _report.load_line(load.total, load.failures, load.answers), why(run)), flush=True)
         again = time.monotonic()
         run = cluster.deploy('2.0.0')
         print('ours again at 2.0.0 (rc %s): %.1f s, changed tasks: %d'
               % (run.rc, time.monotonic() - again, sum(1 for entry in run.tasks if entry['res'].get('changed'))), flush=True)
 
         stop, failing, restored = threading.Event(), [], []
+        # What ran before the bad release (2.0.0 unless ours failed above, which the rc lines say).
+        previous = cluster.deployment()['spec']['template']['spec']['containers'][0]['image']
 
         def watch() -> None:
             first_time(cluster.pull_failing, stop, failing)
-            first_time(lambda: back_on(cluster.deployment(), 'demoapp:2.0.0'), stop, restored)
+            first_time(lambda: back_on(cluster.deployment(), previous), stop, restored)
 
         watcher = threading.Thread(target=watch, daemon=True)
         started = time.monotonic()
@@ -174,9 +182,9 @@ def main() -> None:
         stop.set()
         if not restored:
             restored.append(float('nan'))
-        print('ours 2.0.0 -> %s (bad image, failure_grace 3 s, rc %s): run failed after %.1f s; back on 2.0.0 (rollout '
+        print('ours %s -> %s (bad image, failure_grace 3 s, rc %s): run failed after %.1f s; back on %s (rollout '
               'complete) %.1f s after the start, %s after the first ErrImagePull; %s'
-              % (BAD_VERSION, run.rc, failed_at - started, restored[0] - started,
+              % (previous, BAD_VERSION, run.rc, failed_at - started, previous, restored[0] - started,
                  '%.1f s' % (restored[0] - failing[0]) if failing else 'unknown (no ErrImagePull seen)',
                  _report.load_line(load.total, load.failures, load.answers)), flush=True)
         print('load average after: %s' % ' '.join('%.2f' % value for value in os.getloadavg()), flush=True)
