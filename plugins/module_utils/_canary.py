@@ -325,6 +325,12 @@ def canary_annotations(weight: int, header: str | None = None, header_value: str
     return {INGRESS_ANNOTATION + name: wanted[name] for name in CANARY_ANNOTATIONS}
 
 
+def check_ingress_removal(weight: int) -> None:
+    """The canary Ingress is removed only once it sends nothing: at weight 0."""
+    if weight != 0:
+        raise CanarySpecError('state=absent removes the canary Ingress and needs weight 0, got %d' % weight)
+
+
 def annotations_to_change(live: dict[str, str] | None, wanted: dict[str, str | None]) -> dict[str, str | None]:
     live = live or {}
     return {key: value for key, value in wanted.items() if live.get(key) != value}

@@ -70,6 +70,10 @@ class Cluster:
         with self.asking('patch ingress %s' % name):
             self.kube.patch(self.path('networking.k8s.io/v1', 'ingresses', name), patch, MERGE_PATCH)
 
+    def delete_ingress(self, name: str) -> None:
+        with self.asking('delete ingress %s' % name):
+            self.kube.delete(self.path('networking.k8s.io/v1', 'ingresses', name))
+
     def service(self, name: str) -> dict[str, t.Any] | None:
         return self.read('service', 'v1', 'services', name)
 
@@ -196,6 +200,8 @@ class IngressShift(K8sShift):
     def perform(self) -> dict[str, t.Any]:
         o, cluster = self.options, self.cluster
         weight = self.params['weight']
+        if o.get('state') == 'absent':
+            return self.remove()
         wanted_annotations = decide.canary_annotations(weight, o['header'], o['header_value'], o['cookie'])
         name = o['canary_ingress'] or '%s-canary' % o['ingress']
         main = cluster.ingress(o['ingress'])
@@ -228,6 +234,26 @@ class IngressShift(K8sShift):
         else:
             cluster.patch_ingress(name, {'metadata': {'annotations': annotation_changes}, 'spec': spec})
         result['msg'] = 'changed: %s' % '; '.join(changes)
+        return result
+
+    def remove(self) -> dict[str, t.Any]:
+        """``state=absent``: the canary Ingress deleted (the end of a canary, or its abort)."""
+        o, cluster = self.options, self.cluster
+        decide.check_ingress_removal(self.params['weight'])
+        name = o['canary_ingress'] or '%s-canary' % o['ingress']
+        live = cluster.ingress(name)
+        live_annotations = (live or {}).get('metadata', {}).get('annotations') or {}
+        before = None if live is None else dict(annotations=_canary_only(live_annotations), spec=live.get('spec'))
+        result = self.result(before, None, decide.ingress_weight(live_annotations) if live else None, 0,
+                             [] if live is None else ['delete Ingress %s' % name])
+        result['ingress'] = name
+        if live is None:
+            result['msg'] = 'Ingress %s is absent' % name
+        elif self.check_mode:
+            result['msg'] = 'would delete Ingress %s' % name
+        else:
+            cluster.delete_ingress(name)
+            result['msg'] = 'deleted Ingress %s' % name
         return result
 
     def refuse_without_endpoints(self, service: str, weight: int, routed_by_request: bool) -> None:

@@ -140,6 +140,13 @@ options:
         description:
           - Cookie that sends a request to the canary when its value is C(always) and to stable when it is C(never).
         type: str
+      state:
+        description:
+          - V(present) creates or patches the canary Ingress.
+          - V(absent) deletes it, at the end of a canary or when it is aborted; it needs O(weight=0).
+        type: str
+        choices: [present, absent]
+        default: present
   k8s_service:
     description:
       - The blue-green Service. Required with O(provider=k8s_service).
@@ -400,6 +407,16 @@ EXAMPLES = r"""
       service: shop-v2
       header: X-Canary
 
+- name: The canary is over (or aborted) - its Ingress is removed
+  artisan.upgrade.canary_shift:
+    provider: k8s_ingress_nginx
+    weight: 0
+    namespace: shop
+    k8s_ingress_nginx:
+      ingress: shop
+      service: shop-v2
+      state: absent
+
 - name: Blue-green switch of the Service to version 2
   artisan.upgrade.canary_shift:
     provider: k8s_service
@@ -558,6 +575,7 @@ K8S_INGRESS_NGINX_OPTIONS = dict(
     header=dict(type='str'),
     header_value=dict(type='str'),
     cookie=dict(type='str'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
 )
 
 K8S_SERVICE_OPTIONS = dict(

@@ -369,8 +369,8 @@ def migrate(kubectl, version):
     kubectl('wait', '--for=condition=complete', 'job/' + job['metadata']['name'], '--timeout=180s')
 
 
-def test_rolling_upgrade_serves_every_request_through_the_service(kubesim_docker, run_playbook):
-    kubectl = kubectl_for(kubesim_docker.kubeconfig)
+def demo_database(kubectl):
+    """PostgreSQL, the app's ConfigMap and Secret applied, the schema of 1.0.0 migrated by a Job."""
     database = ['demoapp-configmap.yaml', 'demoapp-secret.yaml', 'postgresql-secret.yaml', 'postgresql-service.yaml',
                 'postgresql-statefulset.yaml']
     kubectl('apply', *[arg for name in database for arg in ('-f', str(MANIFESTS / name))])
@@ -380,6 +380,11 @@ def test_rolling_upgrade_serves_every_request_through_the_service(kubesim_docker
             json.dumps({'stringData': {'DATABASE_URL': url, 'DATABASE_URI': url}}))
     kubectl('rollout', 'status', 'statefulset/postgresql', '--timeout=240s')
     migrate(kubectl, '1.0.0')
+
+
+def test_rolling_upgrade_serves_every_request_through_the_service(kubesim_docker, run_playbook):
+    kubectl = kubectl_for(kubesim_docker.kubeconfig)
+    demo_database(kubectl)
     app = ['demoapp-deployment.yaml', 'demoapp-canary-deployment.yaml', 'demoapp-service.yaml']
     kubectl('apply', *[arg for name in app for arg in ('-f', str(MANIFESTS / name))])
     # Simulated time runs 5x faster than the containers start: on a loaded machine the default progress

@@ -80,8 +80,9 @@ class SteadyLoad:
     """
 
     def __init__(self, url: str, max_requests: int = 20000, max_seconds: float = 60, keepalive: bool = False,
-                 pause: float = 0) -> None:
+                 pause: float = 0, timeout: float = 5) -> None:
         self.url = url
+        self.timeout = timeout
         self.pause = pause
         self.keepalive = keepalive
         self.stale_retries = 0
@@ -119,14 +120,14 @@ class SteadyLoad:
 
     def _get(self, session: requests.Session) -> requests.Response:
         if not self.keepalive:
-            return session.get(self.url, headers={'Connection': 'close'}, timeout=5)
+            return session.get(self.url, headers={'Connection': 'close'}, timeout=self.timeout)
         try:
-            return session.get(self.url, timeout=5)
+            return session.get(self.url, timeout=self.timeout)
         except requests.ConnectionError as exc:
             if 'RemoteDisconnected' not in repr(exc):
                 raise
             self.stale_retries += 1
-            return session.get(self.url, timeout=5)
+            return session.get(self.url, timeout=self.timeout)
 
     def __enter__(self) -> 'SteadyLoad':
         self._thread.start()

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary_k8s as k8s
 from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s
+from ansible_collections.artisan.upgrade.plugins.module_utils._canary import CanarySpecError
 from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
 
 from ansible_collections.artisan.upgrade.tests.unit.plugins.module_utils.kube_fake import FakeKube
@@ -165,6 +166,23 @@ def test_the_canary_ingress_is_created_then_left_alone_at_the_same_weight():
     moved = shift(k8s.IngressShift, fake, ingress_params(50))
     assert moved['before_weight'] == 10 and fake.writes()[-1] == 'PATCH %s/web-canary' % INGRESSES
     assert fake.obj(INGRESSES + '/web-canary')['metadata']['annotations']['nginx.ingress.kubernetes.io/canary-weight'] == '50'
+
+
+def test_state_absent_deletes_the_canary_ingress_once_and_needs_weight_0():
+    fake = FakeKube([MAIN_INGRESS, endpoint_slice('web-v2', ['10.0.0.9'])])
+    shift(k8s.IngressShift, fake, ingress_params(30))
+    absent = dict(ingress_params(0), k8s_ingress_nginx=dict(ingress_params(0)['k8s_ingress_nginx'], state='absent'))
+    planned = shift(k8s.IngressShift, fake, absent, check_mode=True)
+    assert planned['changed'] is True and planned['before_weight'] == 30 and planned['changes'] == ['delete Ingress web-canary']
+    assert fake.writes() == ['POST %s' % INGRESSES]
+    removed = shift(k8s.IngressShift, fake, absent)
+    assert removed['changed'] is True and removed['after'] is None and removed['msg'] == 'deleted Ingress web-canary'
+    assert fake.writes()[-1] == 'DELETE %s/web-canary' % INGRESSES
+    assert fake.get_or_none(INGRESSES + '/web-canary') is None and fake.get_or_none(INGRESSES + '/web') is not None
+    again = shift(k8s.IngressShift, fake, absent)
+    assert again['changed'] is False and again['msg'] == 'Ingress web-canary is absent' and len(fake.writes()) == 2
+    with pytest.raises(CanarySpecError, match='state=absent removes the canary Ingress and needs weight 0, got 10'):
+        shift(k8s.IngressShift, fake, dict(absent, weight=10))
 
 
 def test_a_missing_main_ingress_is_named():
