@@ -86,7 +86,8 @@ MOLECULE_JOBS=${ARTISAN_MOLECULE_JOBS:-2}
 
 gate_molecule() {
   local only=${ARTISAN_MOLECULE_SCENARIO:-} scenarios=() file name
-  for file in "$ROOT"/molecule/*/molecule.yml; do
+  # Reverse name order: the systemd scenarios, the longest, start first.
+  for file in $(printf '%s\n' "$ROOT"/molecule/*/molecule.yml | sort -r); do
     [ -e "$file" ] || continue
     name=$(basename "$(dirname "$file")")
     [ -z "$only" ] || [ "$name" = "$only" ] || continue
@@ -147,20 +148,46 @@ run_gate() {
   esac
 }
 
-for gate in "$@"; do
-  case "$gate" in
-    sanity | units | integration | lint | importer | molecule | bench) ;;
-    *) die "unknown gate '$gate' (sanity units integration lint importer molecule bench)" ;;
-  esac
+# A word such as integration+molecule runs those gates at the same time (each into a log printed when it ends):
+# both mostly wait on containers, and one after the other they would take most of make test's time.
+for word in "$@"; do
+  for gate in ${word//+/ }; do
+    case "$gate" in
+      sanity | units | integration | lint | importer | molecule | bench) ;;
+      *) die "unknown gate '$gate' (sanity units integration lint importer molecule bench; a+b runs a and b at once)" ;;
+    esac
+  done
 done
 
 names=() results=() durations=()
 status=0
-for gate in "$@"; do
-  step "gate: $gate"
+note_result() {  # gate rc started
+  names+=("$1") results+=("$([ "$2" -eq 0 ] && echo PASS || echo FAIL)") durations+=("$(($(date +%s) - $3))")
+  [ "$2" -eq 0 ] || status=1
+}
+
+for word in "$@"; do
   started=$(date +%s)
-  if run_gate "$gate"; then result=PASS; else result=FAIL; status=1; fi
-  names+=("$gate") results+=("$result") durations+=("$(($(date +%s) - started))")
+  if [[ "$word" != *+* ]]; then
+    step "gate: $word"
+    rc=0; run_gate "$word" || rc=$?
+    note_result "$word" "$rc" "$started"
+  else
+    declare -A gate_of=()
+    for gate in ${word//+/ }; do
+      step "gate: $gate (at the same time as the others of $word; its log is printed when it ends)"
+      run_gate "$gate" >"$WORKDIR/gate-$gate.log" 2>&1 &
+      gate_of[$!]=$gate
+    done
+    while [ "${#gate_of[@]}" -gt 0 ]; do
+      rc=0; wait -n -p pid "${!gate_of[@]}" || rc=$?
+      gate=${gate_of[$pid]}
+      unset "gate_of[$pid]"
+      step "gate: $gate ended: $([ "$rc" -eq 0 ] && echo PASS || echo "FAIL (rc $rc)")"
+      cat "$WORKDIR/gate-$gate.log"
+      note_result "$gate" "$rc" "$started"
+    done
+  fi
   [ "$status" -eq 0 ] || break
 done
 
@@ -169,7 +196,9 @@ step "summary"
 for i in "${!names[@]}"; do
   printf '  %-12s %s  %4ss\n' "${names[$i]}" "${results[$i]}" "${durations[$i]}"
 done
-for gate in "$@"; do
-  [[ " ${names[*]} " == *" $gate "* ]] || printf '  %-12s SKIPPED (an earlier gate failed)\n' "$gate"
+for word in "$@"; do
+  for gate in ${word//+/ }; do
+    [[ " ${names[*]} " == *" $gate "* ]] || printf '  %-12s SKIPPED (an earlier gate failed)\n' "$gate"
+  done
 done
 exit "$status"
