@@ -120,7 +120,7 @@ def test_a_port_in_use_is_a_clear_error(tmp_path):
 
 
 def test_bad_options_are_refused(tmp_path):
-    for args in (['--speed', '0'], ['--nodes', '0']):
+    for args in (['--speed', '0'], ['--nodes', '0'], ['--proxy-ports', '18979-18975'], ['--proxy-ports', 'many']):
         result = subprocess.run([sys.executable, '-m', 'kubesim', *args], cwd=tmp_path, capture_output=True, text=True,
                                 timeout=60, check=False)
         assert result.returncode == 2, result

@@ -31,6 +31,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_range(text: str) -> range:
+    first, _dash, last = text.partition('-')
+    try:
+        ports = range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError('must be PORT or FIRST-LAST, got %s' % text) from None
+    if not ports or ports[0] < 1 or ports[-1] > 65535:
+        raise argparse.ArgumentTypeError('must be ports from 1 to 65535, first <= last, got %s' % text)
+    return ports
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='kubesim', description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
@@ -40,6 +51,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument('--nodes', type=positive_int, default=1, help='number of simulated nodes (default 1)')
     parser.add_argument('--runtime', choices=RUNTIMES, default='fast',
                         help='fast: pods on timers; docker: pods as containers of the local Docker engine (default fast)')
+    parser.add_argument('--proxy-ports', type=port_range, default=range(0), metavar='FIRST-LAST',
+                        help='docker runtime: the 127.0.0.1 ports of the Service proxies, first free one each (default: any free port)')
     return parser.parse_args(argv)
 
 
@@ -52,7 +65,8 @@ async def serve(args: argparse.Namespace) -> None:
         problem = engine_problem()
         if problem:
             raise StartError('the docker runtime needs a Docker engine (DOCKER_HOST): %s' % problem)
-    simulator = Simulator(host=args.host, port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes)
+    simulator = Simulator(host=args.host, port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes,
+                          proxy_ports=args.proxy_ports)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Both signals end the loop the same way, so shutdown always runs to its end (containers, network, port).
