@@ -33,5 +33,3 @@ class Progress:
         elif kind == 'runner_on_failed' and not data.get('ignore_errors'):
             message = str((data.get('res') or {}).get('msg', '')).strip().splitlines()
             say('  FAILED on %s: %s' % (data.get('host'), message[0][:200] if message else ''))
-
-

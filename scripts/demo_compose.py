@@ -5,6 +5,7 @@ container (by its name), then the state folder."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import shutil
 import sys
@@ -116,8 +117,8 @@ class ComposeDemo:
 
     def where(self) -> list[str]:
         return ['nginx: %s/version   stack: %s   inventory: %s/hosts.yml' % (self.url, self.stack, self.inventory),
-                'again by hand: ansible-playbook artisan.upgrade.upgrade -i %s/hosts.yml -e upgrade_target=compose '
-                '-e app_version=2.0.0' % self.inventory]
+                'again by hand: ANSIBLE_COLLECTIONS_PATH=%s ansible-playbook artisan.upgrade.upgrade -i %s/hosts.yml '
+                '-e upgrade_target=compose -e app_version=2.0.0' % (os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''), self.inventory)]
 
     def down(self) -> None:
         client = connect()

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import typing as t
 
@@ -86,15 +87,38 @@ class K8sDemo:
         cluster = Cluster(self.kubeconfig)
         say('examples/k8s with kubectl: PostgreSQL, the 1.0.0 migration Job, the Deployments and the Service '
             '(pods are containers: minutes on a loaded machine)')
-        self.kubectl, self.url = start(cluster)
-        self.remember_simulator()
+        done = threading.Event()
+        watcher = threading.Thread(target=self.watch_pods, args=(cluster.kubectl, done), daemon=True)
+        watcher.start()
+        try:
+            self.kubectl, self.url = start(cluster)
+        finally:
+            done.set()
+            watcher.join(timeout=30)
+        self.remember_simulator(cluster.kubectl)
         say('the Service demoapp: %s; kubeconfig %s' % (self.url, self.kubeconfig))
 
-    def remember_simulator(self) -> None:
+    def watch_pods(self, kubectl: t.Callable[..., str], done: threading.Event) -> None:
+        """A progress line every 15 s while the manifests come up (the pods' phases and readiness), and the
+        simulator's id as soon as the database pod runs (for down() after a start that failed)."""
+        while not done.wait(15):
+            try:
+                pods = json.loads(kubectl('get', 'pods', '-o', 'json', check=False) or '{}').get('items', [])
+            except ValueError:
+                continue
+            states = []
+            for pod in pods:
+                ready = any(c['type'] == 'Ready' and c['status'] == 'True' for c in pod['status'].get('conditions') or [])
+                states.append('%s %s%s' % (pod['metadata']['name'], pod['status'].get('phase', '?'), ' Ready' if ready else ''))
+            say('  pods: %s' % (', '.join(sorted(states)) or 'none yet'))
+            if not (self.state / 'kubesim.id').exists():
+                self.remember_simulator(kubectl)
+
+    def remember_simulator(self, kubectl: t.Callable[..., str]) -> None:
         """The simulator's id (the label of its containers), for down() when the process is gone: the container of
         pod postgresql-0 whose address on its network is the pod's IP (other simulators may run beside this one)."""
-        assert self.kubectl is not None
-        pod_ip = json.loads(self.kubectl('get', 'pod', 'postgresql-0', '-o', 'json'))['status'].get('podIP')
+        found = kubectl('get', 'pod', 'postgresql-0', '-o', 'json', check=False)
+        pod_ip = json.loads(found)['status'].get('podIP') if found else None
         for container in connect().containers.list(filters={'label': 'kubesim.io/pod=default/postgresql-0'}):
             networks = container.attrs['NetworkSettings']['Networks'].values()
             if pod_ip and any(network.get('IPAddress') == pod_ip for network in networks):
@@ -128,7 +152,9 @@ class K8sDemo:
 
     def where(self) -> list[str]:
         return ['the Service: %s/version   kubectl --kubeconfig %s get pods' % (self.url, self.kubeconfig),
-                'inventory of the last run: %s' % (self.state / 'inventory.yml')]
+                'again by hand: K8S_AUTH_KUBECONFIG=%s ANSIBLE_COLLECTIONS_PATH=%s ansible-playbook artisan.upgrade.upgrade '
+                '-i %s -e upgrade_target=k8s' % (self.kubeconfig, os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''),
+                                                 self.state / 'inventory.yml')]
 
     def down(self) -> None:
         stopped = self.stop_simulator()

@@ -24,13 +24,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be at least 1, got %s' % text)
-    return value
-
-
 def port_range(text: str) -> range:
     first, _dash, last = text.partition('-')
     try:
@@ -42,6 +35,13 @@ def port_range(text: str) -> range:
     return ports
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be at least 1, got %s' % text)
+    return value
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='kubesim', description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
@@ -49,10 +49,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument('--kubeconfig', help='write a kubeconfig for the simulator to this path')
     parser.add_argument('--speed', type=positive_float, default=1.0, help='simulated seconds per real second (default 1)')
     parser.add_argument('--nodes', type=positive_int, default=1, help='number of simulated nodes (default 1)')
-    parser.add_argument('--runtime', choices=RUNTIMES, default='fast',
-                        help='fast: pods on timers; docker: pods as containers of the local Docker engine (default fast)')
     parser.add_argument('--proxy-ports', type=port_range, default=range(0), metavar='FIRST-LAST',
                         help='docker runtime: the 127.0.0.1 ports of the Service proxies, first free one each (default: any free port)')
+    parser.add_argument('--runtime', choices=RUNTIMES, default='fast',
+                        help='fast: pods on timers; docker: pods as containers of the local Docker engine (default fast)')
     return parser.parse_args(argv)
 
 
@@ -65,13 +65,14 @@ async def serve(args: argparse.Namespace) -> None:
         problem = engine_problem()
         if problem:
             raise StartError('the docker runtime needs a Docker engine (DOCKER_HOST): %s' % problem)
-    simulator = Simulator(host=args.host, port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes,
-                          proxy_ports=args.proxy_ports)
+    simulator = Simulator(host=args.host, port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Both signals end the loop the same way, so shutdown always runs to its end (containers, network, port).
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, stop.set)
+    if simulator.proxies is not None:
+        simulator.proxies.ports = args.proxy_ports
     try:
         try:
             await simulator.serve()
