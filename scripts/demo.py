@@ -14,6 +14,7 @@ down: removes what `up` made for that target (containers, networks and volumes b
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import pathlib
 import shutil
@@ -22,7 +23,7 @@ import time
 import typing as t
 
 from bench import _report
-from tests.integration.helpers.ansible import PlaybookRun
+from tests.integration.helpers.ansible import PlaybookRun, run_playbook
 from tests.integration.helpers.backends import SteadyLoad
 
 from demo_common import STARTED, Progress, phase, say
@@ -64,19 +65,22 @@ def report_line(run: PlaybookRun) -> str:
     return lines[-1] if lines else ''
 
 
-def private_dir(state: pathlib.Path, label: str) -> str:
-    """A runner folder of its own per run, kept: the report is written into its artifacts under ansible-runner."""
+def kept_artifacts(state: pathlib.Path, label: str) -> dict[str, str]:
+    """The runner's artifacts of a run kept in the state folder (under ansible-runner the report is written there),
+    where the test helper can keep them (its ``artifact_dir``); else none: they go with its temporary folder."""
+    if 'artifact_dir' not in inspect.signature(run_playbook).parameters:
+        return {}
     folder = state / 'runs' / label
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    return str(folder)
+    return {'artifact_dir': str(folder)}
 
 
 def bounded_upgrade(target: Target, state: pathlib.Path, version: str, fault: str = '') -> tuple[PlaybookRun, SteadyLoad, float]:
     started = time.monotonic()
     with SteadyLoad(target.url + '/version', **LOAD) as load:
-        run = target.upgrade(version, fault, on_event=Progress(), private_data_dir=private_dir(state, 'upgrade-' + version))
+        run = target.upgrade(version, fault, on_event=Progress(), **kept_artifacts(state, 'upgrade-' + version))
     return run, load, time.monotonic() - started
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import sys
@@ -44,15 +43,12 @@ def _result(event: dict[str, t.Any]) -> dict[str, t.Any]:
 def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict | None = None,
                  extravars: dict[str, t.Any] | None = None, check: bool = False, diff: bool = False,
                  limit: str | None = None, verbosity: int = 0, own_interpreter: bool = True,
-                 forks: int | None = None, on_event: t.Callable[[dict[str, t.Any]], None] | None = None,
-                 private_data_dir: str | None = None) -> PlaybookRun:
+                 forks: int | None = None, on_event: t.Callable[[dict[str, t.Any]], None] | None = None) -> PlaybookRun:
     """Run a playbook (a path, or plays as data) with this collection on ANSIBLE_COLLECTIONS_PATH;
     ``verbosity=3`` is -vvv (its output is in ``stdout``). ``own_interpreter=False`` leaves each host's Python
     to the inventory (the implicit localhost then runs this Python), instead of this Python everywhere.
-    ``on_event`` sees each runner event as it comes (progress lines, timings). ``private_data_dir`` keeps the
-    runner's folder (its artifacts, e.g. a report written there) instead of a temporary one."""
-    with (contextlib.nullcontext(private_data_dir) if private_data_dir
-          else tempfile.TemporaryDirectory(prefix='artisan-runner-')) as private:
+    ``on_event`` sees each runner event as it comes (progress lines, timings)."""
+    with tempfile.TemporaryDirectory(prefix='artisan-runner-') as private:
         if isinstance(playbook, list):
             path = os.path.join(private, 'playbook.yml')
             with open(path, 'w', encoding='utf-8') as handle:
