@@ -10,6 +10,8 @@ from kubesim.docker_runtime import (ProbeState, container_env, ports_to_publish,
 from kubesim.podexec import choose_container, exit_status
 from kubesim.proxy import Listener, ServiceProxies, ready_backends
 
+from .test_cli import port_is_free
+
 
 def test_probe_thresholds_as_the_prober_counts_them():
     readiness = ProbeState({'successThreshold': 2, 'failureThreshold': 3}, None)
@@ -82,18 +84,9 @@ def _free_run(count: int) -> range:
             probe.bind(('127.0.0.1', 0))
             first = probe.getsockname()[1]
         ports = range(first, first + count)
-        if ports[-1] <= 65535 and all(_free(port) for port in ports):
+        if ports[-1] <= 65535 and all(port_is_free(port) for port in ports):
             return ports
     raise AssertionError('no %d consecutive free ports' % count)
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(('127.0.0.1', port))
-        except OSError:
-            return False
-    return True
 
 
 def test_proxy_listeners_take_the_first_free_port_of_the_range_then_any():
