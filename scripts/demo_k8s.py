@@ -153,7 +153,7 @@ class K8sDemo:
     def where(self) -> list[str]:
         return ['the Service: %s/version   kubectl --kubeconfig %s get pods' % (self.url, self.kubeconfig),
                 'again by hand: K8S_AUTH_KUBECONFIG=%s ANSIBLE_COLLECTIONS_PATH=%s ansible-playbook artisan.upgrade.upgrade '
-                '-i %s -e upgrade_target=k8s' % (self.kubeconfig, os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''),
+                '-i %s -e upgrade_target=k8s -e app_version=2.0.0' % (self.kubeconfig, os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''),
                                                  self.state / 'inventory.yml')]
 
     def down(self) -> None:
