@@ -151,10 +151,10 @@ class K8sDemo:
             ', '.join(self.versions()), ', '.join(pod_images(self.kubectl, STABLE)), ', '.join(db_revision(self.kubectl)))
 
     def where(self) -> list[str]:
+        collections = os.environ.get('ANSIBLE_COLLECTIONS_PATH', '')
         return ['the Service: %s/version   kubectl --kubeconfig %s get pods' % (self.url, self.kubeconfig),
                 'again by hand: K8S_AUTH_KUBECONFIG=%s ANSIBLE_COLLECTIONS_PATH=%s ansible-playbook artisan.upgrade.upgrade '
-                '-i %s -e upgrade_target=k8s -e app_version=2.0.0' % (self.kubeconfig, os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''),
-                                                 self.state / 'inventory.yml')]
+                '-i %s -e upgrade_target=k8s -e app_version=2.0.0' % (self.kubeconfig, collections, self.state / 'inventory.yml')]
 
     def down(self) -> None:
         stopped = self.stop_simulator()
