@@ -22,11 +22,13 @@ molecule: setup  ## every Molecule scenario, or one: make molecule SCENARIO=syst
 bench: setup  ## benchmarks (bench/): print side-by-side numbers for docs/benchmarks.md
 	scripts/gates.sh bench
 
-demo: setup  ## the systemd demo on 127.0.0.1: 1.0.0 -> 2.0.0 under load, then a crashing 3.0.0 rolled back
-	scripts/demo.sh up
+TARGET ?= compose
 
-demo-down:  ## remove the demo's containers and network (only those make demo created)
-	scripts/demo.sh down
+demo: setup  ## one target live on 127.0.0.1 (TARGET=compose|systemd|k8s): 1.0.0 -> 2.0.0 under load, then a crashing 3.0.0 rolled back
+	scripts/demo.sh up $(TARGET)
+
+demo-down:  ## remove what make demo TARGET=... created (containers, networks, volumes, the simulator; nothing else)
+	scripts/demo.sh down $(TARGET)
 
 clean:  ## remove caches, venvs and build outputs (not the Docker images)
 	rm -rf .cache tests/output

@@ -1,17 +1,21 @@
-"""make demo: the systemd target end to end on 127.0.0.1, with a line per phase (scripts/demo.sh runs it).
+"""make demo: one target end to end on 127.0.0.1, with a line per phase (scripts/demo.sh runs it).
 
-up:   three systemd-host containers (artisan-demo-app1..3, 127.0.0.1:18681-18683) behind nginx (artisan-demo-lb,
-      127.0.0.1:18680), PostgreSQL (artisan-demo-db, 127.0.0.1:18632); demoapp 1.0.0 installed the runbook's way with
-      some data; upgrade 1.0.0 -> 2.0.0 with the collection's upgrade playbook under a small bounded load through
-      nginx (failed requests printed); then 3.0.0 with DEMOAPP_FAULT=crash: the upgrade fails, the automatic
-      rollback puts 2.0.0 back, and nginx serves 2.0.0 again.
-down: removes exactly the containers and network `up` made (their ids are in STATE/ids.json), then STATE.
+up:   the target's environment with demoapp 1.0.0 and some data; the upgrade 1.0.0 -> 2.0.0 with the collection's
+      playbooks/upgrade.yml under a small bounded load (failed requests printed); then 3.0.0 with DEMOAPP_FAULT=crash:
+      the upgrade fails, the automatic rollback puts 2.0.0 back, and 2.0.0 serves again. Prints what serves and the
+      upgrade report's path (the upgrade_report callback's last line), or "report: not available".
+      - systemd: three systemd-host containers behind nginx with PostgreSQL (scripts/demo_systemd.py);
+      - compose: the examples/compose stack as the project artisan-demo-compose (scripts/demo_compose.py);
+      - k8s: kubesim with the docker runtime and examples/k8s applied with kubectl (scripts/demo_k8s.py).
+down: removes what `up` made for that target (containers, networks and volumes by name or label, the simulator by
+      its PID file), then its state folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import inspect
+import os
 import pathlib
 import shutil
 import sys
@@ -19,135 +23,136 @@ import time
 import typing as t
 
 from bench import _report
-from tests.integration.demoapp.support import WHEELHOUSE, build_wheelhouse
+from tests.integration.helpers.ansible import PlaybookRun, run_playbook
 from tests.integration.helpers.backends import SteadyLoad
-from tests.integration.helpers.docker import DockerSession, connect, remove_by_ids
-from tests.integration.helpers.systemd_fleet import Layout, Topology, environment_ready, save_ids
 
-LAYOUT = Layout.fixed('artisan-demo', 3, 18680, 18632)
+from demo_common import STARTED, Progress, phase, say
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+UPGRADE_PLAYBOOK = str(ROOT / 'playbooks' / 'upgrade.yml')
 LOAD = dict(max_requests=6000, max_seconds=300, pause=0.05)
-STARTED = time.monotonic()
+REPORT_CALLBACK = 'artisan.upgrade.upgrade_report'
+REPORT_PREFIX = 'Upgrade report: '
 
 
-def phase(text: str) -> None:
-    print('\n==> [%5.1f s] %s' % (time.monotonic() - STARTED, text), flush=True)
+class Target(t.Protocol):
+    """What each target's demo provides (scripts/demo_<target>.py)."""
+
+    name: str
+    url: str  # where clients reach the application: nginx, or the Service's proxy
+
+    def start(self) -> None: ...
+    def install(self) -> None: ...
+    def upgrade(self, version: str, fault: str, **run: t.Any) -> PlaybookRun: ...
+    def served(self) -> str: ...
+    def versions(self) -> list[str]: ...
+    def where(self) -> list[str]: ...
+    def down(self) -> None: ...
 
 
-def say(text: str) -> None:
-    print('    [%5.1f s] %s' % (time.monotonic() - STARTED, text), flush=True)
+def report_enabled() -> bool:
+    """The upgrade report callback, when this checkout has it: enabled for every playbook the demo runs."""
+    if not (ROOT / 'plugins' / 'callback' / 'upgrade_report.py').exists():
+        return False
+    enabled = [name for name in os.environ.get('ANSIBLE_CALLBACKS_ENABLED', '').split(',') if name]
+    os.environ['ANSIBLE_CALLBACKS_ENABLED'] = ','.join(enabled + [REPORT_CALLBACK] * (REPORT_CALLBACK not in enabled))
+    return True
 
 
-class Progress:
-    """Prints the plays and tasks of a playbook as they start, and what failed (an ansible-runner event handler)."""
-
-    def __init__(self) -> None:
-        self.last = ''
-
-    def __call__(self, event: dict[str, t.Any]) -> None:
-        data = event.get('event_data', {})
-        kind = event.get('event')
-        if kind == 'playbook_on_play_start':
-            say('play: %s' % data.get('play'))
-        elif kind == 'playbook_on_task_start' and data.get('task') != self.last:
-            self.last = data.get('task', '')
-            say('  %s' % self.last)
-        elif kind == 'runner_on_failed' and not data.get('ignore_errors'):
-            message = str((data.get('res') or {}).get('msg', '')).strip().splitlines()
-            say('  FAILED on %s: %s' % (data.get('host'), message[0][:200] if message else ''))
+def report_line(run: PlaybookRun) -> str:
+    """The callback's last line, ``Upgrade report: <path>``; '' when it printed none."""
+    lines = [line.strip() for line in run.stdout.splitlines() if line.strip().startswith(REPORT_PREFIX)]
+    return lines[-1] if lines else ''
 
 
-def db_revision(topology: Topology) -> str:
-    database = topology.fleet.database
-    result = topology.fleet.db.exec_run(
-        ['psql', '-h', '127.0.0.1', '-U', database.user, '-d', database.name, '-tAc', 'SELECT version_num FROM alembic_version'],
-        environment={'PGPASSWORD': database.password})
-    return result.output.decode(errors='replace').strip()
+def kept_artifacts(state: pathlib.Path, label: str) -> dict[str, str]:
+    """The runner's artifacts of a run kept in the state folder (under ansible-runner the report is written there),
+    where the test helper can keep them (its ``artifact_dir``); else none: they go with its temporary folder."""
+    if 'artifact_dir' not in inspect.signature(run_playbook).parameters:
+        return {}
+    folder = state / 'runs' / label
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return {'artifact_dir': str(folder)}
 
 
-def served(topology: Topology) -> str:
-    hosts = topology.fleet.versions()
-    through_nginx = sorted(topology.fleet.nginx_versions(9))
-    return 'nginx serves %s; hosts %s; database at revision %s' % (
-        ', '.join(through_nginx), ', '.join('%s %s' % item for item in sorted(hosts.items())), db_revision(topology))
-
-
-def down(state: pathlib.Path, quiet: bool = False) -> None:
-    ids_file = state / 'ids.json'
-    if not ids_file.exists():
-        if not quiet:
-            print('no demo to remove (%s does not exist)' % ids_file)
-        return
-    ids = json.loads(ids_file.read_text(encoding='utf-8'))
-    gone = remove_by_ids(connect(), ids['containers'], ids['networks'])
-    print('removed the demo: %d containers and %d network%s' % (
-        len(ids['containers']), len(ids['networks']), ' (already gone: %d)' % len(gone) if gone else ''))
-    for name in ('ids.json', 'inventory', 'backups', 'records', 'locks'):
-        path = state / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-
-
-def up(state: pathlib.Path) -> int:
-    environment_ready()
-    if (state / 'ids.json').exists():
-        phase('A previous demo is still up: removing it first')
-        down(state)
-    phase('Building what the demo needs (the demoapp wheelhouse, skipped when up to date)')
-    build_wheelhouse()
-    phase('Starting 3 systemd hosts, nginx and PostgreSQL on 127.0.0.1 (artisan-demo-*)')
-    topology = Topology(DockerSession(connect()), LAYOUT, WHEELHOUSE, state)
-    save_ids(state / 'ids.json', topology.fleet)
-    say('nginx %s, hosts %s, PostgreSQL 127.0.0.1:%d' % (
-        topology.fleet.nginx_url, ', '.join(sorted(topology.fleet.urls.values())), topology.fleet.db_port))
-
-    phase("Installing demoapp 1.0.0 the runbook's way (venv, env file, unit) with some data")
-    topology.install_runbook_release(on_event=Progress())
-    say(served(topology))
-
-    phase('Upgrading 1.0.0 -> 2.0.0 with playbooks/upgrade.yml, one host at a time, while a client sends requests '
-          'through nginx')
+def bounded_upgrade(target: Target, state: pathlib.Path, version: str, fault: str = '') -> tuple[PlaybookRun, SteadyLoad, float]:
     started = time.monotonic()
-    with SteadyLoad(topology.fleet.nginx_url + '/version', **LOAD) as load:
-        run = topology.upgrade('2.0.0', on_event=Progress())
-    say('upgrade finished in %.1f s, rc %d' % (time.monotonic() - started, run.rc))
-    say('failed requests through nginx: %d of %d' % (len(load.failures), load.total))
+    with SteadyLoad(target.url + '/version', **LOAD) as load:
+        run = target.upgrade(version, fault, on_event=Progress(), **kept_artifacts(state, 'upgrade-' + version))
+    return run, load, time.monotonic() - started
+
+
+def up(target: Target, state: pathlib.Path) -> int:
+    reporting = report_enabled()
+    phase('Starting the %s demo environment on 127.0.0.1' % target.name)
+    target.start()
+    phase("Installing demoapp 1.0.0 with some data")
+    target.install()
+    say(target.served())
+
+    phase('Upgrading 1.0.0 -> 2.0.0 with playbooks/upgrade.yml (upgrade_target=%s) while a client sends requests to %s'
+          % (target.name, target.url))
+    run, load, elapsed = bounded_upgrade(target, state, '2.0.0')
+    say('upgrade finished in %.1f s, rc %d' % (elapsed, run.rc))
+    say('failed requests: %d of %d' % (len(load.failures), load.total))
     say(_report.load_line(load.total, load.failures, load.answers))
+    reports = [report_line(run)]
     if run.rc != 0:
         print(run.stdout[-4000:])
         return 1
-    say(served(topology))
+    say(target.served())
 
     phase('Upgrading to 3.0.0, which crashes at start (DEMOAPP_FAULT=crash): the run must fail and roll back')
-    started = time.monotonic()
-    with SteadyLoad(topology.fleet.nginx_url + '/version', **LOAD) as load:
-        run = topology.upgrade('3.0.0', fault='crash', on_event=Progress())
+    run, load, elapsed = bounded_upgrade(target, state, '3.0.0', fault='crash')
     outcome = 'failed, as it should,' if run.rc else 'SUCCEEDED (unexpected)'
-    say('the upgrade to 3.0.0 %s after %.1f s (rc %d)' % (outcome, time.monotonic() - started, run.rc))
+    say('the upgrade to 3.0.0 %s after %.1f s (rc %d)' % (outcome, elapsed, run.rc))
     say('failed requests meanwhile: %d of %d' % (len(load.failures), load.total))
-    after = sorted(topology.fleet.nginx_versions(9))
-    say(served(topology))
+    reports.append(report_line(run))
+    after = sorted(set(target.versions()))
+    say(target.served())
     if run.rc == 0 or after != ['2.0.0']:
-        say('UNEXPECTED: nginx serves %s after the failed upgrade' % after)
+        say('UNEXPECTED: %s serves %s after the failed upgrade' % (target.url, after))
+        print(run.stdout[-4000:])
         return 1
 
     phase('Done in %.0f s: 2.0.0 serves again after the automatic rollback' % (time.monotonic() - STARTED))
-    print('    nginx: %s/version   inventory: %s/hosts.yml' % (topology.fleet.nginx_url, topology.inventory))
-    print('    make demo-down removes the containers and network of this demo (nothing else)')
+    print('    served version: %s (%s/version)' % (', '.join(after), target.url))
+    for label, line in zip(('upgrade to 2.0.0', 'upgrade to 3.0.0 (rolled back)'), reports):
+        print('    %s: %s' % (label, line or ('report: not available' if not reporting else 'report: not printed')))
+    for line in target.where():
+        print('    %s' % line)
+    print('    make demo-down TARGET=%s removes what this demo made (nothing else)' % target.name)
     return 0
+
+
+def make_target(name: str, state: pathlib.Path) -> Target:
+    # Imported by name: each target needs only its own tools (the k8s demo kubectl, the others not).
+    if name == 'systemd':
+        from demo_systemd import SystemdDemo  # pylint: disable=import-outside-toplevel
+        return SystemdDemo(state)
+    if name == 'compose':
+        from demo_compose import ComposeDemo  # pylint: disable=import-outside-toplevel
+        return ComposeDemo(state)
+    from demo_k8s import K8sDemo  # pylint: disable=import-outside-toplevel
+    return K8sDemo(state)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('action', choices=['up', 'down'])
-    parser.add_argument('--state', type=pathlib.Path, required=True, help='where the demo keeps its ids and inventory')
+    parser.add_argument('--target', choices=['compose', 'systemd', 'k8s'], default='compose')
+    parser.add_argument('--state', type=pathlib.Path, required=True, help="where the demo keeps its ids, inventory and runs")
     args = parser.parse_args()
+    if not os.environ.get('ANSIBLE_COLLECTIONS_PATH'):
+        raise SystemExit('ANSIBLE_COLLECTIONS_PATH is not set: run through make demo')
+    target = make_target(args.target, args.state)
     if args.action == 'down':
-        down(args.state)
+        target.down()
         return 0
     args.state.mkdir(parents=True, exist_ok=True)
-    return up(args.state)
+    return up(target, args.state)
 
 
 if __name__ == '__main__':

@@ -135,3 +135,11 @@ def test_the_docker_runtime_without_an_engine_is_a_clear_error(tmp_path):
     assert result.returncode == 1, result
     assert result.stderr.startswith('kubesim: the docker runtime needs a Docker engine (DOCKER_HOST): '), result.stderr
     assert not (tmp_path / 'config').exists()
+
+
+def test_bad_proxy_ports_are_refused(tmp_path):
+    for value in ('18979-18975', 'many', '0-10'):
+        result = subprocess.run([sys.executable, '-m', 'kubesim', '--proxy-ports', value], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60, check=False)
+        assert result.returncode == 2, result
+        assert 'kubesim: error: argument --proxy-ports' in result.stderr

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 from kubesim.docker_runtime import (ProbeState, container_env, ports_to_publish, resolve_port, restart_backoff, should_restart,
                                     terminated_reason)
 from kubesim.podexec import choose_container, exit_status
-from kubesim.proxy import ready_backends
+from kubesim.proxy import Listener, ServiceProxies, ready_backends
+
+from .test_cli import port_is_free
 
 
 def test_probe_thresholds_as_the_prober_counts_them():
@@ -70,3 +75,36 @@ def test_exec_status_and_container_choice():
     pod = {'metadata': {'name': 'p', 'annotations': {'kubectl.kubernetes.io/default-container': 'b'}},
            'spec': {'containers': [{'name': 'a'}, {'name': 'b'}]}}
     assert choose_container(pod, None) == (1, 'b') and choose_container(pod, 'a') == (0, 'a')
+
+
+def _free_run(count: int) -> range:
+    """``count`` consecutive ports of 127.0.0.1 free at this moment (the first one a free port's neighbours)."""
+    for _attempt in range(50):
+        with socket.socket() as probe:
+            probe.bind(('127.0.0.1', 0))
+            first = probe.getsockname()[1]
+        ports = range(first, first + count)
+        if ports[-1] <= 65535 and all(port_is_free(port) for port in ports):
+            return ports
+    raise AssertionError('no %d consecutive free ports' % count)
+
+
+def test_proxy_listeners_take_the_first_free_port_of_the_range_then_any():
+    async def scenario(ports: range) -> list[int]:
+        proxies = ServiceProxies(None, None, ports)
+        with socket.socket() as taken:
+            taken.bind(('127.0.0.1', ports[1]))
+            taken.listen()
+            listeners = [Listener(proxies, 'default', name, {'port': 80}) for name in ('a', 'b', 'c')]
+            for listener in listeners:
+                await listener.open()
+            opened = [int(listener.address.rpartition(':')[2]) for listener in listeners]
+            for listener in listeners:
+                listener.close()
+        return opened
+
+    ports = _free_run(3)
+    first, third, anywhere = asyncio.run(scenario(ports))
+    # The second port is taken by another process: skipped; the range exhausted: any free port.
+    assert (first, third) == (ports[0], ports[2])
+    assert anywhere not in ports and anywhere > 0

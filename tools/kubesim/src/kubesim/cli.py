@@ -24,6 +24,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def port_range(text: str) -> range:
+    first, _dash, last = text.partition('-')
+    try:
+        ports = range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError('must be PORT or FIRST-LAST, got %s' % text) from None
+    if not ports or ports[0] < 1 or ports[-1] > 65535:
+        raise argparse.ArgumentTypeError('must be ports from 1 to 65535, first <= last, got %s' % text)
+    return ports
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -38,6 +49,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument('--kubeconfig', help='write a kubeconfig for the simulator to this path')
     parser.add_argument('--speed', type=positive_float, default=1.0, help='simulated seconds per real second (default 1)')
     parser.add_argument('--nodes', type=positive_int, default=1, help='number of simulated nodes (default 1)')
+    parser.add_argument('--proxy-ports', type=port_range, default=range(0), metavar='FIRST-LAST',
+                        help='docker runtime: the 127.0.0.1 ports of the Service proxies, first free one each (default: any free port)')
     parser.add_argument('--runtime', choices=RUNTIMES, default='fast',
                         help='fast: pods on timers; docker: pods as containers of the local Docker engine (default fast)')
     return parser.parse_args(argv)
@@ -58,6 +71,8 @@ async def serve(args: argparse.Namespace) -> None:
     # Both signals end the loop the same way, so shutdown always runs to its end (containers, network, port).
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, stop.set)
+    if simulator.proxies is not None:
+        simulator.proxies.ports = args.proxy_ports
     try:
         try:
             await simulator.serve()

@@ -1,6 +1,7 @@
 """Service proxies for the docker runtime: kube-proxy's job, as a TCP load balancer on 127.0.0.1.
 
-Each Service port with a selector gets a listener on a free 127.0.0.1 port, reported in the Service's
+Each Service port with a selector gets a listener on a 127.0.0.1 port (the first free one of the simulator's
+``proxy_ports`` when given, else any free port), reported in the Service's
 annotation ``kubesim.io/proxy`` (first port; ``kubesim.io/proxy-<port>`` for every port). Every new
 connection goes to the next Ready, non-terminating endpoint (round-robin) as the Endpoints object lists
 it at that moment, through the host port its resolved container port is published on. An established connection
@@ -57,7 +58,17 @@ class Listener:
         self.address = ''
 
     async def open(self) -> None:
-        self.server = await asyncio.start_server(self._connection, '127.0.0.1', 0)
+        for port in self.proxies.ports:
+            try:
+                self.server = await asyncio.start_server(self._connection, '127.0.0.1', port)
+                break
+            except OSError:
+                continue  # taken (by another listener or process): the next one
+        else:
+            if self.proxies.ports:
+                LOG.warning('%s/%s: no free port in %d-%d, using any free port', self.namespace, self.name,
+                            self.proxies.ports[0], self.proxies.ports[-1])
+            self.server = await asyncio.start_server(self._connection, '127.0.0.1', 0)
         self.address = '127.0.0.1:%d' % self.server.sockets[0].getsockname()[1]
 
     def backends(self) -> list[tuple[str, int]]:
@@ -111,9 +122,11 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> i
 class ServiceProxies:
     """Controller: a listener per Service port (selector Services only), annotated on the Service."""
 
-    def __init__(self, registry: Registry, kubelet):
+    def __init__(self, registry: Registry, kubelet, ports: range = range(0)):
         self.registry = registry
         self.kubelet = kubelet
+        # Fixed ports for the listeners (a demo's published range); empty: any free port.
+        self.ports = ports
         self.listeners: dict[tuple[str, str, int], Listener] = {}
         self._opening: set = set()
 
