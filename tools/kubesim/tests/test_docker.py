@@ -48,7 +48,7 @@ pytestmark = [pytest.mark.skipif(KUBECTL is None, reason='kubectl is not install
 def kubectl(kubesim_docker):
     def run(*args: str, stdin=None, check: bool = True, text: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run([KUBECTL, '--kubeconfig', kubesim_docker.kubeconfig, *args], input=stdin, capture_output=True,
-                                text=text, timeout=120, check=False)
+                                text=text, timeout=600, check=False)
         if check and result.returncode != 0:
             raise AssertionError('kubectl %s failed (%d): %s%s' % (' '.join(args), result.returncode, result.stdout, result.stderr))
         return result
@@ -158,13 +158,13 @@ def _three(pods: list) -> list | None:
 
 def test_rolling_update_through_the_service_proxy_drops_no_request(kubesim_docker, kubectl, core):
     apply(kubectl, database_pod())
-    wait_for(lambda: ready(core, 'db'), 60, 0.2, 'database ready')
+    wait_for(lambda: ready(core, 'db'), 300, 0.2, 'database ready')
     migrate(kubectl, core, '1.0.0')
     apply(kubectl, web_deployment('demoapp:1.0.0'))
     apply(kubectl, {'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'web'},
                     'spec': {'selector': {'app': 'web'}, 'ports': [{'name': 'http', 'port': 80, 'targetPort': 'http'}]}})
-    kubectl('rollout', 'status', 'deployment/web', '--timeout=90s')
-    address = wait_for(lambda: kubesim_docker.service_address('web'), 10, 0.1, 'service proxy')
+    kubectl('rollout', 'status', 'deployment/web', '--timeout=400s')
+    address = wait_for(lambda: kubesim_docker.service_address('web'), 60, 0.1, 'service proxy')
     annotation = core.read_namespaced_service('web', 'default').metadata.annotations['kubesim.io/proxy']
     assert annotation == '127.0.0.1:%d' % address[1]
 
@@ -172,7 +172,7 @@ def test_rolling_update_through_the_service_proxy_drops_no_request(kubesim_docke
         time.sleep(1)
         migrate(kubectl, core, '2.0.0')  # expand migration: 1.0.0 stays ready ("schema ahead")
         kubectl('set', 'image', 'deployment/web', 'web=demoapp:2.0.0')
-        status = kubectl('rollout', 'status', 'deployment/web', '--timeout=120s')
+        status = kubectl('rollout', 'status', 'deployment/web', '--timeout=400s')
         completed = time.monotonic()
         time.sleep(1)
     assert status.stdout.endswith('deployment "web" successfully rolled out\n')
@@ -231,7 +231,7 @@ def test_missing_image_is_never_pulled(kubesim_docker, kubectl, core):
 
 def test_exec_with_kubectl_and_the_python_client(kubesim_docker, kubectl, core):
     apply(kubectl, database_pod())
-    wait_for(lambda: ready(core, 'db'), 60, 0.2, 'database ready')
+    wait_for(lambda: ready(core, 'db'), 300, 0.2, 'database ready')
 
     result = kubectl('exec', 'db', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3', check=False)
     assert (result.returncode, result.stdout, result.stderr) == (3, 'out\n', 'err\ncommand terminated with exit code 3\n')
@@ -269,9 +269,9 @@ def test_job_runs_containers_to_completion(kubesim_docker, kubectl):
 
     apply(kubectl, job('hello', 'echo hello from the job; exit 0', 1))
     apply(kubectl, job('broken', 'echo about to fail >&2; exit 7', 0))
-    assert kubectl('wait', '--for=condition=complete', 'job/hello', '--timeout=60s').stdout == 'job.batch/hello condition met\n'
+    assert kubectl('wait', '--for=condition=complete', 'job/hello', '--timeout=300s').stdout == 'job.batch/hello condition met\n'
     assert kubectl('logs', 'job/hello').stdout == 'hello from the job\n'
-    kubectl('wait', '--for=condition=failed', 'job/broken', '--timeout=60s')
+    kubectl('wait', '--for=condition=failed', 'job/broken', '--timeout=300s')
     broken = json.loads(kubectl('get', 'job', 'broken', '-o', 'json').stdout)
     assert broken['status']['failed'] == 1
     assert [(item['type'], item['reason']) for item in broken['status']['conditions']] == [
