@@ -105,7 +105,7 @@ def _parse_time(text: t.Any) -> float | None:
 def _iso(moment: float | None) -> str | None:
     if moment is None:
         return None
-    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')[:-4] + 'Z'
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z'
 
 
 def _marks(tasks: t.Sequence[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
