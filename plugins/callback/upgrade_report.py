@@ -80,7 +80,7 @@ class CallbackModule(CallbackBase):
         now = time.time()
         action = getattr(task, 'resolved_action', None) or task.action or ''
         delegated = (res.get('_ansible_delegated_vars') or {}).get('ansible_delegated_host')
-        observed = report_lib.observe(action, res, no_log=bool(task.no_log))
+        observed = report_lib.observe(action, res, no_log=bool(task.no_log), failed=status == 'failed')
         with self._lock:
             run_dir = next((o['records_dir'] for t in reversed(self._tasks) for o in t['observed'] if o['kind'] == 'run'), None)
             for obs in observed:

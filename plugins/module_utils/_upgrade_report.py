@@ -33,13 +33,15 @@ def _short(action: str) -> str:
 
 # --- what the callback keeps of a task result ------------------------------------------------------
 
-def observe(action: str, result: t.Any, no_log: bool = False) -> list[dict[str, t.Any]]:
+def observe(action: str, result: t.Any, no_log: bool = False, failed: bool = False) -> list[dict[str, t.Any]]:
     """What the report keeps of one task result: the facts of the modules it knows, scrubbed of secrets; nothing of
-    a no_log task (or loop item), nor of any other module (their timing is kept by the caller)."""
+    a no_log task (or loop item), nor of any other module (their timing is kept by the caller). ``failed``: the task
+    failed (callbacks learn it from the event, the result may not say)."""
     if no_log or not isinstance(result, dict) or result.get('_ansible_no_log'):
         return []
     if isinstance(result.get('results'), list):
         return [obs for item in result['results'] for obs in observe(action, item)]
+    failed = failed or bool(result.get('failed'))
     name = _short(action)
     if name == 'release_record':
         return [_observe_record(result)]
@@ -47,13 +49,13 @@ def observe(action: str, result: t.Any, no_log: bool = False) -> list[dict[str, 
         return [scrub({
             'kind': 'canary', 'weight': result.get('weight'), 'achieved_weight': result.get('achieved_weight'),
             'before_weight': result.get('before_weight'), 'provider': result.get('provider'),
-            'changed': bool(result.get('changed')), 'failed': bool(result.get('failed')), 'msg': result.get('msg', ''),
+            'changed': bool(result.get('changed')), 'failed': failed, 'msg': result.get('msg', ''),
         })]
     if name == 'smoke_test' and 'totals' in result:
         checks = [{key: check.get(key) for key in CHECK_KEYS if key in check}
                   for check in result.get('checks') or [] if isinstance(check, dict)]
         return [scrub({
-            'kind': 'smoke', 'ok': not result.get('failed'), 'totals': result.get('totals'), 'rounds': result.get('rounds'),
+            'kind': 'smoke', 'ok': not failed, 'totals': result.get('totals'), 'rounds': result.get('rounds'),
             'msg': result.get('msg', ''), 'checks': checks,
         })]
     if name == 'set_fact' and isinstance((result.get('ansible_facts') or {}).get('upgrade_run'), dict):

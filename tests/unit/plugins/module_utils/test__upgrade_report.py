@@ -62,6 +62,8 @@ def test_observe_keeps_the_facts_of_known_modules_and_drops_secrets():
         'release_id': 'r1', 'records_dir': '~/records', 'password': SECRET}}})
     assert run == {'kind': 'run', 'release_id': 'r1', 'records_dir': '~/records'}
     assert ur.observe('ansible.builtin.command', {'stdout': SECRET}) == []
+    # A failed task's result need not say so: the callback knows it from the event.
+    assert ur.observe('artisan.upgrade.smoke_test', {'totals': {}}, failed=True)[0]['ok'] is False
 
 
 def test_observe_keeps_nothing_of_a_no_log_task_or_loop_item():
