@@ -41,3 +41,26 @@ def open_page(driver: webdriver.Chrome, path: pathlib.Path) -> list[dict[str, t.
     """Load a local page; the browser's console entries of level SEVERE (JavaScript errors, blocked requests)."""
     driver.get(path.resolve().as_uri())
     return [entry for entry in driver.get_log('browser') if entry.get('level') == 'SEVERE']
+
+
+def report_of(stdout: str) -> pathlib.Path:
+    """The page the upgrade_report callback names on the last line of a run's output (its contract)."""
+    last = stdout.rstrip('\n').splitlines()[-1]
+    assert last.startswith('Upgrade report: /'), 'the last line is not the report: %r' % last
+    return pathlib.Path(last[len('Upgrade report: '):])
+
+
+def assert_timeline(page: pathlib.Path, record: dict[str, t.Any]) -> None:
+    """Open the report in Chromium: no console error, and one timeline bar per phase and host of the release record,
+    labelled with the phase and coloured by its result."""
+    with headless_chromium() as driver:
+        assert open_page(driver, page) == []
+        bars = driver.find_elements('css selector', '#timeline .bar')
+        shown = sorted((b.get_attribute('data-phase'), b.get_attribute('data-host'), b.get_attribute('data-result'))
+                       for b in bars)
+        assert shown == sorted((p['name'], p['host'], p['result']) for p in record['phases'])
+        for bar in bars:
+            assert bar.find_element('css selector', '.bar-label').get_attribute('textContent') == bar.get_attribute('data-phase')
+            assert bar.find_element('css selector', 'rect').size['width'] > 0
+        assert driver.find_element('tag name', 'body').get_attribute('data-report-ready') == str(len(bars))
+        assert driver.find_element('id', 'status').text.startswith(record['status'])
