@@ -116,8 +116,7 @@ def _marks(tasks: t.Sequence[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     for task in tasks:
         for obs in task.get('observed') or []:
             if obs.get('kind') == 'record' and obs.get('phase') and obs.get('controller'):
-                found.append(dict(obs['phase'], runner=task['host'], play=task['play'], uuid=task.get('uuid'),
-                                  end=task['end']))
+                found.append(dict(obs['phase'], runner=task['host'], play=task['play'], end=task['end']))
     return sorted(found, key=lambda mark: mark['end'])
 
 
@@ -129,15 +128,16 @@ def observed_spans(tasks: t.Sequence[dict[str, t.Any]]) -> dict[tuple[str, str],
     for task in tasks:
         key = (task['host'], task['play'])
         first[key] = min(first.get(key, task['start']), task['start'])
-    # Consecutive marks of one task in one play are one occurrence (all hosts' records of a phase).
+    # Consecutive records of one phase in one play are one occurrence (all hosts' records of the phase). By name, not
+    # by task: an included task file (upgrade.yml's tasks/record.yml) may give each host its own copy of the task.
     occurrences: list[dict[str, t.Any]] = []
     for mark in _marks(tasks):
         last = occurrences[-1] if occurrences else None
-        if last and last['uuid'] == mark['uuid'] and last['play'] == mark['play']:
+        if last and last['name'] == mark['name'] and last['play'] == mark['play']:
             last['marks'].append(mark)
             last['end'] = mark['end']
         else:
-            occurrences.append({'uuid': mark['uuid'], 'play': mark['play'], 'end': mark['end'], 'marks': [mark]})
+            occurrences.append({'name': mark['name'], 'play': mark['play'], 'end': mark['end'], 'marks': [mark]})
     spans: dict[tuple[str, str], tuple[float, float]] = {}
     for index, occurrence in enumerate(occurrences):
         before = [o['end'] for o in occurrences[:index] if o['play'] == occurrence['play']]

@@ -105,12 +105,13 @@ def test_phases_start_when_the_host_began_the_play_or_the_plays_previous_phase_e
         # play 0: preflight per host
         task('app1', 0, 'facts', 0, 1), task('app2', 0, 'facts', 0, 1.5),
         task('app1', 0, 'record', 4, 5, uuid='rec-pre', observed=[mark('preflight', 'app1')]),
-        task('app2', 0, 'record', 4, 5.2, uuid='rec-pre', observed=[mark('preflight', 'app2')]),
+        # an included record task may be another task object for each host
+        task('app2', 0, 'record', 4, 5.2, uuid='rec-pre-2', observed=[mark('preflight', 'app2')]),
         # play 1: expand once on app1, then the gate on both hosts
         task('app1', 1, 'decide', 6, 6.1), task('app2', 1, 'decide', 6, 6.1),
         task('app1', 1, 'record', 9, 10, uuid='rec-exp', observed=[mark('migrate_expand', 'app1')]),
         task('app1', 1, 'record', 14, 15, uuid='rec-gate', observed=[mark('compat_gate', 'app1')]),
-        task('app2', 1, 'record', 14, 15.5, uuid='rec-gate', observed=[mark('compat_gate', 'app2')]),
+        task('app2', 1, 'record', 14, 15.5, uuid='rec-gate-2', observed=[mark('compat_gate', 'app2')]),
         # play 2: deploy, serial 1: app2's batch starts after app1's
         task('app1', 2, 'decide', 16, 16.1),
         task('app1', 2, 'record', 25, 26, uuid='rec-dep', observed=[mark('deploy', 'app1')]),
