@@ -101,7 +101,7 @@ def render_html(report: dict[str, t.Any]) -> str:
         _failure(report), _facts(report), '</header><main>',
         '<h2>Timeline of the phases per host</h2>', _legend(), _timeline(report),
         '<h2>Hosts</h2>', _hosts(report),
-        '<h2>Canary steps</h2>', _canary(report),
+        '<h2>Canary steps and traffic weights</h2>', _canary(report),
         '<h2>Smoke tests</h2>', _smoke(report),
         '<h2>Slowest tasks</h2>', _slowest(report),
         '<p><small>%s; generated %s; release record <code>%s</code></small></p>' % (
@@ -176,7 +176,9 @@ def _timeline(report: dict[str, t.Any]) -> str:
                    'text-anchor="middle" fill="#666">%s</text>' % (x(tick), x(tick), AXIS - 8, height, x(tick), esc('%gs' % tick)))
     for row, host in enumerate(hosts):
         y = AXIS + row * ROW
-        out.append('<text class="host-label" x="6" y="%d" data-choose-host="%s">%s</text>' % (y + 18, esc(host), esc(host)))
+        shown = host if len(host) <= 24 else host[:23] + '\u2026'
+        out.append('<text class="host-label" x="6" y="%d" data-choose-host="%s">%s<title>%s</title></text>' % (
+            y + 18, esc(host), esc(shown), esc(host)))
         for phase in [p for p in placed if p['host'] == host]:
             left, right = x(phase['offset']), x(phase['end_offset'])
             width = max(right - left, 3.0)
@@ -210,7 +212,7 @@ def _hosts(report: dict[str, t.Any]) -> str:
 def _canary(report: dict[str, t.Any]) -> str:
     steps = report.get('canary') or []
     if not steps:
-        return '<p id="canary">No canary step in this run (the strategy shifts no traffic by weights).</p>'
+        return '<p id="canary">No traffic weight was changed in this run (no canary_shift task ran).</p>'
     points = [(s['offset'], s.get('achieved_weight') if s.get('achieved_weight') is not None else s.get('weight'))
               for s in steps]
     analyses = [a for s in steps for a in s['analysis'] if a.get('error_rate') is not None]
