@@ -34,7 +34,8 @@ svg text{font:12px system-ui,sans-serif}
 svg .bar:hover rect,svg .bar.active rect{stroke:#000;stroke-width:2}
 svg .dim{opacity:.25}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
-#tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:4px 8px;border-radius:4px;font-size:12px;display:none;max-width:480px;white-space:pre-wrap}
+#tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:4px 8px;border-radius:4px;font-size:12px;
+  display:none;max-width:480px;white-space:pre-wrap}
 details summary{cursor:pointer}
 code{font-size:12px}
 """
@@ -245,9 +246,8 @@ def _canary(report: dict[str, t.Any]) -> str:
     line.append('%.1f,%.1f' % (x(span * 1.05), y_weight(previous)))
     out.append('<polyline fill="none" stroke="#1565c0" stroke-width="2" points="%s"/>' % ' '.join(line))
     for step, (offset, weight) in zip(steps, points):
-        tip = 'weight %s %% at %gs on %s (%s)%s' % (weight, offset, step['host'], step.get('provider') or '',
-                                                  '; error rate %.3g %%' % (step['error_rate'] * 100)
-                                                  if step.get('error_rate') is not None else '')
+        rate = '' if step.get('error_rate') is None else '; error rate %.3g %%' % (step['error_rate'] * 100)
+        tip = 'weight %s %% at %gs on %s (%s)%s' % (weight, offset, step['host'], step.get('provider') or '', rate)
         out.append('<circle class="canary-point" data-weight="%s" cx="%.1f" cy="%.1f" r="5" fill="%s" data-tip="%s">'
                    '<title>%s</title></circle>' % (esc(weight), x(offset - first), y_weight(weight),
                                                    '#c62828' if step.get('failed') else '#1565c0', esc(tip), esc(tip)))

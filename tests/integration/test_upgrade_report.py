@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -101,7 +100,7 @@ def test_a_recorded_run_gets_a_report_beside_its_record_that_a_browser_renders(t
         assert sorted((b.get_attribute('data-phase'), b.get_attribute('data-host')) for b in bars) == [
             ('deploy', 'app1'), ('deploy', 'app2'), ('preflight', 'app1'), ('preflight', 'app2')]
         assert browser.find_element('tag name', 'body').get_attribute('data-report-ready') == '4'
-        for bar in bars:
-            assert bar.find_element('css selector', 'rect').size['width'] > 0
+        for shown_bar in bars:
+            assert shown_bar.find_element('css selector', 'rect').size['width'] > 0
         assert EVIL in browser.find_element('id', 'slowest').text
         assert len(browser.find_elements('css selector', '#smoke tr.smoke-row')) == 4

@@ -59,8 +59,8 @@ def assert_timeline(page: pathlib.Path, record: dict[str, t.Any]) -> None:
         shown = sorted((b.get_attribute('data-phase'), b.get_attribute('data-host'), b.get_attribute('data-result'))
                        for b in bars)
         assert shown == sorted((p['name'], p['host'], p['result']) for p in record['phases'])
-        for bar in bars:
-            assert bar.find_element('css selector', '.bar-label').get_attribute('textContent') == bar.get_attribute('data-phase')
-            assert bar.find_element('css selector', 'rect').size['width'] > 0
+        for shown_bar in bars:
+            assert shown_bar.find_element('css selector', '.bar-label').get_attribute('textContent') == shown_bar.get_attribute('data-phase')
+            assert shown_bar.find_element('css selector', 'rect').size['width'] > 0
         assert driver.find_element('tag name', 'body').get_attribute('data-report-ready') == str(len(bars))
         assert driver.find_element('id', 'status').text.startswith(record['status'])
