@@ -12,7 +12,8 @@ ANSIBLE_BUNDLE_VERSION=14.5.0
 COMPOSE_VERSION=2.40.3
 # The collections our tests (not our roles) need, from the PyPI `ansible` bundle: Galaxy is unreachable.
 TEST_COLLECTIONS="community/docker ansible/posix community/library_inventory_filtering_v1"
-APT_PACKAGES="docker.io debootstrap shellcheck nginx-light postgresql-15 git make"
+# chromium and chromium-driver: the integration tests open the upgrade report in a real headless browser (Selenium).
+APT_PACKAGES="docker.io debootstrap shellcheck nginx-light postgresql-15 git make chromium chromium-driver"
 
 mkdir -p "$CACHE/stamps" "$CACHE/downloads"
 

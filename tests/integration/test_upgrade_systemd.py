@@ -14,6 +14,7 @@ import pytest
 
 from .helpers.ansible import PlaybookRun
 from .helpers.backends import SteadyLoad
+from .helpers.browser import assert_timeline, report_of
 from .helpers.docker import sh
 from .helpers.systemd_fleet import DEBIAN, UPSTREAM, systemd_fleet
 
@@ -30,9 +31,9 @@ def fleet(docker_session, demoapp_wheelhouse, demoapp_releases):
 
 @pytest.fixture(scope='module')
 def place(tmp_path_factory):
-    """The controller's folders of this module: records, locks, backups."""
+    """The controller's folders of this module: records, locks, backups, ansible-runner's artifacts."""
     root = tmp_path_factory.mktemp('upgrade')
-    return {name: root / name for name in ('records', 'locks', 'backups')}
+    return {name: root / name for name in ('records', 'locks', 'backups', 'artifacts')}
 
 
 def inventory(fleet, place, **overrides) -> dict:
@@ -68,9 +69,24 @@ def inventory(fleet, place, **overrides) -> dict:
 
 
 def upgrade(run_playbook, fleet, place, check=False, values=None, **extra) -> PlaybookRun:
+    # With the upgrade report, which ansible-runner (the engine of these runs) has written into the job's artifacts.
     return run_playbook(PLAYBOOK, inventory=inventory(fleet, place, **(values or {})),
                         extravars=dict(upgrade_target='systemd', **extra),
-                        check=check, diff=check, own_interpreter=False)
+                        check=check, diff=check, own_interpreter=False, artifact_dir=str(place['artifacts']),
+                        envvars={'ANSIBLE_CALLBACKS_ENABLED': 'artisan.upgrade.upgrade_report'})
+
+
+def check_report(run: PlaybookRun, place, record: dict) -> dict:
+    """The report the run named on its last line: in the job's artifacts, beside its JSON, the record's phases placed
+    in time, rendered by a real browser with one bar per phase and host."""
+    page = report_of(run.stdout)
+    assert page.parent.parent == place['artifacts'] and page.name == record['release_id'] + '.report.html', page
+    report = json.loads(page.with_suffix('.json').read_text())
+    assert (report['release_id'], report['status']) == (record['release_id'], record['status'])
+    assert [p['source'] for p in report['phases']] == ['observed'] * len(record['phases'])
+    assert 'secret' not in page.read_text() + page.with_suffix('.json').read_text()
+    assert_timeline(page, record)
+    return report
 
 
 def db_revision(fleet) -> str:
@@ -181,6 +197,12 @@ def test_upgrade_to_2_0_0_under_load_drops_no_request(run_playbook, fleet, place
     assert hashlib.sha256(path.read_bytes()).hexdigest() == backup['details']['sha256'] == backup['modules'][0]['manifest']['sha256']
     assert backup['details']['alembic_revision'] == '0001'
     assert lock_free(place)
+    report = check_report(run, place, record)
+    assert report['backup']['path'] == str(path) and report['backup']['sha256'] == backup['details']['sha256']
+    assert {h['name']: (h['version_before'], h['version_after']) for h in report['hosts'] if h['name'] != 'localhost'} == {
+        h.name: ('1.0.0', '2.0.0') for h in fleet.hosts}
+    assert report['revisions']['before'] == ['0001'] and report['revisions']['after_migrate_contract'] == ['0002']
+    assert {(s['phase'], s['host']) for s in report['smoke'] if s['ok']} >= {('smoke', h.name) for h in fleet.hosts}
 
 
 def test_a_second_run_changes_nothing(run_playbook, fleet, place):
@@ -228,3 +250,7 @@ def test_a_release_that_crashes_is_rolled_back_automatically(run_playbook, fleet
     assert all(phases[('rollback_smoke', h.name)] == 'ok' for h in fleet.hosts), phases
     assert record['rollback']['release'] == '%s -> %s' % (new, old), record['rollback']
     assert lock_free(place)
+    report = check_report(run, place, record)
+    assert report['failure']['phase'] == 'deploy' and report['failure']['host'] == fleet.hosts[0].name
+    assert report['rollback'] == record['rollback']
+    assert {h['name']: h['version_after'] for h in report['hosts'] if h['name'] != 'localhost'} == {h.name: old for h in fleet.hosts}

@@ -43,11 +43,13 @@ def _result(event: dict[str, t.Any]) -> dict[str, t.Any]:
 def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict | None = None,
                  extravars: dict[str, t.Any] | None = None, check: bool = False, diff: bool = False,
                  limit: str | None = None, verbosity: int = 0, own_interpreter: bool = True,
-                 forks: int | None = None, on_event: t.Callable[[dict[str, t.Any]], None] | None = None) -> PlaybookRun:
+                 forks: int | None = None, on_event: t.Callable[[dict[str, t.Any]], None] | None = None,
+                 envvars: dict[str, str] | None = None, artifact_dir: str | None = None) -> PlaybookRun:
     """Run a playbook (a path, or plays as data) with this collection on ANSIBLE_COLLECTIONS_PATH;
     ``verbosity=3`` is -vvv (its output is in ``stdout``). ``own_interpreter=False`` leaves each host's Python
     to the inventory (the implicit localhost then runs this Python), instead of this Python everywhere.
-    ``on_event`` sees each runner event as it comes (progress lines, timings)."""
+    ``on_event`` sees each runner event as it comes (progress lines, timings). ``envvars`` adds to Ansible's
+    environment; ``artifact_dir`` keeps the job's artifacts (else they go with the private data dir)."""
     with tempfile.TemporaryDirectory(prefix='artisan-runner-') as private:
         if isinstance(playbook, list):
             path = os.path.join(private, 'playbook.yml')
@@ -66,10 +68,11 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
             limit=limit,
             verbosity=verbosity or None,
             quiet=True,
+            artifact_dir=artifact_dir,
             # Pipelining, as the example inventories recommend: one exec per task instead of four (put, chmod,
             # run, remove), which on a loaded 2-core machine is most of a task's cost over docker exec.
-            envvars={'ANSIBLE_COLLECTIONS_PATH': os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''),
-                     'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_PIPELINING': 'True'},
+            envvars=dict({'ANSIBLE_COLLECTIONS_PATH': os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''),
+                          'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_PIPELINING': 'True'}, **(envvars or {})),
         )
         tasks = [
             {'task': event['event_data'].get('task'), 'host': event['event_data'].get('host'),
