@@ -103,7 +103,9 @@ def test_upgrade_rolling_then_a_crashing_release_is_rolled_back(kubesim_docker, 
     # with the Job's log in its message.
     generation = kubectl('get', 'deployment', 'demoapp', '-o', 'jsonpath={.metadata.generation}')
     psql(kubectl, 'ALTER TABLE users ADD COLUMN display_name varchar(200)')
+    started = time.monotonic()
     stopped = upgrade(run_playbook, tmp_path, url, '2.0.0')
+    print('upgrade.yml stopped by the failing migration Job: %.1f s' % (time.monotonic() - started))
     assert stopped.rc != 0
     assert 'failed in phase migrate_expand' in stopped.stdout, stopped.stdout[-6000:]
     assert 'column "display_name" of relation "users" already exists' in stopped.stdout, stopped.stdout[-6000:]
