@@ -1,18 +1,20 @@
 """Benchmark the Kubernetes upgrade on kubesim's docker runtime, side by side with the runbook's kubectl commands.
 
 One simulated cluster (API server on 127.0.0.1:18960; kubesim gives each Service's proxy a free 127.0.0.1 port) with
-the demo app of examples/k8s (PostgreSQL, 3 pods of demoapp:1.0.0 as real containers, the schema migrated by Jobs
-to 2.0.0's expand revision first) and the same bounded request loop through the Service's proxy (one new connection
-per request, about 40 per second, at most 20 000 requests or 10 minutes) during:
+the demo app of examples/k8s (PostgreSQL, 3 pods of demoapp:1.0.0 as real containers, schema 0001) and the same
+bounded request loop through the Service's proxy (one new connection per request, about 40 per second, at most
+20 000 requests or 10 minutes) during:
 
-1. the runbook's way, 1.0.0 -> 2.0.0: `kubectl set image deployment/demoapp app=demoapp:2.0.0` then
-   `kubectl rollout status deployment/demoapp`: wall time and requests dropped; back to 1.0.0 the same way (not timed);
-2. ours, 1.0.0 -> 2.0.0 with the deploy_k8s role (rolling: k8s_rollout, post-checks): wall time, requests dropped;
-   the same run again (nothing to change);
-3. a bad image (2.0.0 -> 9.9.9, never pullable) with ours, failure_grace 3 s: from the start of the run, and from
-   the first pod showing ErrImagePull, to the Deployment being back on 2.0.0 (its rollout complete, kubectl's rules)
-   and the run's failure; the load says whether 2.0.0 kept serving. (The runbook's `rollout status` would wait
-   for the progress deadline, 600 simulated seconds, before anyone runs `rollout undo`.)
+1. the runbook's way, 1.0.0 -> 2.0.0, as a shell script of its kubectl commands (RUNBOOK below: pg_dump through
+   `kubectl exec`, the ConfigMaps, Secrets and PVCs saved, the migration Job applied and awaited, `kubectl set
+   image`, `kubectl rollout status`): wall time and requests dropped; then back to 1.0.0 and schema 0001 (not timed);
+2. ours, 1.0.0 -> 2.0.0: playbooks/upgrade.yml with the example inventory (examples/inventories/k8s), rolling: the
+   same steps plus preflight, the release record, the compatibility gate, post-checks and the smoke test; wall time
+   and requests dropped; then the same run again (nothing to change);
+3. a bad image (2.0.0 -> 9.9.9, never pullable) with the deploy_k8s role, failure_grace 3 s: from the start of the
+   run, and from the first pod showing ErrImagePull, to the Deployment being back on 2.0.0 (its rollout complete,
+   kubectl's rules) and the run's failure; the load says whether 2.0.0 kept serving. (The runbook's `rollout status`
+   would wait for the progress deadline, 600 simulated seconds, before anyone runs `rollout undo`.)
 
 Nothing is asserted. Only 127.0.0.1 is used. Run from the repository root: python -m bench.upgrade_k8s
 (ANSIBLE_COLLECTIONS_PATH at the collection, kubectl and a Docker engine with the demoapp images on the machine).
@@ -35,6 +37,7 @@ from kubesim.simulator import Simulator
 from bench import _report
 from tests.integration.helpers.ansible import run_playbook
 from tests.integration.helpers.backends import SteadyLoad
+from tests.integration.test_upgrade_k8s import inventory
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MANIFESTS = REPO / 'examples' / 'k8s'
@@ -43,6 +46,22 @@ SPEED = 5.0
 LOAD = dict(max_requests=20000, max_seconds=600, pause=0.02)
 APP = [{'name': 'demoapp', 'images': {'app': 'demoapp'}}]
 BAD_VERSION = '9.9.9'
+# The runbook's commands (runbook 000_823a2fcca27d0a36), as an operator's script runs them: $1 the version, $2 a folder.
+RUNBOOK = r'''set -eu
+version=$1 out=$2
+kubectl exec postgresql-0 -- pg_dump -Fc -U demoapp -d demoapp >"$out/demoapp.dump"
+kubectl get configmaps,persistentvolumeclaims -l app.kubernetes.io/part-of=demoapp -o yaml >"$out/objects.yaml"
+(umask 077; kubectl get secrets -l app.kubernetes.io/part-of=demoapp -o yaml >"$out/secrets.yaml")
+cat <<JOB | kubectl apply -f -
+{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "demoapp-migrate-runbook"},
+ "spec": {"backoffLimit": 3, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "migrate",
+  "image": "demoapp:$version", "command": ["demoapp", "migrate", "upgrade", "head"],
+  "envFrom": [{"configMapRef": {"name": "demoapp-config"}}, {"secretRef": {"name": "demoapp-secret"}}]}]}}}}
+JOB
+kubectl wait --for=condition=complete job/demoapp-migrate-runbook --timeout=600s
+kubectl set image deployment/demoapp app=demoapp:$version
+kubectl rollout status deployment/demoapp --timeout=600s
+'''
 
 
 class Cluster:
@@ -56,17 +75,19 @@ class Cluster:
             raise RuntimeError('kubectl %s: %s' % (' '.join(args), result.stderr))
         return result.stdout
 
-    def migrate(self, version: str) -> None:
+    def migrate(self, version: str, *alembic: str) -> None:
         name = 'demoapp-migrate-%s' % version.replace('.', '-')
         job = {'apiVersion': 'batch/v1', 'kind': 'Job', 'metadata': {'name': name},
                'spec': {'backoffLimit': 3, 'template': {'spec': {'restartPolicy': 'Never', 'containers': [{
-                   'name': 'migrate', 'image': 'demoapp:%s' % version, 'command': ['demoapp', 'migrate', 'upgrade', 'head'],
+                   'name': 'migrate', 'image': 'demoapp:%s' % version,
+                   'command': ['demoapp', 'migrate', *(alembic or ('upgrade', 'head'))],
                    'envFrom': [{'configMapRef': {'name': 'demoapp-config'}}, {'secretRef': {'name': 'demoapp-secret'}}]}]}}}}
         self.kubectl('apply', '-f', '-', stdin=json.dumps(job))
         self.kubectl('wait', '--for=condition=complete', 'job/' + name, '--timeout=300s')
+        self.kubectl('delete', 'job', name)
 
     def set_up(self) -> str:
-        """The demo app at 1.0.0, the schema at 2.0.0's expand revision; the URL of /version through the proxy."""
+        """The demo app at 1.0.0 on its schema; the Service's address through its proxy."""
         files = ['demoapp-configmap.yaml', 'demoapp-secret.yaml', 'postgresql-secret.yaml', 'postgresql-service.yaml',
                  'postgresql-statefulset.yaml']
         self.kubectl('apply', *[arg for name in files for arg in ('-f', str(MANIFESTS / name))])
@@ -78,18 +99,31 @@ class Cluster:
         self.kubectl('apply', '-f', str(MANIFESTS / 'demoapp-deployment.yaml'), '-f', str(MANIFESTS / 'demoapp-service.yaml'))
         self.kubectl('patch', 'deployment', 'demoapp', '-p', json.dumps({'spec': {'progressDeadlineSeconds': 3600}}))
         self.kubectl('rollout', 'status', 'deployment/demoapp', '--timeout=600s')
-        self.migrate('2.0.0')
         deadline = time.monotonic() + 60
         while self.sim.service_address('demoapp') is None:
             if time.monotonic() > deadline:
                 raise RuntimeError('the Service demoapp has no proxy')
             time.sleep(0.2)
         host, port = self.sim.service_address('demoapp')
-        return 'http://%s:%d/version' % (host, port)
+        return 'http://%s:%d' % (host, port)
 
-    def runbook(self, version: str) -> None:
-        self.kubectl('set', 'image', 'deployment/demoapp', 'app=demoapp:%s' % version)
+    def runbook(self, version: str, folder: str) -> None:
+        subprocess.run(['bash', '-c', RUNBOOK, 'runbook', version, folder], check=True, timeout=1800,
+                       env=dict(os.environ, KUBECONFIG=self.kubeconfig), capture_output=True)
+
+    def back_to_1(self) -> None:
+        """1.0.0 on schema 0001 again, for ours to start where the runbook started."""
+        self.kubectl('delete', 'job', 'demoapp-migrate-runbook')
+        self.kubectl('set', 'image', 'deployment/demoapp', 'app=demoapp:1.0.0')
         self.kubectl('rollout', 'status', 'deployment/demoapp', '--timeout=600s')
+        self.migrate('2.0.0', 'downgrade', '0001')
+
+    def upgrade(self, url: str, place: str, version: str):
+        os.environ['K8S_AUTH_KUBECONFIG'] = self.kubeconfig
+        hosts = inventory(pathlib.Path(place), url, version)
+        hosts['all']['vars'].update(deploy_k8s_timeout=600, deploy_k8s_failure_grace=3)
+        return run_playbook(str(REPO / 'playbooks' / 'upgrade.yml'), inventory=hosts, extravars={'upgrade_target': 'k8s'},
+                            own_interpreter=False)
 
     def deploy(self, version: str, **extravars):
         play = [{'hosts': 'localhost', 'gather_facts': False,
@@ -147,21 +181,23 @@ def main() -> None:
     try:
         cluster = Cluster(simulator, simulator.write_kubeconfig(os.path.join(tempfile.mkdtemp(prefix='k8s-bench-'), 'kubeconfig')))
         started = time.monotonic()
-        url = cluster.set_up()
+        base = cluster.set_up()
+        url = base + '/version'
         print('kubesim docker runtime at %gx, demoapp 1.0.0 on 3 pods, set up in %.1f s' % (SPEED, time.monotonic() - started),
               flush=True)
+        place = tempfile.mkdtemp(prefix='k8s-bench-run-')
 
-        wall, load, _outcome = timed(url, lambda: cluster.runbook('2.0.0'))
-        print('runbook way 1.0.0 -> 2.0.0 (kubectl set image + rollout status): %.1f s; %s'
-              % (wall, _report.load_line(load.total, load.failures, load.answers)), flush=True)
-        cluster.runbook('1.0.0')
+        wall, load, _outcome = timed(url, lambda: cluster.runbook('2.0.0', place))
+        print('runbook way 1.0.0 -> 2.0.0 (script of its kubectl commands: pg_dump, objects, migration Job, set image, '
+              'rollout status): %.1f s; %s' % (wall, _report.load_line(load.total, load.failures, load.answers)), flush=True)
+        cluster.back_to_1()
 
-        wall, load, run = timed(url, lambda: cluster.deploy('2.0.0'))
-        print('ours 1.0.0 -> 2.0.0 (deploy_k8s rolling, rc %s): %.1f s; %s%s'
+        wall, load, run = timed(url, lambda: cluster.upgrade(base, place, '2.0.0'))
+        print('ours 1.0.0 -> 2.0.0 (upgrade.yml, rolling, rc %s): %.1f s; %s%s'
               % (run.rc, wall, _report.load_line(load.total, load.failures, load.answers), why(run)), flush=True)
         again = time.monotonic()
-        run = cluster.deploy('2.0.0')
-        print('ours again at 2.0.0 (rc %s): %.1f s, changed tasks: %d'
+        run = cluster.upgrade(base, place, '2.0.0')
+        print('ours again at 2.0.0 (upgrade.yml, rc %s): %.1f s, changed tasks: %d'
               % (run.rc, time.monotonic() - again, sum(1 for entry in run.tasks if entry['res'].get('changed'))), flush=True)
 
         stop, failing, restored = threading.Event(), [], []

@@ -2,8 +2,8 @@
 (examples/inventories/k8s) on kubesim's docker runtime: examples/k8s applied with kubectl, demoapp and PostgreSQL
 real containers, the Service behind the simulator's proxy. The docker runtime, not the fast one: the migration
 Job must run Alembic and the backup must run pg_dump in the database pod. Outcomes are read with kubectl (an
-independent client), in the database, and in the files: 1.0.0 -> 2.0.0 rolling, the re-run, then 3.0.0 that
-crashes at start and is rolled back automatically."""
+independent client), in the database, and in the files: a failing expand migration that stops the run before any
+rollout, 1.0.0 -> 2.0.0 rolling, the re-run, then 3.0.0 that crashes at start and is rolled back automatically."""
 
 from __future__ import annotations
 
@@ -73,13 +73,17 @@ def upgrade(run_playbook, place, url, version) -> PlaybookRun:
 
 
 def record(place, version) -> dict:
-    [path] = [p for p in (place / 'records').glob('*.json') if json.loads(p.read_text())['version_to'] == version][-1:]
+    """The newest record of an upgrade to ``version`` (release ids end with the start time)."""
+    [path] = [p for p in sorted((place / 'records').glob('*.json')) if json.loads(p.read_text())['version_to'] == version][-1:]
     return json.loads(path.read_text())
 
 
+def psql(kubectl, sql: str) -> str:
+    return kubectl('exec', 'postgresql-0', '--', 'psql', '-v', 'ON_ERROR_STOP=1', '-U', 'demoapp', '-d', 'demoapp', '-tAc', sql)
+
+
 def db_revision(kubectl) -> list[str]:
-    return kubectl('exec', 'postgresql-0', '--', 'psql', '-U', 'demoapp', '-d', 'demoapp', '-tAc',
-                   'SELECT version_num FROM alembic_version').split()
+    return psql(kubectl, 'SELECT version_num FROM alembic_version').split()
 
 
 def jobs(kubectl) -> list[tuple[str, str]]:
@@ -94,6 +98,27 @@ def changed_tasks(run: PlaybookRun) -> list[str]:
 def test_upgrade_rolling_then_a_crashing_release_is_rolled_back(kubesim_docker, run_playbook, tmp_path, monkeypatch):
     monkeypatch.setenv('K8S_AUTH_KUBECONFIG', kubesim_docker.kubeconfig)
     kubectl, url = start(kubesim_docker)
+
+    # (0) 2.0.0's expand migration fails (the column it adds is already there): the run stops before any rollout,
+    # with the Job's log in its message.
+    generation = kubectl('get', 'deployment', 'demoapp', '-o', 'jsonpath={.metadata.generation}')
+    psql(kubectl, 'ALTER TABLE users ADD COLUMN display_name varchar(200)')
+    started = time.monotonic()
+    stopped = upgrade(run_playbook, tmp_path, url, '2.0.0')
+    print('upgrade.yml stopped by the failing migration Job: %.1f s' % (time.monotonic() - started))
+    assert stopped.rc != 0
+    assert 'failed in phase migrate_expand' in stopped.stdout, stopped.stdout[-6000:]
+    assert 'column "display_name" of relation "users" already exists' in stopped.stdout, stopped.stdout[-6000:]
+    assert kubectl('get', 'deployment', 'demoapp', '-o', 'jsonpath={.metadata.generation}') == generation
+    assert pod_images(kubectl, 'app.kubernetes.io/component=stable') == ['demoapp:1.0.0'] * 2
+    assert db_revision(kubectl) == ['0001']
+    halted = record(tmp_path, '2.0.0')
+    assert halted['status'] in ('failed', 'rolled_back'), halted
+    assert 'deploy' not in [p['name'] for p in halted['phases']], halted
+    [(failed_job, _uid)] = jobs(kubectl)
+    assert 'already exists' in kubectl('logs', 'job/' + failed_job)
+    kubectl('delete', 'job', failed_job)
+    psql(kubectl, 'ALTER TABLE users DROP COLUMN display_name')
 
     # (a) 1.0.0 -> 2.0.0, rolling.
     started = time.monotonic()

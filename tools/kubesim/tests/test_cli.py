@@ -32,7 +32,7 @@ def test_the_installed_distribution_provides_the_kubesim_command():
     command = pathlib.Path(sys.executable).parent / 'kubesim'
     result = subprocess.run([str(command), '--help'], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
-    for option in ('--host', '--port', '--kubeconfig', '--speed', '--nodes', '--runtime'):
+    for option in ('--host', '--port', '--kubeconfig', '--speed', '--nodes', '--runtime', '--id'):
         assert option in result.stdout
 
 
@@ -120,7 +120,7 @@ def test_a_port_in_use_is_a_clear_error(tmp_path):
 
 
 def test_bad_options_are_refused(tmp_path):
-    for args in (['--speed', '0'], ['--nodes', '0']):
+    for args in (['--speed', '0'], ['--nodes', '0'], ['--id', 'Artisan K8s'], ['--id', '-x']):
         result = subprocess.run([sys.executable, '-m', 'kubesim', *args], cwd=tmp_path, capture_output=True, text=True,
                                 timeout=60, check=False)
         assert result.returncode == 2, result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import re
 import signal
 import sys
 
@@ -42,6 +43,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def instance_id(text: str) -> str:
+    # Part of Docker names (network kubesim-<id>, containers kubesim-<id>-...) and a label value.
+    if not re.fullmatch(r'[a-z0-9][a-z0-9.-]{0,39}', text):
+        raise argparse.ArgumentTypeError('must be 1-40 of a-z 0-9 . - starting with a letter or digit, got %r' % text)
+    return text
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='kubesim', description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
@@ -53,6 +61,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help='docker runtime: the 127.0.0.1 ports of the Service proxies, first free one each (default: any free port)')
     parser.add_argument('--runtime', choices=RUNTIMES, default='fast',
                         help='fast: pods on timers; docker: pods as containers of the local Docker engine (default fast)')
+    parser.add_argument('--id', type=instance_id, dest='instance_id',
+                        help='docker runtime: this instance\'s id, in the label kubesim.io/simulator=<id> of everything it '
+                             'makes, its network kubesim-<id> and its containers kubesim-<id>-...; lets a script remove '
+                             'what a killed instance left (default: random)')
     return parser.parse_args(argv)
 
 
@@ -65,7 +77,8 @@ async def serve(args: argparse.Namespace) -> None:
         problem = engine_problem()
         if problem:
             raise StartError('the docker runtime needs a Docker engine (DOCKER_HOST): %s' % problem)
-    simulator = Simulator(host=args.host, port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes)
+    simulator = Simulator(host=args.host, port=args.port, speed=args.speed, runtime=args.runtime, nodes=args.nodes,
+                          instance_id=args.instance_id)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Both signals end the loop the same way, so shutdown always runs to its end (containers, network, port).

@@ -39,7 +39,8 @@ def client_url(host: str, port: int) -> str:
 class Simulator:
     """A simulated cluster on 127.0.0.1; ``start()`` serves it from a background thread."""
 
-    def __init__(self, port: int = 0, speed: float = 10.0, runtime: str = 'fast', host: str = '127.0.0.1', nodes: int = 1):
+    def __init__(self, port: int = 0, speed: float = 10.0, runtime: str = 'fast', host: str = '127.0.0.1', nodes: int = 1,
+                 instance_id: str | None = None):
         if runtime not in RUNTIMES:
             raise ValueError('unknown runtime %r (available: %s)' % (runtime, ', '.join(RUNTIMES)))
         self.host = host
@@ -55,7 +56,7 @@ class Simulator:
             from .docker_engine import DockerEngine  # pylint: disable=import-outside-toplevel
             from .docker_runtime import DockerKubelet  # pylint: disable=import-outside-toplevel
             from .proxy import ServiceProxies  # pylint: disable=import-outside-toplevel
-            self.kubelet = DockerKubelet(self.registry, DockerEngine())
+            self.kubelet = DockerKubelet(self.registry, DockerEngine(instance_id))
             self.proxies = ServiceProxies(self.registry, self.kubelet)
         self.manager = ControllerManager(self.registry, kubelet=self.kubelet, extra=(self.proxies,) if self.proxies else ())
         self.api = ApiServer(self.registry, self.kubelet)
