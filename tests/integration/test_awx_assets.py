@@ -119,7 +119,7 @@ def test_survey_questions_set_documented_variables(template):
         answers[question['variable']] = question.get('default', '2.0.0' if question['required'] else '')
     # The job template's templated extra vars render with the survey's answers into the roles' types.
     # (Ansible templates only what it trusts, as it trusts extra vars.)
-    templar = Templar(loader=DataLoader(), variables=dict(answers, groups={'app': ['h1']}))
+    templar = Templar(loader=DataLoader(), variables=dict(answers, groups={'app': ['h1']}, ansible_play_hosts_all=['h1']))
     rendered = {name: templar.template(trust_as_template(value) if isinstance(value, str) else value)
                 for name, value in extra_vars.items()}
     for name, value in rendered.items():
