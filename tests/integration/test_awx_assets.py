@@ -34,7 +34,7 @@ def singular(resource: str) -> str:
 def check_natural_key(key: dict, kind: str) -> None:
     assert key['type'] == kind, key
     assert set(key) - {'type'} == NATURAL_KEYS[kind], key
-    for name, value in key.items():
+    for value in key.values():
         if isinstance(value, dict):
             check_natural_key(value, value['type'])
 
