@@ -52,6 +52,35 @@ def owner(*, release_id: str, host: str, user: str, pid: int | None, pid_started
             'pid_started': pid_started, 'since': iso(now)}
 
 
+def holder_processes(holder: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The processes a lock stands for: its holder, and every slice of a shared run that joined it."""
+    members = holder.get('members')
+    return [holder] + (list(members.values()) if isinstance(members, dict) else [])
+
+
+def join(holder: dict[str, t.Any] | None, member: str, me: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The lock with slice ``member`` of ``me``'s run in it: a slice of the run that holds the lock joins it."""
+    joined = dict(holder) if holder else dict(me)
+    members = dict(joined.get('members') or {})
+    members[member] = {key: me[key] for key in ('host', 'user', 'pid', 'pid_started', 'since')}
+    joined['members'] = members
+    return joined
+
+
+def leave(holder: dict[str, t.Any], member: str) -> dict[str, t.Any] | None:
+    """The lock once slice ``member`` left it, None when no slice is left (the lock is free).
+
+    A remaining slice becomes the holder, so that the lock counts as stale only when the run's last
+    process is gone.
+    """
+    members = {name: who for name, who in (holder.get('members') or {}).items() if name != member}
+    if not members:
+        return None
+    left = dict(holder, members=members)
+    left.update(members[sorted(members)[0]])
+    return left
+
+
 def run_pid(ancestors: t.Sequence[tuple[int, str]]) -> int | None:
     """The process of the run among the module's ancestors (nearest first): the outermost Ansible runner.
 

@@ -60,14 +60,22 @@ def ancestors(pid: int) -> list[tuple[int, str]]:
     return found
 
 
-def holder_alive(holder: dict[str, t.Any], this_host: str) -> bool | None:
-    """Whether the holder's process runs, when it ran here and recorded a pid; None when it cannot be told."""
-    if holder.get('host') != this_host or not holder.get('pid'):
+def process_alive(process: dict[str, t.Any], this_host: str) -> bool | None:
+    """Whether a recorded process runs, when it ran here and recorded a pid; None when it cannot be told."""
+    if process.get('host') != this_host or not process.get('pid'):
         return None
-    started = process_started(int(holder['pid']))
+    started = process_started(int(process['pid']))
     if started is None:
         return False
-    return holder.get('pid_started') in (None, started)
+    return process.get('pid_started') in (None, started)
+
+
+def holder_alive(holder: dict[str, t.Any], this_host: str) -> bool | None:
+    """Whether the run holding the lock still runs: any of its processes (the slices that joined it included)."""
+    alive = [process_alive(process, this_host) for process in decide.holder_processes(holder)]
+    if True in alive:
+        return True
+    return None if None in alive else False
 
 
 class Lock:
@@ -122,7 +130,11 @@ class Lock:
     def decide_acquire(self, me: dict[str, t.Any], stale_after: float | None, waited: float,
                        holder: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
         waited = round(waited, 3)
+        member = self.params.get('member')
         if isinstance(holder, dict) and holder.get('release_id') == me['release_id'] and holder.get('schema') == decide.SCHEMA:
+            if member and member not in (holder.get('members') or {}):
+                return self.write(decide.join(holder, member, me), holder, 'slice %s %s the lock of %s held by its run %s' % (
+                    member, 'would join' if self.check_mode else 'joined', self.app, me['release_id']), waited)
             return self.result(False, 'release %s holds the lock of %s' % (me['release_id'], self.app), holder, holder,
                                acquired=True, waited=waited)
         previous = None
@@ -135,11 +147,14 @@ class Lock:
             self.warn('taking over the stale lock of %s held by %s: %s' % (self.app, decide.describe_holder(holder, self.now()), reason))
             previous = holder
         verb = 'would acquire' if self.check_mode else 'acquired'
+        return self.write(decide.join(None, member, me) if member else me, previous, '%s the lock of %s for release %s%s' % (
+            verb, self.app, me['release_id'], ' after %s' % decide.human_seconds(waited) if waited >= 1 else ''), waited, previous)
+
+    def write(self, holder: dict[str, t.Any], before: dict[str, t.Any] | None, msg: str, waited: float,
+              taken_over: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         if not self.check_mode:
-            store.write_json(self.path, me)
-        return self.result(True, '%s the lock of %s for release %s%s' % (
-            verb, self.app, me['release_id'], ' after %s' % decide.human_seconds(waited) if waited >= 1 else ''),
-            me, previous, acquired=not self.check_mode, waited=waited, previous_holder=previous)
+            store.write_json(self.path, holder)
+        return self.result(True, msg, holder, before, acquired=not self.check_mode, waited=waited, previous_holder=taken_over)
 
     def release(self) -> dict[str, t.Any]:
         if self.check_mode:
@@ -158,6 +173,16 @@ class Lock:
             raise ModuleFailure('the lock of %s is held by %s, not by release %s: pass force=true to release it anyway'
                                 % (self.app, decide.describe_holder(holder, self.now()), self.params['release_id']),
                                 holder=holder, path=self.path)
+        member = self.params.get('member')
+        if member and holder.get('members') and member not in holder['members']:
+            return self.result(False, 'slice %s is not in the lock of %s' % (member, self.app), holder, holder)
+        remaining = decide.leave(holder, member) if member else None
+        if remaining is not None:
+            if not self.check_mode:
+                store.write_json(self.path, remaining)
+            return self.result(True, 'slice %s %s the lock of %s; %d slice(s) of release %s still hold it' % (
+                member, 'would leave' if self.check_mode else 'left', self.app, len(remaining['members']),
+                holder.get('release_id')), remaining, holder, previous_holder=holder)
         if not self.check_mode:
             store.remove(self.path)
         return self.result(True, '%s the lock of %s held by %s' % (

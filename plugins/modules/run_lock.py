@@ -66,6 +66,16 @@ options:
       - With O(state=released), release a lock held by another release.
     type: bool
     default: false
+  member:
+    description:
+      - The slice of a run split over several jobs (AWX job slices, or several C(ansible-runner) or
+        C(ansible-playbook) processes with disjoint C(--limit)s) that share one O(release_id).
+      - With O(state=acquired), a slice joins the lock its run holds already instead of waiting for it (a lock of
+        another release is waited for as without O(member)); the lock file lists the slices in C(members).
+      - With O(state=released), the slice leaves; the lock is released when its last slice leaves. While a slice
+        of the run still runs, the lock is not stale.
+      - Without O(member), a run holds the lock alone, as one process.
+    type: str
 extends_documentation_fragment:
   - artisan.upgrade.attributes
 attributes:
@@ -110,6 +120,14 @@ EXAMPLES = r"""
       delegate_to: localhost
       run_once: true
 
+- name: Join the lock of a run split in slices (each slice passes its own member)
+  artisan.upgrade.run_lock:
+    app: shop
+    release_id: shop-run-{{ upgrade_run_id }}
+    member: "{{ awx_job_id | default('slice-1') }}"
+  delegate_to: localhost
+  run_once: true
+
 - name: Release a lock left by a run that was killed on another controller
   artisan.upgrade.run_lock:
     app: shop
@@ -130,13 +148,15 @@ waited:
   type: float
   sample: 12.5
 holder:
-  description: The lock's holder after the task (with O(state=acquired), the one that kept it, on failure).
+  description:
+    - The lock's holder after the task (with O(state=acquired), the one that kept it, on failure).
+    - With slices (O(member)), C(members) maps each slice to its process.
   returned: always
   type: dict
   sample: {schema: artisan.upgrade/run_lock/v1, release_id: shop-1.4.2-2.0.0-20261126T160102Z, host: ctl1,
            user: deploy, pid: 4242, pid_started: "81342", since: "2026-11-26T16:01:02Z"}
 previous_holder:
-  description: The holder replaced (a stale lock taken over) or released.
+  description: The holder replaced (a stale lock taken over) or released (or left by a slice, O(member)).
   returned: when there was one
   type: dict
   sample: {release_id: shop-1.4.1-1.4.2-20261120T090000Z, host: ctl1, user: deploy, pid: 977, since: "2026-11-20T09:00:00Z"}
@@ -176,6 +196,7 @@ def main():
             stale_after=dict(type='str'),
             pid=dict(type='int'),
             force=dict(type='bool', default=False),
+            member=dict(type='str'),
         ),
         required_if=[('state', 'acquired', ['release_id']), ('force', False, ['release_id'])],
         supports_check_mode=True,

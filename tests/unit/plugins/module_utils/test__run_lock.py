@@ -72,3 +72,14 @@ def test_busy_message_names_holder_since_when_and_what_to_do():
 
 def test_human_seconds():
     assert [rl.human_seconds(s) for s in (0, 59, 60, 61, 3600, 90000)] == ['0s', '59s', '1m', '1m 1s', '1h', '1d']
+
+
+def test_join_and_leave_keep_the_run_held_by_a_remaining_slice():
+    me = rl.owner(release_id='r1', host='ctl', user='u', pid=10, pid_started='1', now=NOW)
+    other = dict(me, pid=20, pid_started='2')
+    held = rl.join(rl.join(None, 'a', me), 'b', other)
+    assert set(held['members']) == {'a', 'b'} and held['pid'] == 10
+    assert [p['pid'] for p in rl.holder_processes(held)] == [10, 10, 20]
+    left = rl.leave(held, 'a')
+    assert left['pid'] == 20 and set(left['members']) == {'b'}
+    assert rl.leave(left, 'b') is None

@@ -18,7 +18,7 @@ from ansible_collections.artisan.upgrade.plugins.module_utils._run import Module
 
 def params(folder, **given):
     return dict(dict(state='acquired', app='shop', release_id='r1', dir=str(folder), timeout=0, stale_after=None,
-                     pid=None, force=False), **given)
+                     pid=None, force=False, member=None), **given)
 
 
 def lock(folder, check_mode=False, warnings=None, **given):
@@ -115,3 +115,38 @@ def test_of_many_processes_starting_at_once_exactly_one_acquires(tmp_path):
 def test_negative_timeout_is_refused(tmp_path):
     with pytest.raises(ModuleFailure, match='timeout must be 0 or more'):
         lock(tmp_path, timeout=-1).acquire()
+
+
+def test_slices_of_one_run_join_the_lock_and_the_last_one_releases_it(tmp_path):
+    first = lock(tmp_path, member='a', pid=os.getpid()).acquire()
+    assert first['changed'] and first['acquired'] and set(first['holder']['members']) == {'a'}
+    joined = lock(tmp_path, member='b', pid=os.getpid()).acquire()
+    assert joined['changed'] and joined['acquired'] and 'slice b joined' in joined['msg']
+    assert set(json.loads((tmp_path / 'shop.json').read_text())['members']) == {'a', 'b'}
+    assert not lock(tmp_path, member='b').acquire()['changed']
+    with pytest.raises(ModuleFailure, match='locked by release r1'):
+        lock(tmp_path, release_id='r2', member='c').acquire()
+    left = lock(tmp_path, state='released', member='a').release()
+    assert left['changed'] and '1 slice(s) of release r1 still hold it' in left['msg']
+    assert set(json.loads((tmp_path / 'shop.json').read_text())['members']) == {'b'}
+    assert not lock(tmp_path, state='released', member='a').release()['changed']
+    assert lock(tmp_path, state='released', member='b').release()['changed']
+    assert not (tmp_path / 'shop.json').exists()
+
+
+def test_a_run_whose_first_slice_is_gone_keeps_its_lock_while_another_slice_runs(tmp_path):
+    gone = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True,
+                          check=True)
+    lock(tmp_path, member='a', pid=int(gone.stdout)).acquire()
+    lock(tmp_path, member='b', pid=os.getpid()).acquire()
+    with pytest.raises(ModuleFailure, match='locked by release r1'):
+        lock(tmp_path, release_id='r2').acquire()
+    assert not lock(tmp_path, member='b', check_mode=True).acquire()['changed']
+
+
+def test_without_member_a_second_process_of_the_same_release_shares_the_lock_as_before(tmp_path):
+    lock(tmp_path, pid=os.getpid()).acquire()
+    again = lock(tmp_path, pid=os.getpid()).acquire()
+    assert not again['changed'] and 'members' not in again['holder']
+    assert lock(tmp_path, state='released').release()['changed']
+    assert not (tmp_path / 'shop.json').exists()
