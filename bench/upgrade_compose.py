@@ -149,9 +149,10 @@ def main(rollback_only: bool = False) -> None:
             rows.append(('deploy_compose `%s` 1.0.0 -> 2.0.0' % strategy, wall, load))
             wall, back, load, run = timed_rollback(lambda: stack.role('rollback', **options))
             answered = _report.load_line(load.total, load.failures, load.answers)
+            after = 'never' if back is None else '%.1f s' % back
             print('rollback entry point after %s (back to 1.0.0): rc %d, %.1f s, 1.0.0 answering through nginx after %s; '
-                  'nginx answers 1.0.0 only: %s; %s' % (strategy, run.rc, wall, 'never' if back is None else '%.1f s' % back,
-                                                          serves_only('1.0.0'), answered), flush=True)
+                  'nginx answers 1.0.0 only: %s; %s' % (strategy, run.rc, wall, after, serves_only('1.0.0'), answered),
+                  flush=True)
             rows.append(('rollback entry point after `%s` (2.0.0 -> 1.0.0)' % strategy, wall, load))
         print('\n| way | wall | failed / requests |\n| --- | --- | --- |')
         for name, wall, load in rows:

@@ -78,8 +78,9 @@ def test_canary_in_check_mode_says_what_it_would_do_and_changes_nothing(stack):
                 upstream(stack), sorted(p.name for p in stack.dir.iterdir()), stack.env())
 
     before = state()
-    run = stack.role('main', check=True, **dict(SMOKE, deploy_compose_strategy='canary', deploy_compose_version='2.0.0',
-                                                 deploy_compose_canary_steps=[10, 50, 100]))
+    options = dict(SMOKE, deploy_compose_strategy='canary', deploy_compose_version='2.0.0',
+                   deploy_compose_canary_steps=[10, 50, 100])
+    run = stack.role('main', check=True, **options)
     assert run.rc == 0, run.stdout
     assert state() == before
     assert not override.exists()
