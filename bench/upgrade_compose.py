@@ -9,8 +9,11 @@ at most 20 000 requests or 10 minutes) during:
    with `rolling`, then its rollback entry point back to 1.0.0 (as after a failed smoke), then the same with
    `blue_green` (grace period 5 s; the rollback switches nginx back to the kept 1.0.0 project and stops 2.0.0).
 
-Wall time and failed requests are printed side by side; nothing is asserted. Only 127.0.0.1 is used. Run from the
-repository root: python -m bench.upgrade_compose (ANSIBLE_COLLECTIONS_PATH at the collection).
+Wall time and failed requests are printed side by side; nothing is asserted. For each rollback, a second loop (one
+request every 0.2 s) gives the seconds from the rollback's start (where upgrade.yml's rollback play starts after a
+failed smoke) to the first answer of 1.0.0 through nginx. With --rollback-only, only step 2's blue_green and its
+rollback run. Only 127.0.0.1 is used. Run from the repository root: python -m bench.upgrade_compose [--rollback-only]
+(ANSIBLE_COLLECTIONS_PATH at the collection).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import sys
 import tempfile
+import threading
 import time
 
 import requests
@@ -76,6 +81,33 @@ def timed(action) -> tuple[float, SteadyLoad, object]:
     return wall, load, outcome
 
 
+def sample_versions(stop: threading.Event, samples: list) -> None:
+    """(monotonic time, version answered or None) through nginx every 0.2 s until ``stop``."""
+    while not stop.is_set():
+        try:
+            version = requests.get('http://127.0.0.1:%d/version' % PORT, timeout=2).json()['version']
+        except (requests.RequestException, ValueError, KeyError):
+            version = None
+        samples.append((time.monotonic(), version))
+        stop.wait(0.2)
+
+
+def timed_rollback(action) -> tuple[float, float | None, SteadyLoad, object]:
+    """Wall time of the rollback, and seconds from its start to the first answer of 1.0.0 through nginx."""
+    samples: list = []
+    stop = threading.Event()
+    poller = threading.Thread(target=sample_versions, args=(stop, samples), daemon=True)
+    started = time.monotonic()
+    poller.start()
+    try:
+        wall, load, outcome = timed(action)
+    finally:
+        stop.set()
+        poller.join()
+    back = _report.all_serving_at({'nginx': samples}, '1.0.0', started)
+    return wall, None if back is None else back - started, load, outcome
+
+
 def serves_only(version: str) -> bool:
     try:
         return all(requests.get('http://127.0.0.1:%d/version' % PORT, timeout=2).json()['version'] == version
@@ -84,7 +116,7 @@ def serves_only(version: str) -> bool:
         return False
 
 
-def main() -> None:
+def main(rollback_only: bool = False) -> None:
     client = connect()
     work = pathlib.Path(tempfile.mkdtemp(prefix='artisan-bench-compose-'))
     folder = work / 'stack'
@@ -92,32 +124,35 @@ def main() -> None:
     stack = None
     try:
         print('load average before: %s' % ' '.join(open('/proc/loadavg').read().split()[:3]), flush=True)
-        stack = fresh_stack(folder, client)
+        stack = None if rollback_only else fresh_stack(folder, client)
 
         def runbook():
             stack.project.env = dict(stack.project.env, DEMOAPP_VERSION='2.0.0')
             return stack.project.run('up', '-d', '--wait', '--wait-timeout', '600', check=False, timeout=700)
 
-        wall, load, proc = timed(runbook)
-        print('runbook up -d 1.0.0 -> 2.0.0: rc %d, %.1f s; %s' % (proc.returncode, wall, _report.load_line(
-            load.total, load.failures, load.answers)), flush=True)
-        rows.append(('runbook `DEMOAPP_VERSION=2.0.0 docker compose up -d`', wall, load))
-        remove(stack)
+        if not rollback_only:
+            wall, load, proc = timed(runbook)
+            print('runbook up -d 1.0.0 -> 2.0.0: rc %d, %.1f s; %s' % (proc.returncode, wall, _report.load_line(
+                load.total, load.failures, load.answers)), flush=True)
+            rows.append(('runbook `DEMOAPP_VERSION=2.0.0 docker compose up -d`', wall, load))
+            remove(stack)
 
         # One stack for ours, as a user would run it: the expand revision first (1.0.0 runs on it), then each strategy
         # from 1.0.0, each followed by the rollback entry point back to 1.0.0.
         stack = fresh_stack(folder, client)
         expand(stack)
-        for strategy in ('rolling', 'blue_green'):
+        for strategy in ('blue_green',) if rollback_only else ('rolling', 'blue_green'):
             options = dict(deploy_compose_strategy=strategy, deploy_compose_grace_period=5, deploy_compose_health_timeout=300)
             wall, load, run = timed(lambda: stack.role('main', deploy_compose_version='2.0.0', **options))
             print('ours %s 1.0.0 -> 2.0.0: rc %d, %.1f s; %s' % (strategy, run.rc, wall, _report.load_line(
                 load.total, load.failures, load.answers)), flush=True)
             rows.append(('deploy_compose `%s` 1.0.0 -> 2.0.0' % strategy, wall, load))
-            wall, load, run = timed(lambda: stack.role('rollback', **options))
+            wall, back, load, run = timed_rollback(lambda: stack.role('rollback', **options))
             answered = _report.load_line(load.total, load.failures, load.answers)
-            print('rollback entry point after %s (back to 1.0.0): rc %d, %.1f s; nginx answers 1.0.0 only: %s; %s'
-                  % (strategy, run.rc, wall, serves_only('1.0.0'), answered), flush=True)
+            after = 'never' if back is None else '%.1f s' % back
+            print('rollback entry point after %s (back to 1.0.0): rc %d, %.1f s, 1.0.0 answering through nginx after %s; '
+                  'nginx answers 1.0.0 only: %s; %s' % (strategy, run.rc, wall, after, serves_only('1.0.0'), answered),
+                  flush=True)
             rows.append(('rollback entry point after `%s` (2.0.0 -> 1.0.0)' % strategy, wall, load))
         print('\n| way | wall | failed / requests |\n| --- | --- | --- |')
         for name, wall, load in rows:
@@ -129,4 +164,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    main(rollback_only='--rollback-only' in sys.argv[1:])

@@ -68,6 +68,32 @@ def assert_no_failure(load):
     assert load.failures == [], '%d of %d requests failed: %s' % (len(load.failures), load.total, load.failures[:5])
 
 
+def test_canary_in_check_mode_says_what_it_would_do_and_changes_nothing(stack):
+    base, green = stack.project.name, stack.project.name + '-green'
+    override = stack.dir / ('.artisan-%s.compose.yaml' % green)
+
+    def state():
+        listed = stack.client.containers.list(all=True, filters={'label': 'com.docker.compose.project'})
+        return (sorted((c.name, c.status, c.attrs['Image']) for c in listed if c.name.startswith(base)),
+                upstream(stack), sorted(p.name for p in stack.dir.iterdir()), stack.env())
+
+    before = state()
+    options = dict(SMOKE, deploy_compose_strategy='canary', deploy_compose_version='2.0.0',
+                   deploy_compose_canary_steps=[10, 50, 100])
+    run = stack.role('main', check=True, **options)
+    assert run.rc == 0, run.stdout
+    assert state() == before
+    assert not override.exists()
+    plan = run.result('show result')['deploy_result']['details']['plan']
+    assert plan == {'project_name': green, 'live_project': base, 'override': str(override), 'steps': [10, 50, 100],
+                    'images': {s: '%s:2.0.0' % stack.repository for s in SERVICES}}, plan
+    [written] = [e['res'] for e in run.tasks if e['task'].startswith('Write the override file of project')]
+    diff = written['diff'] if isinstance(written['diff'], dict) else written['diff'][0]
+    assert written['changed'] and '"%s:2.0.0"' % stack.repository in diff['after'], written
+    said = run.result('Say what would change')['msg']
+    assert 'as compose project %s, give it 10, then 50, then 100 percent' % green in said, said
+
+
 def test_blue_green_switches_to_a_second_project_and_loses_no_request(stack):
     base, green = stack.project.name, stack.project.name + '-green'
     run, load = deploy_under_load(stack, deploy_compose_strategy='blue_green', deploy_compose_version='2.0.0')

@@ -44,11 +44,11 @@ class Stack:
     def image_id(self, version: str) -> str:
         return self.client.images.get('%s:%s' % (self.repository, version)).id
 
-    def running_images(self) -> dict[str, list[str]]:
+    def running_images(self, project: str = '') -> dict[str, list[str]]:
         found = {}
         for service in SERVICES:
             containers = self.client.containers.list(filters={'label': [
-                'com.docker.compose.project=%s' % self.project.name, 'com.docker.compose.service=%s' % service]})
+                'com.docker.compose.project=%s' % (project or self.project.name), 'com.docker.compose.service=%s' % service]})
             found[service] = sorted(c.attrs['Image'] for c in containers)
         return found
 
@@ -106,13 +106,17 @@ def stack(docker_session, tmp_path_factory):
     environ = {k: v for k, v in os.environ.items() if k not in ('DEMOAPP_VERSION', 'DEMO_HTTP_PORT', 'DEMOAPP_FAULT')}
     project = ComposeProject(str(folder))
     project.env = environ
+    # The second project of the blue_green and canary strategies.
+    green = ComposeProject(str(folder))
+    green.name, green.env = project.name + '-green', environ
     made = Stack(project, repository, port, client, place)
     try:
         project.up_healthy()
         yield made
     finally:
+        green.run('rm', '--stop', '--force', check=False)
         project.down()
-        leftovers = project.leftovers(client) + made.migrate_containers()
+        leftovers = project.leftovers(client) + green.leftovers(client) + made.migrate_containers()
         for version in VERSIONS:
             client.images.remove('%s:%s' % (repository, version), noprune=True)
         print('test_upgrade_compose stack: %.1f s from creation to removal' % (time.monotonic() - started))
@@ -184,6 +188,20 @@ def _when(entry: dict) -> float:
     return datetime.datetime.fromisoformat(entry['end']).timestamp()
 
 
+def rolled_back(stack, old_id: str, project: str = '') -> tuple[dict, dict]:
+    """After a 3.0.0 rolled back: 2.0.0's exact image runs (in ``project``) and serves on revision 0002, no migration
+    container is left, and the one record says rolled_back with a passing smoke of 2.0.0; the record and its phases."""
+    assert stack.running_images(project) == {s: [old_id] for s in SERVICES}
+    assert stack.served_versions() == {'2.0.0'}
+    assert stack.db_revision() == '0002'
+    assert stack.migrate_containers() == []
+    [record] = stack.records()
+    assert (record['status'], record['version_from'], record['version_to']) == ('rolled_back', '2.0.0', '3.0.0')
+    phases = {(p['name'], p['host']): p for p in record['phases']}
+    assert phases[('rollback_smoke', HOST)]['result'] == 'ok'
+    return record, phases
+
+
 def test_a_release_that_crashes_is_rolled_back_to_the_exact_images(stack, run_playbook):
     for path in stack.place['records'].glob('*.json'):
         path.unlink()
@@ -210,14 +228,69 @@ def test_a_release_that_crashes_is_rolled_back_to_the_exact_images(stack, run_pl
           'smoke-tested again: %.1f s' % (load.total, len(load.failures), _when(smoked) - _when(failed)))
     assert load.failures == [], load.failures[:10]
 
-    assert stack.running_images() == {s: [old_id] for s in SERVICES}
-    assert stack.served_versions() == {'2.0.0'}
-    assert stack.db_revision() == '0002'
-    assert stack.migrate_containers() == []
-    [record] = stack.records()
-    assert (record['status'], record['version_from'], record['version_to']) == ('rolled_back', '2.0.0', '3.0.0')
-    phases = {(p['name'], p['host']): p for p in record['phases']}
+    record, phases = rolled_back(stack, old_id)
     assert phases[('deploy', HOST)]['result'] == 'failed'
-    assert phases[('rollback_smoke', HOST)]['result'] == 'ok'
     assert record['rollback']['release'] == '3.0.0 -> 2.0.0', record['rollback']
+    assert lock_free(stack)
+
+
+def during(run: PlaybookRun, load: SteadyLoad, started: float) -> list[str]:
+    """The tasks that ran when requests failed, with how many failed during each."""
+    found: dict[str, int] = {}
+    for offset in load.failure_times:
+        when = started + offset
+        names = [e['task'] for e in run.tasks if e.get('start') and _when(e) >= when
+                 and datetime.datetime.fromisoformat(e['start']).timestamp() <= when] or ['between tasks']
+        for name in names:
+            found[name] = found.get(name, 0) + 1
+    return ['%s: %d' % item for item in found.items()]
+
+
+def test_blue_green_whose_smoke_fails_is_switched_back_to_the_kept_project(stack, run_playbook):
+    """3.0.0 answers every API request with 500 (errors:1; /version and the probes are spared): the new project
+    passes its own health and smoke checks and gets the requests, upgrade.yml's smoke through nginx fails, and the
+    rollback switches nginx back to the project kept stopped, started again on the exact image IDs of the record.
+
+    The smoke runs the runbook suite only: the inventory's readiness check answers 503 from 3.0.0 until its contract
+    revision 0003 is applied (after the smoke), and nginx's proxy_next_upstream http_503 would then count every
+    backend as failed for its fail_timeout, failing /version too."""
+    for path in stack.place['records'].glob('*.json'):
+        path.unlink()
+    base, green = stack.project.name, stack.project.name + '-green'
+    old_id = stack.image_id('2.0.0')
+    env = (stack.dir / '.env').read_text()
+    (stack.dir / '.env').write_text(env + 'DEMOAPP_FAULT=errors:1\n')
+    # The rollback must start the kept project on the recorded image IDs, not on the tag: moved meanwhile.
+    stack.client.images.get('%s:1.0.0' % stack.repository).tag(stack.repository, '2.0.0')
+    try:
+        load_started = time.time()
+        with SteadyLoad(stack.url + '/version', max_requests=30000, max_seconds=900, pause=0.01) as load:
+            run = stack.upgrade(run_playbook, app_version='3.0.0', deploy_compose_strategy='blue_green',
+                                deploy_compose_grace_period=2, smoke_checks=[])
+    finally:
+        stack.client.images.get(old_id).tag(stack.repository, '2.0.0')
+        (stack.dir / '.env').write_text(env)
+    assert run.rc != 0
+    [summary] = [e['res']['msg'] for e in run.tasks if e['task'] == 'Fail with what happened']
+    assert 'failed in phase smoke' in summary and 'Status rolled_back; run lock released' in summary, summary
+    [failed] = [e for e in run.tasks if e['event'] == 'runner_on_failed' and e['task'].startswith('Run the smoke checks')]
+    [smoked] = [e for e in run.tasks if e['task'] == 'Record the smoke test of the rolled-back release'
+                and e['event'] == 'runner_on_ok']
+    print('blue_green to 3.0.0 failing its smoke, switched back to 2.0.0: %d requests through nginx, %d failed, answers '
+          '%s; failed smoke -> 2.0.0 serving and smoke-tested again: %.1f s'
+          % (load.total, len(load.failures), dict(load.answers), _when(smoked) - _when(failed)))
+    slowest = sorted((e for e in run.tasks if e.get('duration') and _when(failed) <= _when(e) <= _when(smoked)),
+                     key=lambda e: -e['duration'])[:8]
+    print('slowest steps of the rollback: %s' % '; '.join('%s %.1f s' % (e['task'], e['duration']) for e in slowest))
+    assert '{"version": "3.0.0"}' in load.answers, 'the new project never served'
+    assert load.failures == [], (load.failures[:10], during(run, load, load_started))
+
+    # The project kept serves again on 2.0.0's exact image; the one rolled back from runs nothing.
+    assert stack.running_images(green) == {s: [] for s in SERVICES}
+    record, phases = rolled_back(stack, old_id, base)
+    assert phases[('deploy', HOST)]['details']['details']['project_name'] == green
+    assert phases[('smoke', HOST)]['result'] == 'failed'
+    [rollback] = [p for p in record['phases'] if p['name'] == 'rollback']
+    [hosts] = [s for s in rollback['details']['steps'] if s['step'] == 'hosts']
+    assert hosts['hosts'][HOST]['details']['project_name'] == base, hosts
     assert lock_free(stack)

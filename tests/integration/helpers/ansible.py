@@ -77,7 +77,7 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
         tasks = [
             {'task': event['event_data'].get('task'), 'host': event['event_data'].get('host'),
              'event': event['event'], 'res': _result(event), 'duration': event['event_data'].get('duration'),
-             'end': event['event_data'].get('end')}
+             'start': event['event_data'].get('start'), 'end': event['event_data'].get('end')}
             for event in runner.events if event.get('event') in RESULT_EVENTS
         ]
         return PlaybookRun(status=runner.status, rc=runner.rc, tasks=tasks, stdout=runner.stdout.read())
