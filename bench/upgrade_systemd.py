@@ -22,6 +22,7 @@ collection).
 from __future__ import annotations
 
 import argparse
+import datetime
 import pathlib
 import shutil
 import statistics
@@ -104,6 +105,37 @@ def restart_task_seconds(run: PlaybookRun) -> dict[str, float]:
     return seconds
 
 
+DEPLOY_PLAY = 'Deploy'  # upgrade.yml's serial play: per batch drain -> switch -> restart -> active -> health -> undrain
+
+
+def play_seconds(run: PlaybookRun) -> dict[str, float]:
+    """Per play, in the order they ran: from the start of its first task result to the end of its last one."""
+    spans: dict[str, list[datetime.datetime]] = {}
+    for entry in run.tasks:
+        if entry.get('start') and entry.get('end') and entry.get('play'):
+            start, end = datetime.datetime.fromisoformat(entry['start']), datetime.datetime.fromisoformat(entry['end'])
+            span = spans.setdefault(entry['play'], [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+    return {play: (end - start).total_seconds() for play, (start, end) in spans.items()}
+
+
+def drained_seconds(run: PlaybookRun) -> dict[str, float]:
+    """Per host, from the start of its drain in nginx to the end of its undrain: the serial part of one host."""
+    marks: dict[str, dict[str, datetime.datetime]] = {}
+    for entry in run.tasks:
+        task = entry['task'] or ''
+        if entry['event'] != 'runner_on_ok' or not task.startswith("Set the batch's nginx share (") \
+                or not entry.get('start') or not entry.get('end'):
+            continue
+        host = marks.setdefault(entry['host'], {})
+        if task.startswith("Set the batch's nginx share (drain"):
+            host.setdefault('drain', datetime.datetime.fromisoformat(entry['start']))
+        elif task.startswith("Set the batch's nginx share (undrain"):
+            host['undrain'] = datetime.datetime.fromisoformat(entry['end'])
+    return {name: (mark['undrain'] - mark['drain']).total_seconds() for name, mark in marks.items()
+            if 'drain' in mark and 'undrain' in mark}
+
+
 def timed_upgrade(topology: Topology, version: str, **kwargs: t.Any) -> tuple[PlaybookRun, float, SteadyLoad]:
     started = time.monotonic()
     with SteadyLoad(topology.fleet.nginx_url + '/version', **LOAD) as load:
@@ -144,10 +176,15 @@ def ours(topology: Topology) -> dict[str, t.Any]:
     again_wall = time.monotonic() - again_started
     if again.rc != 0:
         raise RuntimeError('the re-run failed:\n%s' % again.stdout[-6000:])
-    print('ours again (2.0.0 already): %.1f s = %.0f %% of the first run; changed tasks: %d %s'
-          % (again_wall, 100 * _report.ratio(again_wall, wall), len(changed(again)), changed(again)[:5]), flush=True)
+    print('ours again (2.0.0 already): %.1f s = %.0f %% of the first run; changed tasks: %d %s; %d task results'
+          % (again_wall, 100 * _report.ratio(again_wall, wall), len(changed(again)), changed(again)[:5], len(again.tasks)),
+          flush=True)
+    plays, again_plays = play_seconds(run), play_seconds(again)
+    print('  seconds per play, first run / re-run: %s' % '; '.join(
+        '%s %.1f / %.1f' % (play, seconds, again_plays.get(play, 0.0)) for play, seconds in plays.items()), flush=True)
     return {'wall': wall, 'total': load.total, 'failed': len(load.failures), 'again': again_wall,
-            'again_changed': len(changed(again)), 'tasks': restart_task_seconds(run)}
+            'again_changed': len(changed(again)), 'tasks': restart_task_seconds(run),
+            'deploy_play': plays.get(DEPLOY_PLAY), 'drained': drained_seconds(run)}
 
 
 def restart_floor(topology: Topology) -> dict[str, float]:
@@ -210,9 +247,20 @@ def summary(hosts: int, main_run: dict[str, t.Any], scaling: list[dict[str, t.An
         floor_sum = sum(floor.values())
         print('dropped requests through nginx, runbook way / ours: %d of %d / %d of %d; wall %.1f s / %.1f s'
               % (runbook['failed'], runbook['total'], mine['failed'], mine['total'], runbook['wall'], mine['wall']))
-        print('per-host restart + readiness (median of %d, no load): %s; sum %.1f s; ours / sum = %.1fx (target <= 1.5x)'
-              % (RESTART_ROUNDS, ', '.join('%.2f s' % s for s in floor.values()), floor_sum,
-                 _report.ratio(mine['wall'], floor_sum)))
+        print('per-host restart + readiness (median of %d, no load): %s; sum %.1f s'
+              % (RESTART_ROUNDS, ', '.join('%.2f s' % s for s in floor.values()), floor_sum))
+        # The same floor against three spans of the first run (target <= 1.5x); which one the target means is
+        # stated in docs/benchmarks.md.
+        print('  / the whole upgrade (every phase): %.1f s / %.1f s = %.1fx (target <= 1.5x)'
+              % (mine['wall'], floor_sum, _report.ratio(mine['wall'], floor_sum)))
+        if mine['deploy_play'] is not None:
+            print("  / the deploy phase (the serial play '%s', every batch): %.1f s / %.1f s = %.1fx (target <= 1.5x)"
+                  % (DEPLOY_PLAY, mine['deploy_play'], floor_sum, _report.ratio(mine['deploy_play'], floor_sum)))
+        if mine['drained']:
+            drained = sum(mine['drained'].values())
+            print('  / drain -> undrain per host (%s), summed: %.1f s / %.1f s = %.1fx'
+                  % (', '.join('%.1f s' % s for s in mine['drained'].values()), drained, floor_sum,
+                     _report.ratio(drained, floor_sum)))
         print("  Ansible's own restart + active + health task time per host during ours: %s"
               % ', '.join('%.1f s' % s for s in mine['tasks'].values()))
         print('idempotent re-run / first run: %.1f s / %.1f s = %.0f %% (target <= 25 %%), changed tasks %d'
