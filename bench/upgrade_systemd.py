@@ -9,7 +9,9 @@ nginx (one new connection per request, about 40 per second, at most 40 000 reque
 2. ours, 1.0.0 -> 2.0.0 with playbooks/upgrade.yml (preflight, backup, expand migration, compatibility gate,
    deploy, smoke, contract), serial 1: requests dropped, wall time; the same run again (changed tasks, time);
 3. the floor of a rolling restart: per host, `systemctl restart` then a 50 ms poll of the host's readiness URL
-   on its published port until 200, three times each, no load (median per host; their sum);
+   on its published port until 200, three times each, no load (median per host; their sum), set beside three
+   spans of ours: the whole run, its deploy phase (upgrade.yml's serial play, every batch, from the runner's task
+   events) and each host's drain -> undrain in nginx;
 4. 3.0.0 with DEMOAPP_FAULT=crash: a 200 ms poll of every host's /version besides the load; from the first failed
    task (the runner's event, as it arrives) to every host serving 2.0.0 again, and each host's time off 2.0.0;
 5. fleets of 6 and 12 hosts (fixed serial 1, forks = hosts + 2): ours 1.0.0 -> 2.0.0, wall time per host.
