@@ -205,7 +205,7 @@ def test_a_second_run_changes_nothing(run_playbook, fleet, place):
     assert record['status'] == 'succeeded', record
     deploys = [p for p in record['phases'] if p['name'] == 'deploy']
     assert sorted(p['host'] for p in deploys) == sorted(h.name for h in fleet.hosts)
-    assert all(p['result'] == 'ok' and p['details']['up_to_date'] for p in deploys), deploys
+    assert all(p['result'] == 'ok' and p['details']['details']['up_to_date'] for p in deploys), deploys
     assert [(p['host'], p['result']) for p in record['phases'] if p['name'] == 'compat_gate'] == [('localhost', 'skipped')]
     assert [p['result'] for p in record['phases'] if p['name'] == 'migrate_contract'] == ['skipped']
     # The state is still proved: every host smoke-tested.
