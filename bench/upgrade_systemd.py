@@ -9,19 +9,22 @@ nginx (one new connection per request, about 40 per second, at most 40 000 reque
 2. ours, 1.0.0 -> 2.0.0 with playbooks/upgrade.yml (preflight, backup, expand migration, compatibility gate,
    deploy, smoke, contract), serial 1: requests dropped, wall time; the same run again (changed tasks, time);
 3. the floor of a rolling restart: per host, `systemctl restart` then a 50 ms poll of the host's readiness URL
-   on its published port until 200, three times each, no load (median per host; their sum);
+   on its published port until 200, three times each, no load (median per host; their sum), set beside three
+   spans of ours: the whole run, its deploy phase (upgrade.yml's serial play, every batch, from the runner's task
+   events) and each host's drain -> undrain in nginx;
 4. 3.0.0 with DEMOAPP_FAULT=crash: a 200 ms poll of every host's /version besides the load; from the first failed
    task (the runner's event, as it arrives) to every host serving 2.0.0 again, and each host's time off 2.0.0;
 5. fleets of 6 and 12 hosts (fixed serial 1, forks = hosts + 2): ours 1.0.0 -> 2.0.0, wall time per host.
 
 Ratios are printed side by side; nothing is asserted. Only 127.0.0.1 is used. Run: make bench, or alone from the
-repository root: python -m bench.upgrade_systemd [--hosts 3,6,12] [--scaling-only] (ANSIBLE_COLLECTIONS_PATH at the
-collection).
+repository root: python -m bench.upgrade_systemd [--hosts 3,6,12] [--scaling-only | --ours-only] (ANSIBLE_COLLECTIONS_PATH
+at the collection).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import pathlib
 import shutil
 import statistics
@@ -104,6 +107,37 @@ def restart_task_seconds(run: PlaybookRun) -> dict[str, float]:
     return seconds
 
 
+DEPLOY_PLAY = 'Deploy'  # upgrade.yml's serial play: per batch drain -> switch -> restart -> active -> health -> undrain
+
+
+def play_seconds(run: PlaybookRun) -> dict[str, float]:
+    """Per play, in the order they ran: from the start of its first task result to the end of its last one."""
+    spans: dict[str, list[datetime.datetime]] = {}
+    for entry in run.tasks:
+        if entry.get('start') and entry.get('end') and entry.get('play'):
+            start, end = datetime.datetime.fromisoformat(entry['start']), datetime.datetime.fromisoformat(entry['end'])
+            span = spans.setdefault(entry['play'], [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+    return {play: (end - start).total_seconds() for play, (start, end) in spans.items()}
+
+
+def drained_seconds(run: PlaybookRun) -> dict[str, float]:
+    """Per host, from the start of its drain in nginx to the end of its undrain: the serial part of one host."""
+    marks: dict[str, dict[str, datetime.datetime]] = {}
+    for entry in run.tasks:
+        task = entry['task'] or ''
+        if entry['event'] != 'runner_on_ok' or not task.startswith("Set the batch's nginx share (") \
+                or not entry.get('start') or not entry.get('end'):
+            continue
+        host = marks.setdefault(entry['host'], {})
+        if task.startswith("Set the batch's nginx share (drain"):
+            host.setdefault('drain', datetime.datetime.fromisoformat(entry['start']))
+        elif task.startswith("Set the batch's nginx share (undrain"):
+            host['undrain'] = datetime.datetime.fromisoformat(entry['end'])
+    return {name: (mark['undrain'] - mark['drain']).total_seconds() for name, mark in marks.items()
+            if 'drain' in mark and 'undrain' in mark}
+
+
 def timed_upgrade(topology: Topology, version: str, **kwargs: t.Any) -> tuple[PlaybookRun, float, SteadyLoad]:
     started = time.monotonic()
     with SteadyLoad(topology.fleet.nginx_url + '/version', **LOAD) as load:
@@ -144,10 +178,15 @@ def ours(topology: Topology) -> dict[str, t.Any]:
     again_wall = time.monotonic() - again_started
     if again.rc != 0:
         raise RuntimeError('the re-run failed:\n%s' % again.stdout[-6000:])
-    print('ours again (2.0.0 already): %.1f s = %.0f %% of the first run; changed tasks: %d %s'
-          % (again_wall, 100 * _report.ratio(again_wall, wall), len(changed(again)), changed(again)[:5]), flush=True)
+    print('ours again (2.0.0 already): %.1f s = %.0f %% of the first run; changed tasks: %d %s; %d task results'
+          % (again_wall, 100 * _report.ratio(again_wall, wall), len(changed(again)), changed(again)[:5], len(again.tasks)),
+          flush=True)
+    plays, again_plays = play_seconds(run), play_seconds(again)
+    print('  seconds per play, first run / re-run: %s' % '; '.join(
+        '%s %.1f / %.1f' % (play, seconds, again_plays.get(play, 0.0)) for play, seconds in plays.items()), flush=True)
     return {'wall': wall, 'total': load.total, 'failed': len(load.failures), 'again': again_wall,
-            'again_changed': len(changed(again)), 'tasks': restart_task_seconds(run)}
+            'again_changed': len(changed(again)), 'tasks': restart_task_seconds(run),
+            'deploy_play': plays.get(DEPLOY_PLAY), 'drained': drained_seconds(run)}
 
 
 def restart_floor(topology: Topology) -> dict[str, float]:
@@ -208,18 +247,33 @@ def summary(hosts: int, main_run: dict[str, t.Any], scaling: list[dict[str, t.An
     if main_run:
         runbook, mine, floor, crashed = main_run['runbook'], main_run['ours'], main_run['floor'], main_run['crash']
         floor_sum = sum(floor.values())
-        print('dropped requests through nginx, runbook way / ours: %d of %d / %d of %d; wall %.1f s / %.1f s'
-              % (runbook['failed'], runbook['total'], mine['failed'], mine['total'], runbook['wall'], mine['wall']))
-        print('per-host restart + readiness (median of %d, no load): %s; sum %.1f s; ours / sum = %.1fx (target <= 1.5x)'
-              % (RESTART_ROUNDS, ', '.join('%.2f s' % s for s in floor.values()), floor_sum,
-                 _report.ratio(mine['wall'], floor_sum)))
+        if runbook:
+            print('dropped requests through nginx, runbook way / ours: %d of %d / %d of %d; wall %.1f s / %.1f s'
+                  % (runbook['failed'], runbook['total'], mine['failed'], mine['total'], runbook['wall'], mine['wall']))
+        else:
+            print('dropped requests through nginx, ours: %d of %d; wall %.1f s' % (mine['failed'], mine['total'], mine['wall']))
+        print('per-host restart + readiness (median of %d, no load): %s; sum %.1f s'
+              % (RESTART_ROUNDS, ', '.join('%.2f s' % s for s in floor.values()), floor_sum))
+        # The same floor against three spans of the first run (target <= 1.5x); which one the target means is
+        # stated in docs/benchmarks.md.
+        print('  / the whole upgrade (every phase): %.1f s / %.1f s = %.1fx (target <= 1.5x)'
+              % (mine['wall'], floor_sum, _report.ratio(mine['wall'], floor_sum)))
+        if mine['deploy_play'] is not None:
+            print("  / the deploy phase (the serial play '%s', every batch): %.1f s / %.1f s = %.1fx (target <= 1.5x)"
+                  % (DEPLOY_PLAY, mine['deploy_play'], floor_sum, _report.ratio(mine['deploy_play'], floor_sum)))
+        if mine['drained']:
+            drained = sum(mine['drained'].values())
+            print('  / drain -> undrain per host (%s), summed: %.1f s / %.1f s = %.1fx'
+                  % (', '.join('%.1f s' % s for s in mine['drained'].values()), drained, floor_sum,
+                     _report.ratio(drained, floor_sum)))
         print("  Ansible's own restart + active + health task time per host during ours: %s"
               % ', '.join('%.1f s' % s for s in mine['tasks'].values()))
         print('idempotent re-run / first run: %.1f s / %.1f s = %.0f %% (target <= 25 %%), changed tasks %d'
               % (mine['again'], mine['wall'], 100 * _report.ratio(mine['again'], mine['wall']), mine['again_changed']))
-        print('crash: failure -> previous release serving everywhere: %s (target <= 30 s); requests dropped %d of %d'
-              % ('%.1f s' % crashed['detect_to_back'] if crashed['detect_to_back'] is not None else 'never',
-                 crashed['failed'], crashed['total']))
+        if crashed:
+            print('crash: failure -> previous release serving everywhere: %s (target <= 30 s); requests dropped %d of %d'
+                  % ('%.1f s' % crashed['detect_to_back'] if crashed['detect_to_back'] is not None else 'never',
+                     crashed['failed'], crashed['total']))
         rows.insert(0, (hosts, mine['wall'], mine['total'], mine['failed']))
     print('| hosts | wall | per host | failed / requests |\n| --- | --- | --- | --- |')
     print('\n'.join(_report.per_host_rows(sorted(rows))))
@@ -230,6 +284,8 @@ def main() -> None:
     parser.add_argument('--hosts', default='3,6,12', help='fleet sizes; the first gets every measurement, the others '
                         'only the scaling one')
     parser.add_argument('--scaling-only', action='store_true', help='every size only gets the scaling measurement')
+    parser.add_argument('--ours-only', action='store_true', help='the first size gets only ours, its re-run and the '
+                        'restart floor (no runbook way, no crash): the ratios, sooner on a busy machine')
     args = parser.parse_args()
     sizes = [int(size) for size in args.hosts.split(',')]
     environment_ready()
@@ -242,8 +298,9 @@ def main() -> None:
             topology, setup = bring_up(session, sizes[0], workdir / 'main')
             print('%d hosts up with demoapp 1.0.0 the runbook way in %.1f s' % (sizes[0], setup), flush=True)
             try:
-                main_run = {'runbook': runbook_way(topology), 'ours': ours(topology), 'floor': restart_floor(topology)}
-                main_run['crash'] = crash(topology)
+                main_run = {'runbook': None if args.ours_only else runbook_way(topology), 'ours': ours(topology),
+                            'floor': restart_floor(topology)}
+                main_run['crash'] = None if args.ours_only else crash(topology)
             finally:
                 topology.remove()
         scaled = sizes if args.scaling_only else sizes[1:]

@@ -206,12 +206,33 @@ def test_upgrade_to_2_0_0_under_load_drops_no_request(run_playbook, fleet, place
 
 
 def test_a_second_run_changes_nothing(run_playbook, fleet, place):
+    """Every host serves 2.0.0 and the database is at head: the run proves it (smoke) and does nothing else. No
+    host is restarted or drained, none goes through the serial loop's tasks, the gate has nothing to prove and
+    nothing is left to contract."""
+    pids = {h.name: sh(h, 'systemctl show -p MainPID --value demoapp').strip() for h in fleet.hosts}
+    upstream = sh(fleet.nginx, 'cat %s' % UPSTREAM)
     started = time.monotonic()
     again = upgrade(run_playbook, fleet, place)
     print('idempotent re-run: %.1f s' % (time.monotonic() - started))
     assert again.rc == 0, again.stdout[-8000:]
     assert changed_tasks(again) == []
     assert fleet.versions() == {h.name: '2.0.0' for h in fleet.hosts} and db_revision(fleet) == '0002'
+    assert {h.name: sh(h, 'systemctl show -p MainPID --value demoapp').strip() for h in fleet.hosts} == pids
+    assert sh(fleet.nginx, 'cat %s' % UPSTREAM) == upstream
+    ran = {e['task'] for e in again.tasks if e['event'] != 'runner_on_skipped'}
+    for prefix in ('Stage the release', 'Migrate the environment file', 'Template the unit', 'Set the batch',
+                   'Restart ', 'Health gate', 'Smoke-test the still-old fleet'):
+        assert not [task for task in ran if task.startswith(prefix)], (prefix, sorted(ran))
+    record = max(records(place), key=lambda r: r['started_at'])
+    assert record['status'] == 'succeeded', record
+    deploys = [p for p in record['phases'] if p['name'] == 'deploy']
+    assert sorted(p['host'] for p in deploys) == sorted(h.name for h in fleet.hosts)
+    assert all(p['result'] == 'ok' and p['details']['details']['up_to_date'] for p in deploys), deploys
+    assert [(p['host'], p['result']) for p in record['phases'] if p['name'] == 'compat_gate'] == [('localhost', 'skipped')]
+    assert [p['result'] for p in record['phases'] if p['name'] == 'migrate_contract'] == ['skipped']
+    # The state is still proved: every host smoke-tested.
+    smokes = [p for p in record['phases'] if p['name'] == 'smoke']
+    assert sorted(p['host'] for p in smokes) == sorted(h.name for h in fleet.hosts) and {p['result'] for p in smokes} == {'ok'}
     assert lock_free(place)
 
 

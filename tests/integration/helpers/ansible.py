@@ -16,7 +16,8 @@ import yaml
 class PlaybookRun:
     status: str
     rc: int
-    # Results of every task that ran, in order: {'task': name, 'host': host, 'event': ..., 'res': {...}}
+    # Results of every task that ran, in order: {'task': name, 'host': host, 'event': ..., 'res': {...}, 'duration',
+    # 'start', 'end' (ISO times of the runner's event), 'play': the play's name}
     tasks: list[dict[str, t.Any]]
     stdout: str
 
@@ -77,7 +78,8 @@ def run_playbook(playbook: list[dict[str, t.Any]] | str, inventory: str | dict |
         tasks = [
             {'task': event['event_data'].get('task'), 'host': event['event_data'].get('host'),
              'event': event['event'], 'res': _result(event), 'duration': event['event_data'].get('duration'),
-             'start': event['event_data'].get('start'), 'end': event['event_data'].get('end')}
+             'start': event['event_data'].get('start'), 'end': event['event_data'].get('end'),
+             'play': event['event_data'].get('play')}
             for event in runner.events if event.get('event') in RESULT_EVENTS
         ]
         return PlaybookRun(status=runner.status, rc=runner.rc, tasks=tasks, stdout=runner.stdout.read())
