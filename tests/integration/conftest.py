@@ -27,7 +27,7 @@ def pytest_configure(config):
 SLOW_FILES_FIRST = (
     'test_rollback_systemd.py', 'test_deploy_systemd.py', 'test_upgrade_systemd.py', 'test_upgrade_compose.py',
     'test_deploy_compose_strategies.py', 'test_upgrade_k8s.py', 'test_deploy_k8s_traffic.py', 'test_deploy_compose.py',
-    'test_deploy_k8s.py',
+    'test_deploy_k8s.py', 'test_awx_runner.py',
 )
 
 
