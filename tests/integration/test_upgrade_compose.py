@@ -389,5 +389,5 @@ def test_a_canary_that_fails_its_analysis_is_aborted_and_the_run_rolled_back(sta
     [deploy] = [p for p in record['phases'] if p['name'] == 'deploy']
     assert deploy['result'] == 'failed', deploy
     said = deploy['modules'][0]['msg']
-    assert 'canary analysis at 10 %' in said and 'The canary was aborted to 0' in said, said
+    assert 'Canary analysis at 10 %' in said and 'The canary was aborted to 0' in said, said
     assert lock_free(stack)
