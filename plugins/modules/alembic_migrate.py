@@ -17,8 +17,8 @@ description:
     O(ini_section)) and working directory (O(chdir)), so the application's C(env.py) and models load as they do
     in production. A small helper program is sent to that interpreter on its standard input; nothing is installed.
     One helper process reads the revisions, renders the pending SQL and applies it, so the application loads once
-    per run (with O(job), each step is a Job of its own: one reads the revisions and renders the SQL of every
-    pending upgrade, one applies; O(previous_read) spares a later task the read).
+    per run (with O(job), each step is a Job of its own - one reads the revisions and renders the SQL of every
+    pending upgrade, one applies - and O(previous_read) spares a later task the read).
   - Each revision runs in a transaction of its own, under a PostgreSQL advisory lock held for the whole run, with
     C(lock_timeout) and C(statement_timeout) set on every session of the run. A revision that fails is rolled
     back and leaves the database at the last revision fully applied; one that hits O(lock_timeout) is retried.
@@ -204,7 +204,7 @@ options:
   previous_read:
     description:
       - RV(read) of an earlier task of the same run on the same scripts and database (the same O(job) image or
-        O(exec_via), O(config), O(ini_section), O(chdir), O(script_location) and connection): its revision graph,
+        O(exec_via), O(config), O(ini_section), O(chdir), O(script_location) and connection) - its revision graph,
         the database's revisions after that task and, with O(job), the pending SQL are used instead of reading
         them again (with O(job), a Job less per task, for example the apply after a check-mode plan, or the
         contract phase after the expand phase).
