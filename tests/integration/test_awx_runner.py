@@ -96,8 +96,9 @@ def start_job(fleet, place, name: str, template: str, limit: str | None = None, 
 
 def finish(job: tuple) -> ansible_runner.Runner:
     thread, runner = job
-    thread.join(timeout=900)
-    assert not thread.is_alive(), 'the job did not end within 15 minutes'
+    # A bound, not a measure: on a busy 2-core machine two slices at once have taken more than 15 minutes.
+    thread.join(timeout=1800)
+    assert not thread.is_alive(), 'the job did not end within 30 minutes'
     return runner
 
 
