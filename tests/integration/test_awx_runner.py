@@ -96,8 +96,9 @@ def start_job(fleet, place, name: str, template: str, limit: str | None = None, 
 
 def finish(job: tuple) -> ansible_runner.Runner:
     thread, runner = job
-    thread.join(timeout=900)
-    assert not thread.is_alive(), 'the job did not end within 15 minutes'
+    # A bound, not a measure: on a busy 2-core machine two slices at once have taken more than 15 minutes.
+    thread.join(timeout=1800)
+    assert not thread.is_alive(), 'the job did not end within 30 minutes'
     return runner
 
 
@@ -153,11 +154,11 @@ def test_smoke_job(fleet, place):
 
 def test_two_slices_of_one_run_back_up_and_migrate_once_and_shift_traffic_in_turn(fleet, place):
     first, second = (host.name for host in fleet.hosts)
-    # AWX gives each slice of a sliced job its own job id and the slices' workflow id. The limits keep localhost:
-    # upgrade.yml's last play (close the record, leave the lock) runs there.
-    jobs = {first: start_job(fleet, place, 'slice-1', 'upgrade (sliced)', limit=first + ',localhost', preflight_target_version='2.0.0',
+    # AWX gives each slice of a sliced job its own job id and the slices' workflow id, and a limit of its own hosts
+    # only (no localhost): the run must still close its record and leave its locks on the controller.
+    jobs = {first: start_job(fleet, place, 'slice-1', 'upgrade (sliced)', limit=first, preflight_target_version='2.0.0',
                              awx_workflow_job_id=42, awx_job_id=4201),
-            second: start_job(fleet, place, 'slice-2', 'upgrade (sliced)', limit=second + ',localhost', preflight_target_version='2.0.0',
+            second: start_job(fleet, place, 'slice-2', 'upgrade (sliced)', limit=second, preflight_target_version='2.0.0',
                               awx_workflow_job_id=42, awx_job_id=4202)}
     runners = {host: finish(job) for host, job in jobs.items()}
     for runner in runners.values():
@@ -165,7 +166,7 @@ def test_two_slices_of_one_run_back_up_and_migrate_once_and_shift_traffic_in_tur
 
     # Each slice changed its own host only.
     for host, runner in runners.items():
-        assert host in stats(runner)['changed'] and set(stats(runner)['changed']) <= {host, 'localhost'}
+        assert set(stats(runner)['changed']) == {host}
     assert fleet.versions() == {first: '2.0.0', second: '2.0.0'}
     assert fleet.nginx_versions() == {'2.0.0'}
     # One backup, one migration: the other slice reused the one and found the other applied.
@@ -192,11 +193,17 @@ def test_two_slices_of_one_run_back_up_and_migrate_once_and_shift_traffic_in_tur
     assert phases.count(('backup', 'localhost')) == 1 and [n for n, _h in phases].count('migrate_expand') == 1
     assert {(name, host) for host in (first, second) for name in ('deploy', 'smoke')} <= set(phases)
     assert not list(place['locks'].glob('*.json'))
+    # What the workflow's next node gets (set_stats, AWX's artifacts): the run's record, the version to expect.
+    for runner in runners.values():
+        assert stats(runner)['artifact_data'] == {'rollback_record': 'demoapp-run-42', 'smoke_expect_version': '2.0.0'}
+    place['artifacts'] = stats(runners[first])['artifact_data']
     assert_no_secret_in_artifacts(place)
 
 
 def test_rollback_job(fleet, place):
-    runner = run_job(fleet, place, 'rollback', 'rollback', upgrade_target='systemd')
+    # As the workflow's rollback node: the record the upgrade job handed on (not the newest record by chance).
+    handed = {'rollback_record': place['artifacts']['rollback_record']} if 'artifacts' in place else {}
+    runner = run_job(fleet, place, 'rollback', 'rollback', upgrade_target='systemd', **handed)
     assert {host.name for host in fleet.hosts} <= set(stats(runner)['changed'])
     assert fleet.versions() == {host.name: '1.0.0' for host in fleet.hosts}
     assert db_revision(fleet) == '0001'
