@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import pathlib
 import time
+import uuid
 
 import pytest
 
@@ -65,8 +66,9 @@ def test_check_mode_shows_the_plan_and_changes_nothing(run_playbook, fleet):
 def test_rolling_upgrade_serves_every_request(run_playbook, fleet, demoapp_releases):
     demoapp_releases['2.0.0'].migrate(fleet.db_url, 'upgrade', 'head')  # expand: 1.0.0 stays ready on 0002
     started = time.monotonic()
+    secret = {'API_TOKEN': 'tok-%s' % uuid.uuid4().hex}  # as an AWX credential would inject it
     with SteadyLoad(fleet.nginx_url + '/version', max_requests=20000, max_seconds=900, pause=0.02) as load:
-        run = deploy(run_playbook, fleet, '2.0.0')
+        run = deploy(run_playbook, fleet, '2.0.0', deploy_systemd_env_set_secret=secret)
     elapsed = time.monotonic() - started
     assert run.rc == 0, run.stdout
     print('rolling 1.0.0 -> 2.0.0: %.1f s, %d requests through nginx, %d failed, answers %s'
@@ -80,6 +82,7 @@ def test_rolling_upgrade_serves_every_request(run_playbook, fleet, demoapp_relea
     for host in fleet.hosts:
         env = sh(host, 'cat /etc/demoapp/demoapp.env')
         assert 'DATABASE_URL="postgresql://app:secret@' in env and 'DATABASE_URI' not in env
+        assert 'API_TOKEN=%s' % secret['API_TOKEN'] in env
         assert sh(host, 'systemctl is-active demoapp').strip() == 'active'
         pid = sh(host, 'systemctl show -p MainPID --value demoapp').strip()
         assert sh(host, 'ps -o user= -p ' + pid).strip() == 'demoapp'
@@ -89,10 +92,12 @@ def test_rolling_upgrade_serves_every_request(run_playbook, fleet, demoapp_relea
     assert ' down;' not in upstream, upstream
 
     again_started = time.monotonic()
-    again = deploy(run_playbook, fleet, '2.0.0')
+    again = deploy(run_playbook, fleet, '2.0.0', deploy_systemd_env_set_secret=secret)
     print('idempotent re-run: %.1f s' % (time.monotonic() - again_started))
     assert again.rc == 0, again.stdout
     assert changed_tasks(again) == []
+    for shown in (run, again):  # written, and never in a task's arguments, result or diff
+        assert secret['API_TOKEN'] not in shown.stdout + json.dumps(shown.tasks)
     assert sh(fleet.nginx, 'cat ' + UPSTREAM) == upstream
 
 
