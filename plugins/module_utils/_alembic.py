@@ -13,6 +13,7 @@ import re
 import typing as t
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
+from ansible_collections.artisan.upgrade.plugins.module_utils import _alembic_runner as runner
 from ansible_collections.artisan.upgrade.plugins.module_utils._run import ModuleFailure
 
 RELATIVE_RE = re.compile(r'^([+-])(\d+)$')
@@ -72,34 +73,16 @@ class History:
             raise ModuleFailure('revision "%s" is ambiguous: it starts %s' % (name, ', '.join(matches)))
         raise ModuleFailure('unknown revision "%s": the script directory has %s' % (name, describe_ids(sorted(self.by_id))))
 
+    def parents(self) -> dict[str, tuple[str, ...]]:
+        return {rid: tuple(p for p in rev.down + rev.depends_on if p in self.by_id) for rid, rev in self.by_id.items()}
+
     def ancestors(self, ids: t.Iterable[str]) -> set[str]:
         """The revisions that must be applied for ``ids`` to be (ids included)."""
-        seen: set[str] = set()
-        stack = list(ids)
-        while stack:
-            rid = stack.pop()
-            if rid in seen:
-                continue
-            seen.add(rid)
-            revision = self.by_id[rid]
-            stack.extend(parent for parent in revision.down + revision.depends_on if parent in self.by_id)
-        return seen
+        return runner.graph_ancestors(self.parents(), ids)
 
     def ordered(self) -> list[str]:
         """Every revision, parents (and dependencies) first; ties broken by id so plans are stable."""
-        pending = {rid: {p for p in rev.down + rev.depends_on if p in self.by_id} for rid, rev in self.by_id.items()}
-        order: list[str] = []
-        ready = sorted(rid for rid, parents in pending.items() if not parents)
-        while ready:
-            rid = ready.pop(0)
-            order.append(rid)
-            for other, parents in pending.items():
-                if rid in parents:
-                    parents.discard(rid)
-                    if not parents and other not in order and other not in ready:
-                        ready.append(other)
-            ready.sort()
-        return order
+        return runner.graph_order(self.parents())
 
 
 def describe_ids(ids: t.Sequence[str], limit: int = 12) -> str:

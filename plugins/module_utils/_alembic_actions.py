@@ -12,6 +12,7 @@ request of the run (the application loads once); a Kubernetes Job runs one helpe
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import io
 import json
 import os
@@ -118,6 +119,8 @@ class Migration(Run):
         self.squawk = squawk
         self.python = self.interpreter()
         self.session: HelperSession | None = None
+        # What the run knows of the scripts and the database (see read()); current follows what it applies.
+        self.known: dict[str, t.Any] = {}
 
     def interpreter(self) -> str:
         if self.params.get('python'):
@@ -138,6 +141,31 @@ class Migration(Run):
             'PYTHONDONTWRITEBYTECODE': '1',
         })
         return env
+
+    def source(self) -> str:
+        """Which scripts and database a read is of: a previous_read of another source is not reused."""
+        params = self.params
+        where = {'job': (params.get('job') or {}).get('image'), 'exec_via': params.get('exec_via'), 'python': self.python,
+                 'url': self.url}
+        where.update((name, params.get(name)) for name in ('config', 'ini_section', 'chdir', 'script_location'))
+        return hashlib.sha256(json.dumps(where, sort_keys=True, default=str).encode('utf-8')).hexdigest()[:32]
+
+    def read(self) -> dict[str, t.Any]:
+        """The scripts' revision graph and the database's revisions, from previous_read when it is of the same
+        source, else from the helper; with a Job (one per request), the SQL of every pending upgrade in the same
+        request, so that one Job reads all a run decides on."""
+        previous = self.params.get('previous_read') or {}
+        if previous.get('source') == self.source() and {'revisions', 'current', 'alembic_version'} <= set(previous):
+            self.known = dict(previous)
+        else:
+            wants_sql = self.params['safety'] != 'off' or self.diff
+            answer = self.helper('inspect', pending_sql=wants_sql and self.transport.kind not in SESSION_TRANSPORTS)
+            self.known = {'source': self.source(), 'revisions': answer['revisions'], 'current': answer['current'],
+                          'alembic_version': answer['alembic_version']}
+            if 'sql' in answer or 'sql_error' in answer:
+                self.known.update(sql={item['revision']: item['sql'] for item in answer.get('sql', [])},
+                                  sql_error=answer.get('sql_error'))
+        return self.known
 
     def helper(self, action: str, **request: t.Any) -> dict[str, t.Any]:
         params = self.params
@@ -190,14 +218,17 @@ def migrate(run: Migration) -> dict[str, t.Any]:
     except ExecError as exc:
         raise ModuleFailure(str(exc)) from None
     try:
-        return migrate_with_helper(run)
+        result = migrate_with_helper(run)
     finally:
         run.end_session()
+    # For a later task of the same run (previous_read): the revisions the database is at now.
+    result['read'] = run.known
+    return result
 
 
 def migrate_with_helper(run: Migration) -> dict[str, t.Any]:
     params = run.params
-    state = run.helper('inspect')
+    state = run.read()
     history = decide.History.from_helper(state['revisions'])
     current = state['current']
     unknown = decide.unknown_current(history, current)
@@ -238,13 +269,26 @@ def render_sql(run: Migration, plan: list[dict[str, t.Any]], current: list[str])
     if not (wants_safety or run.diff):
         return {}
     try:
-        rendered = run.helper('sql', steps=decide.helper_steps(plan), starting=current)
+        rendered = read_sql(run, plan) or run.helper('sql', steps=decide.helper_steps(plan), starting=current)['sql']
     except ModuleFailure as exc:
         if wants_safety and run.params['safety'] == 'enforce':
             raise ModuleFailure('safety: enforce needs the migrations\' SQL, but %s' % exc.msg, plan=plan) from None
         run.warn('no SQL to check or show: %s' % exc.msg)
         return {}
-    return {item['revision']: item['sql'] for item in rendered['sql']}
+    return {item['revision']: item['sql'] for item in rendered}
+
+
+def read_sql(run: Migration, plan: list[dict[str, t.Any]]) -> list[dict[str, str]]:
+    """The plan's SQL from the run's read when it rendered every pending upgrade (ModuleFailure when env.py could
+    not), else [] (the helper renders it)."""
+    known = run.known
+    if plan[0]['direction'] != 'upgrade' or 'sql' not in known:
+        return []
+    if known.get('sql_error'):
+        raise ModuleFailure(known['sql_error'])
+    if not all(entry['revision'] in known['sql'] for entry in plan):
+        return []
+    return [{'revision': entry['revision'], 'sql': known['sql'][entry['revision']]} for entry in plan]
 
 
 def check_safety(run: Migration, plan: list[dict[str, t.Any]], sql: dict[str, str]) -> list[dict[str, str]]:
@@ -298,6 +342,7 @@ def apply_plan(run: Migration, history: decide.History, current: list[str], targ
                             lock_key=decide.lock_key(params['lock_name']), lock_wait_timeout=params['lock_wait_timeout'],
                             lock_retries=params['lock_retries'], lock_retry_delay=params['lock_retry_delay'])
         waited += answer['lock_waited']
+        run.known['current'] = answer['current']
         applied.extend(dict(item, message=history.message(item['revision'])) for item in answer['applied'])
         summary['lock'] = {'name': params['lock_name'], 'key': decide.lock_key(params['lock_name']), 'waited': waited}
         if answer['status'] == 'failed':

@@ -15,7 +15,8 @@ bootstrap_line()), then one JSON request per line, each answered in turn until s
 application, alembic and the scripts load once for the whole run. ``python - <action>`` with the program
 on stdin and one request in $ARTISAN_ALEMBIC_REQUEST: where stdin cannot stay open (a Kubernetes Job).
 
-Actions: ``inspect`` (the revision graph and the database's current revisions), ``sql`` (each
+Actions: ``inspect`` (the revision graph and the database's current revisions; with ``pending_sql``, the
+offline SQL of every pending upgrade as well, for a Job, where each request costs a pod), ``sql`` (each
 planned step's offline SQL, rendered by env.py in offline mode) and ``apply`` (the steps, one alembic
 run and one transaction each, under a PostgreSQL advisory lock, retrying a step that hit lock_timeout).
 """
@@ -234,13 +235,71 @@ def is_lock_timeout(exc):
     return 'lock timeout' in str(exc)
 
 
+def graph_parents(rows):
+    """Each revision's parents and dependencies among the known revisions (``rows`` as revision_rows gives them)."""
+    known = {row['id'] for row in rows}
+    return {row['id']: tuple(p for p in list(row['down']) + list(row.get('depends_on') or ()) if p in known)
+            for row in rows}
+
+
+def graph_ancestors(parents, ids):
+    """The revisions that must be applied for ``ids`` to be (ids included)."""
+    seen = set()
+    stack = list(ids)
+    while stack:
+        rid = stack.pop()
+        if rid in seen:
+            continue
+        seen.add(rid)
+        stack.extend(parents.get(rid, ()))
+    return seen
+
+
+def graph_order(parents):
+    """Every revision, parents (and dependencies) first; ties broken by id so plans are stable."""
+    pending = {rid: set(ups) for rid, ups in parents.items()}
+    order = []
+    ready = sorted(rid for rid, ups in pending.items() if not ups)
+    while ready:
+        rid = ready.pop(0)
+        order.append(rid)
+        for other, ups in pending.items():
+            if rid in ups:
+                ups.discard(rid)
+                if not ups and other not in order and other not in ready:
+                    ready.append(other)
+        ready.sort()
+    return order
+
+
+def pending_upgrades(rows, heads, current):
+    """The steps from ``current`` to ``heads``, parents first; [] when the database is at a revision the scripts
+    do not know (nothing sensible to render)."""
+    parents = graph_parents(rows)
+    if any(rid not in parents for rid in current):
+        return []
+    pending = graph_ancestors(parents, heads) - graph_ancestors(parents, current)
+    return [{'revision': rid, 'upgrade': True} for rid in graph_order(parents) if rid in pending]
+
+
 def inspect(request, project):
+    """The revision graph and the database's revisions; with ``pending_sql``, in the same run, the offline SQL of
+    every pending upgrade (or why env.py cannot render it): one request where each costs a process (a Job)."""
     import alembic
 
     _config, script, revisions = project.load(request)
     current = current_heads(project.connection(request['connect_timeout']))
-    return {'revisions': revision_rows(revisions), 'heads': sorted(script.get_heads()), 'current': current,
-            'alembic_version': alembic.__version__, 'python': sys.executable}
+    rows = revision_rows(revisions)
+    heads = sorted(script.get_heads())
+    answer = {'revisions': rows, 'heads': heads, 'current': current,
+              'alembic_version': alembic.__version__, 'python': sys.executable}
+    steps = pending_upgrades(rows, heads, current) if request.get('pending_sql') else []
+    if steps:
+        try:
+            answer['sql'] = offline_sql(dict(request, steps=steps, starting=current), project)['sql']
+        except HelperError as exc:
+            answer['sql_error'] = exc.message
+    return answer
 
 
 def offline_sql(request, project):

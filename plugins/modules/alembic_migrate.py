@@ -17,7 +17,8 @@ description:
     O(ini_section)) and working directory (O(chdir)), so the application's C(env.py) and models load as they do
     in production. A small helper program is sent to that interpreter on its standard input; nothing is installed.
     One helper process reads the revisions, renders the pending SQL and applies it, so the application loads once
-    per run (with O(job), each step is a Job of its own).
+    per run (with O(job), each step is a Job of its own - one reads the revisions and renders the SQL of every
+    pending upgrade, one applies - and O(previous_read) spares a later task the read).
   - Each revision runs in a transaction of its own, under a PostgreSQL advisory lock held for the whole run, with
     C(lock_timeout) and C(statement_timeout) set on every session of the run. A revision that fails is rolled
     back and leaves the database at the last revision fully applied; one that hits O(lock_timeout) is retried.
@@ -149,7 +150,7 @@ options:
     description:
       - Run alembic in a Kubernetes Job from the application's image instead of where O(exec_via) says (which must
         then stay V(local)); the Kubernetes connection options (O(kubeconfig), O(context), ...) say which cluster.
-      - Each step of the run (read, render, apply) is one Job, which is waited for (by watching the Job and its pod),
+      - Each step of the run (read, apply) is one Job, which is waited for (by watching the Job and its pod),
         read (its log) and deleted. A pod whose container cannot start (an image that cannot be pulled, a missing
         Secret...) fails the step at once, with the reason the Kubernetes API gives.
       - The environment, the database URL among it, reaches the Job's container from a Secret (C(envFrom)),
@@ -185,8 +186,8 @@ options:
         description:
           - Name of the Job that applies the migrations (a DNS-1123 label), for example derived from the release id.
             That Job is kept after it ends (C(kubectl logs job/<name>) shows what ran; its C(ttlSecondsAfterFinished)
-            removes it later), its Secret is deleted. The read and render steps still run in Jobs of their own, named
-            C(alembic-migrate-<random>), deleted at once.
+            removes it later), its Secret is deleted. The read (revisions and the pending SQL) still runs in a Job of
+            its own, named C(alembic-migrate-<random>), deleted at once.
           - A run with nothing to apply starts no Job of that name, so a re-run after a success leaves the one Job.
             A finished Job of that name (a failed attempt) is deleted before the new one starts; one still running
             (another run migrating) fails the step, naming it.
@@ -200,6 +201,17 @@ options:
         type: list
         elements: dict
         default: []
+  previous_read:
+    description:
+      - RV(read) of an earlier task of the same run on the same scripts and database (the same O(job) image or
+        O(exec_via), O(config), O(ini_section), O(chdir), O(script_location) and connection) - its revision graph,
+        the database's revisions after that task and, with O(job), the pending SQL are used instead of reading
+        them again (with O(job), a Job less per task, for example the apply after a check-mode plan, or the
+        contract phase after the expand phase).
+      - Ignored when it is of another source. A database moved since that read is still caught before anything
+        is applied (the revisions are checked again under the advisory lock) and the plan from there made
+        again; a revision it adds that was not checked stops the task.
+    type: dict
 extends_documentation_fragment:
   - artisan.upgrade.attributes
   - artisan.upgrade.attributes.actiongroup_postgres_k8s
@@ -375,6 +387,15 @@ lock:
   returned: when migrations were applied
   type: dict
   sample: {name: artisan.upgrade.alembic_migrate, key: -1234567890123, waited: 0.0}
+read:
+  description:
+    - What the task read, for O(previous_read) of a later task - the revision graph, the revisions the database
+      is at after the task (in check mode, before it), an opaque C(source) and, with O(job), the offline SQL of
+      the upgrades that were pending (C(sql), by revision) or why C(env.py) could not render it (C(sql_error)).
+  returned: success
+  type: dict
+  sample: {source: 4be1c0ffee, revisions: [{id: "0002", down: ["0001"], message: add display_name, depends_on: []}],
+           current: ["0002"], alembic_version: 1.13.2}
 alembic_version:
   description: The version of alembic that ran.
   returned: success
@@ -446,6 +467,7 @@ def argument_spec():
         safety=dict(type='str', choices=['off', 'warn', 'enforce'], default='warn'),
         safety_linter=dict(type='str', choices=['auto', 'squawk', 'builtin'], default='auto'),
         safety_ignore=dict(type='list', elements='str', default=[]),
+        previous_read=dict(type='dict'),
     )
     return spec
 

@@ -527,20 +527,25 @@ def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_pla
         watcher.join()
     assert_ok(planned)
     assert [p['revision'] for p in planned['plan']] == ['0001', '0002'] and planned['findings'] == []
+    # One Job read the revisions and rendered the SQL the safety check classified.
+    assert [p['classification'] for p in planned['plan']] == ['expand', 'expand']
+    assert sum(c.startswith('kubectl create job') for c in planned['commands']) == 1
+    assert sorted(planned['read']['sql']) == ['0001', '0002', '0003'] and planned['read']['current'] == []
     assert_ok(real)
     assert real['to_revisions'] == ['0002'] and [a['revision'] for a in real['applied']] == ['0001', '0002']
-    # Every step is a Job (the squawk linter, when installed, runs beside the module).
+    # Two Jobs: one reads (revisions and pending SQL), one applies (the squawk linter, when installed, runs beside
+    # the module).
     jobs = [c for c in real['commands'] if not c.startswith(str(shutil.which('squawk')))]
-    assert [c.split()[:3] for c in jobs if c.startswith('kubectl')] == [['kubectl', 'create', 'job']] * 3
+    assert [c.split()[:3] for c in jobs if c.startswith('kubectl')] == [['kubectl', 'create', 'job']] * 2
     # Every API call is in the commands as METHOD path; each Job is waited for by watch, never by polling its status.
     calls = [c for c in jobs if not c.startswith('kubectl')]
     assert calls[0] == 'GET /api/v1/namespaces/default'
     assert all(c.split()[0] in ('GET', 'POST', 'PATCH', 'DELETE') and c.split()[1].startswith('/api') for c in calls)
-    assert calls.count('POST /apis/batch/v1/namespaces/default/jobs') == 3
-    assert calls.count('GET /apis/batch/v1/namespaces/default/jobs?watch=true') >= 3
-    assert calls.count('GET /api/v1/namespaces/default/pods?watch=true') >= 3
+    assert calls.count('POST /apis/batch/v1/namespaces/default/jobs') == 2
+    assert calls.count('GET /apis/batch/v1/namespaces/default/jobs?watch=true') >= 2
+    assert calls.count('GET /api/v1/namespaces/default/pods?watch=true') >= 2
     assert not any(c.endswith('/status') for c in calls)
-    assert sum(c.startswith('DELETE /apis/batch/v1/namespaces/default/jobs/') for c in calls) == 3
+    assert sum(c.startswith('DELETE /apis/batch/v1/namespaces/default/jobs/') for c in calls) == 2
     assert again['changed'] is False
     assert_failed(missing_image, 'the alembic Job failed', 'cannot start its container', 'demoapp:9.9.9')
     assert psql('SELECT version_num FROM alembic_version') == ['0002']

@@ -77,3 +77,28 @@ def test_sigterm_to_one_instance_loses_no_request(stack, docker_session):
     assert failures == [], '%d of %d requests failed: %s' % (len(failures), total, failures[:10])
     app1.start()
     docker_session.wait_healthy(app1)
+
+
+def test_an_application_503_does_not_take_the_instances_out_of_nginx(stack, docker_session):
+    """Both instances answer their readiness check with 503 (the schema looks unmigrated), asked twice as a smoke test
+    polling it would: nginx passes the answer on, and the requests right after it are still served. Were 503 a reason
+    to try the next upstream, nginx would count it against the instance that gave it (max_fails=1; all but the last
+    try of a request count), and by the second request every instance would be out for fail_timeout: 502 for all."""
+    project, base = stack
+    postgres = docker_session.client.containers.get(project.container_id('postgres'))
+
+    def sql(statement):
+        code, out = postgres.exec_run(['psql', '-U', 'artisan', '-d', 'artisan', '-tAc', statement])
+        assert code == 0, out
+
+    sql('DELETE FROM alembic_version')
+    try:
+        # One keep-alive connection, so one nginx worker: without a shared zone each worker keeps its own failure counts.
+        with requests.Session() as session:
+            readiness = [session.get(base + '/api/system/health', timeout=10) for _index in range(2)]
+            after = [session.get(base + '/version', timeout=10).status_code for _index in range(20)]
+    finally:
+        sql("INSERT INTO alembic_version VALUES ('0001')")
+    # The application's own answer both times, not nginx's 502 page.
+    assert [(r.status_code, r.text) for r in readiness if r.status_code != 503 or '"unmigrated"' not in r.text] == []
+    assert after == [200] * 20, after

@@ -294,3 +294,100 @@ def test_blue_green_whose_smoke_fails_is_switched_back_to_the_kept_project(stack
     [hosts] = [s for s in rollback['details']['steps'] if s['step'] == 'hosts']
     assert hosts['hosts'][HOST]['details']['project_name'] == base, hosts
     assert lock_free(stack)
+
+
+class TimedLoad(SteadyLoad):
+    """SteadyLoad that also keeps the wall-clock time of every request and failure, to count the requests sent while
+    the canary had a share of the traffic."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[float] = []
+        self.failed_at: list[float] = []
+
+    def _get(self, session):
+        self.sent.append(time.time())
+        return super()._get(session)
+
+    def _failed(self, what: str, started: float) -> None:
+        self.failed_at.append(time.time())
+        super()._failed(what, started)
+
+
+def app_containers(stack, project: str, running_only: bool = True) -> list:
+    return [c for service in SERVICES for c in stack.client.containers.list(all=not running_only, filters={'label': [
+        'com.docker.compose.project=%s' % project, 'com.docker.compose.service=%s' % service]})]
+
+
+def nginx_upstream_state(stack) -> dict:
+    nginx = stack.client.containers.get(stack.project.container_id('nginx'))
+    text = nginx.exec_run(['cat', '/etc/nginx/conf.d/demoapp-upstream.conf']).output.decode()
+    [state] = [line.split(': ', 1)[1] for line in text.splitlines() if line.startswith('# artisan.upgrade.canary_shift state: ')]
+    return dict(json.loads(state), text=text)
+
+
+def test_a_canary_that_fails_its_analysis_is_aborted_and_the_run_rolled_back(stack, run_playbook):
+    """3.0.0 answers every API request with 500 (errors:1; the probes are spared): it passes its health gate and its
+    smoke test, gets 10 % of the requests, fails the analysis of that step; the role puts every request back on the
+    live project and removes the canary's containers, and upgrade.yml's rollback finds nothing to switch back and
+    leaves the schema where it was. Relative to what runs before, so it holds after any of the tests above."""
+    for path in stack.place['records'].glob('*.json'):
+        path.unlink()
+    base, green = stack.project.name, stack.project.name + '-green'
+    live = base if app_containers(stack, base) else green
+    canary = green if live == base else base
+    old_version = stack.served_versions(4).pop()
+    old_images = stack.running_images(live)
+    revision = stack.db_revision()
+    env = (stack.dir / '.env').read_text()
+    (stack.dir / '.env').write_text(env + 'DEMOAPP_FAULT=errors:1\n')
+    try:
+        with TimedLoad(stack.url + '/api', max_requests=30000, max_seconds=900, pause=0.01) as load:
+            run = stack.upgrade(run_playbook, app_version='3.0.0', deploy_compose_strategy='canary',
+                                deploy_compose_canary_steps=[10, 100], deploy_compose_smoke_timeout=6,
+                                deploy_compose_canary_checks=[{'name': 'api root', 'path': '/api'}])
+    finally:
+        (stack.dir / '.env').write_text(env)
+    assert run.rc != 0
+    [summary] = [e['res']['msg'] for e in run.tasks if e['task'] == 'Fail with what happened']
+    assert 'failed in phase deploy on %s' % HOST in summary, summary
+    assert 'Status rolled_back; run lock released' in summary, summary
+
+    # The requests the canary got while it had 10 %: the injected 500s, within that window, at most its share.
+    [shifted] = [e for e in run.tasks if e['task'] == 'Give the new project this percent of the requests 10'
+                 and e['event'] == 'runner_on_ok']
+    [aborted] = [e for e in run.tasks if e['task'].startswith('Put every request back on project')
+                 and e['event'] == 'runner_on_ok']
+    opened, closed = datetime.datetime.fromisoformat(shifted['start']).timestamp(), _when(aborted)
+    in_window = [t for t in load.sent if opened <= t <= closed]
+    print('canary of 3.0.0 (errors:1) aborted at 10 %%: %d requests through nginx, %d failed (%s), %d sent while the '
+          'canary had its share (%.1f s)' % (load.total, len(load.failures), sorted(set(load.failures)), len(in_window),
+                                             closed - opened))
+    assert set(load.failures) <= {'HTTP 500'}, load.failures[:10]
+    assert all(opened <= t <= closed + 1 for t in load.failed_at), (opened, closed, load.failed_at[:10])
+    assert len(load.failures) <= 0.1 * len(in_window) + 2, (len(load.failures), len(in_window))
+
+    # nginx: every request on the live project's containers, the canary's servers down.
+    state = nginx_upstream_state(stack)
+    assert state['weight'] == 0, state['text']
+    live_addresses = {'%s:8000' % list(c.attrs['NetworkSettings']['Networks'].values())[0]['IPAddress']
+                      for c in app_containers(stack, live)}
+    assert set(state['stable']) == live_addresses, state['text']
+    assert all(line.rstrip().endswith('down;') for line in state['text'].splitlines()
+               if line.strip().split(' ')[0] == 'server' and line.split()[1] in state['canary']), state['text']
+    # The canary project is gone, the live one runs the same images, serves the old version on the same revision.
+    assert app_containers(stack, canary, running_only=False) == []
+    assert not (stack.dir / ('.artisan-%s.compose.yaml' % canary)).exists()
+    assert stack.running_images(live) == old_images
+    assert stack.served_versions() == {old_version}
+    assert {requests.get(stack.url + '/api', timeout=5).json()['version'] for _index in range(20)} == {old_version}
+    assert stack.db_revision() == revision
+    assert stack.migrate_containers() == []
+
+    [record] = stack.records()
+    assert (record['status'], record['version_to']) == ('rolled_back', '3.0.0'), record
+    [deploy] = [p for p in record['phases'] if p['name'] == 'deploy']
+    assert deploy['result'] == 'failed', deploy
+    said = deploy['modules'][0]['msg']
+    assert 'Canary analysis at 10 %' in said and 'The canary was aborted to 0' in said, said
+    assert lock_free(stack)

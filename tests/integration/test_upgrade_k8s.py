@@ -91,6 +91,13 @@ def jobs(kubectl) -> list[tuple[str, str]]:
             for j in json.loads(kubectl('get', 'jobs', '-l', MANAGED, '-o', 'json'))['items']]
 
 
+def jobs_started(kubectl) -> int:
+    """How many Jobs the cluster ever started (their SuccessfulCreate Events outlive the Jobs deleted)."""
+    events = json.loads(kubectl('get', 'events', '-o', 'json'))['items']
+    return len({e['involvedObject']['uid'] for e in events
+                if e['involvedObject']['kind'] == 'Job' and e['reason'] == 'SuccessfulCreate'})
+
+
 def changed_tasks(run: PlaybookRun) -> list[str]:
     return [e['task'] for e in run.tasks if e['res'].get('changed')]
 
@@ -103,7 +110,7 @@ def test_upgrade_rolling_then_a_crashing_release_is_rolled_back(kubesim_docker, 
     # with the Job's log in its message.
     generation = kubectl('get', 'deployment', 'demoapp', '-o', 'jsonpath={.metadata.generation}')
     psql(kubectl, 'ALTER TABLE users ADD COLUMN display_name varchar(200)')
-    started = time.monotonic()
+    started, jobs_before = time.monotonic(), jobs_started(kubectl)
     stopped = upgrade(run_playbook, tmp_path, url, '2.0.0')
     print('upgrade.yml stopped by the failing migration Job: %.1f s' % (time.monotonic() - started))
     assert stopped.rc != 0
@@ -112,6 +119,9 @@ def test_upgrade_rolling_then_a_crashing_release_is_rolled_back(kubesim_docker, 
     assert kubectl('get', 'deployment', 'demoapp', '-o', 'jsonpath={.metadata.generation}') == generation
     assert pod_images(kubectl, 'app.kubernetes.io/component=stable') == ['demoapp:1.0.0'] * 2
     assert db_revision(kubectl) == ['0001']
+    # One Job read the migration plan (revisions, the database's revision, the SQL), one applied it and failed, and
+    # the automatic rollback read the database again (a failed apply may have moved it): nothing to undo.
+    assert jobs_started(kubectl) - jobs_before == 3
     halted = record(tmp_path, '2.0.0')
     assert halted['status'] in ('failed', 'rolled_back'), halted
     assert 'deploy' not in [p['name'] for p in halted['phases']], halted
@@ -121,13 +131,15 @@ def test_upgrade_rolling_then_a_crashing_release_is_rolled_back(kubesim_docker, 
     psql(kubectl, 'ALTER TABLE users DROP COLUMN display_name')
 
     # (a) 1.0.0 -> 2.0.0, rolling.
-    started = time.monotonic()
+    started, jobs_before = time.monotonic(), jobs_started(kubectl)
     run = upgrade(run_playbook, tmp_path, url, '2.0.0')
     print('upgrade.yml 1.0.0 -> 2.0.0 on kubesim (docker runtime): %.1f s' % (time.monotonic() - started))
     assert run.rc == 0, run.stdout[-6000:]
     assert pod_images(kubectl, 'app.kubernetes.io/component=stable') == ['demoapp:2.0.0'] * 2
     assert db_revision(kubectl) == ['0002']
     [(job, uid)] = jobs(kubectl)
+    # The plan read once for every decision of the run (expand target, safety, nothing to contract), then applied.
+    assert jobs_started(kubectl) - jobs_before == 2
     assert job.startswith('migrate-demoapp-1-0-0-2-0-0-') and job.endswith('-expand'), job
     # The Job is kept with its log, as the runbook reads it.
     assert 'Running upgrade 0001 -> 0002' in kubectl('logs', 'job/' + job)
@@ -145,10 +157,13 @@ def test_upgrade_rolling_then_a_crashing_release_is_rolled_back(kubesim_docker, 
     for value in SECRET_VALUES:
         assert value not in run.stdout and base64.b64encode(value.encode()).decode() not in run.stdout
 
+    jobs_before = jobs_started(kubectl)
     again = upgrade(run_playbook, tmp_path, url, '2.0.0')
     assert again.rc == 0, again.stdout[-6000:]
     assert changed_tasks(again) == []
     assert jobs(kubectl) == [(job, uid)]
+    # Only the read that finds nothing pending.
+    assert jobs_started(kubectl) - jobs_before <= 1
 
     # (b) 3.0.0 crashes at start (DEMOAPP_FAULT, which earlier releases ignore): undone, rolled back.
     kubectl('patch', 'configmap', 'demoapp-config', '--type=merge', '-p', json.dumps({'data': {'DEMOAPP_FAULT': 'crash'}}))

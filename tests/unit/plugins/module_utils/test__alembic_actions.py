@@ -111,8 +111,13 @@ class FakeApplication:
         return dict({'ok': True}, **getattr(self, request['action'])(request))
 
     def inspect(self, request):
-        return {'revisions': REVISIONS, 'heads': ['0003'], 'current': self.current, 'alembic_version': '1.13.2',
-                'python': PYTHON}
+        answer = {'revisions': REVISIONS, 'heads': ['0003'], 'current': self.current, 'alembic_version': '1.13.2',
+                  'python': PYTHON}
+        steps = runner.pending_upgrades(REVISIONS, ['0003'], self.current) if request.get('pending_sql') else []
+        if steps:
+            rendered = self.sql({'steps': steps})
+            answer.update({'sql': rendered['sql']} if rendered.get('ok', True) else {'sql_error': rendered['message']})
+        return answer
 
     def sql(self, request):
         if not self.renders_sql:
@@ -433,9 +438,62 @@ def test_a_job_runs_one_helper_per_request_with_the_request_in_its_environment()
     result, _warnings = migrate(migrate_params(virtualenv=None), transport)
 
     assert result['changed'] is True and app.current == ['0003']
-    assert [call['argv'] for call in transport.calls] == [['python3', '-', action] for action in ('inspect', 'sql', 'apply')]
+    # The read renders the pending SQL in the same Job: no Job of its own for it.
+    assert [call['argv'] for call in transport.calls] == [['python3', '-', action] for action in ('inspect', 'apply')]
+    assert app.requests[0]['pending_sql'] is True
     assert all(call['env'][runner.URL_VARIABLE] == URL for call in transport.calls)
-    assert len(result['commands']) == 3
+    assert len(result['commands']) == 2
+    assert [entry['classification'] for entry in result['plan']] == ['expand', 'contract']
+
+
+def test_a_job_plan_then_its_apply_start_one_job_each():
+    app = FakeApplication()
+    plan, _warnings = migrate(migrate_params(virtualenv=None, revision='0002'), HelperTransport(app, kind='job'),
+                              check_mode=True, diff=True)
+    assert app.actions() == ['inspect'] and planned(plan) == [('upgrade', '0002')]
+    assert plan['plan'][0]['sql'] == SQL['0002'] and plan['read']['current'] == ['0001']
+    assert plan['read']['sql'] == {'0002': SQL['0002'], '0003': SQL['0003']}
+
+    expand, _warnings = migrate(migrate_params(virtualenv=None, revision='0002', previous_read=plan['read']),
+                                HelperTransport(app, kind='job'))
+    assert app.actions() == ['inspect', 'apply'] and app.current == ['0002']
+    assert expand['read']['current'] == ['0002']
+    # The contract phase of the same run: its plan and its safety check from that read, then its Job.
+    contract, warnings = migrate(migrate_params(virtualenv=None, previous_read=expand['read']), HelperTransport(app, kind='job'))
+    assert app.actions() == ['inspect', 'apply', 'apply'] and app.current == ['0003']
+    assert contract['from_revisions'] == ['0002'] and planned(contract) == [('upgrade', '0003')]
+    assert contract['plan'][0]['classification'] == 'contract' and 'ban-drop-column' in warnings[0]
+
+
+def test_a_previous_read_of_other_scripts_or_another_database_is_not_reused():
+    app = FakeApplication()
+    plan, _warnings = migrate(migrate_params(virtualenv=None), HelperTransport(app, kind='job'), check_mode=True)
+    for other in ({'config': 'other.ini'}, {'url': URL.replace('/shop', '/shop2')}, {'job': {'image': 'app:3'}}):
+        migrate(migrate_params(virtualenv=None, previous_read=plan['read'], **other), HelperTransport(app, kind='job'),
+                check_mode=True)
+    assert app.actions() == ['inspect'] * 4
+
+
+def test_a_database_moved_since_the_previous_read_is_planned_again_under_the_lock():
+    app = FakeApplication()
+    plan, _warnings = migrate(migrate_params(virtualenv=None), HelperTransport(app, kind='job'), check_mode=True)
+    app.current = ['0002']  # another run applied 0002 meanwhile
+    result, _warnings = migrate(migrate_params(virtualenv=None, previous_read=plan['read']), HelperTransport(app, kind='job'))
+    assert app.actions() == ['inspect', 'apply', 'apply'] and app.current == ['0003']
+    assert [item['revision'] for item in result['applied']] == ['0003'] and result['read']['current'] == ['0003']
+
+
+def test_a_job_whose_env_py_cannot_render_sql_offline_reads_once_and_leaves_the_plan_unchecked():
+    app = FakeApplication(renders_sql=False)
+    result, warnings = migrate(migrate_params(virtualenv=None), HelperTransport(app, kind='job'), check_mode=True)
+    assert app.actions() == ['inspect']
+    assert [entry['classification'] for entry in result['plan']] == ['unchecked', 'unchecked']
+    assert warnings == ['no SQL to check or show: env.py cannot render the SQL of revision 0002 offline: this env.py '
+                        'needs a connection']
+    enforce = migrate_failure(migrate_params(virtualenv=None, safety='enforce', previous_read=result['read']),
+                              HelperTransport(app, kind='job'))
+    assert enforce.msg.startswith("safety: enforce needs the migrations' SQL, but env.py cannot render")
+    assert app.actions() == ['inspect'] and app.current == ['0001']
 
 
 def test_a_failed_job_reports_its_log():

@@ -39,3 +39,19 @@ def test_database_errors_show_the_driver_message():
         'password authentication failed'
     assert runner.database_error(ValueError(' plain ')) == 'plain'
     assert runner.first_line('one\ntwo') == 'one' and runner.first_line('') == ''
+
+
+def rows(*edges):
+    """Revision rows as revision_rows gives them, from (id, down..., ) tuples; ``~x`` in down is a depends_on."""
+    return [{'id': rid, 'down': [d for d in down if not d.startswith('~')], 'message': '',
+             'depends_on': [d[1:] for d in down if d.startswith('~')]} for rid, *down in edges]
+
+
+def test_the_pending_upgrades_run_from_the_database_to_every_head_parents_first():
+    branched = rows(('a',), ('b', 'a'), ('c', 'a'), ('d', 'b', 'c'), ('e', 'd'), ('f', 'a', '~e'))
+    steps = runner.pending_upgrades(branched, ['f'], ['b'])
+    assert [step['revision'] for step in steps] == ['c', 'd', 'e', 'f'] and all(step['upgrade'] for step in steps)
+    assert [step['revision'] for step in runner.pending_upgrades(branched, ['f'], [])] == ['a', 'b', 'c', 'd', 'e', 'f']
+    assert runner.pending_upgrades(branched, ['f'], ['f']) == []
+    # A database at a revision these scripts do not know: nothing to render from there.
+    assert runner.pending_upgrades(branched, ['f'], ['zz']) == []
