@@ -5,7 +5,7 @@ GATES_ALL := sanity units integration lint importer molecule
 .PHONY: test check setup bench demo demo-down clean $(GATES_ALL)
 
 test: setup  ## install everything from nothing, then run every gate (every Molecule scenario; integration beside molecule)
-	ARTISAN_MOLECULE_SCENARIO= scripts/gates.sh sanity units lint importer integration+molecule
+	ARTISAN_MOLECULE_SCENARIO= scripts/gates.sh sanity+importer units+lint integration+molecule
 
 check: setup  ## the quick edit loop: sanity, unit tests, lint
 	scripts/gates.sh sanity units lint

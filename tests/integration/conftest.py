@@ -3,7 +3,9 @@ and the demo application (its wheelhouse, one venv per release, real app process
 
 from __future__ import annotations
 
+import collections
 import os
+import resource
 import shutil
 import subprocess
 
@@ -16,6 +18,9 @@ from .helpers import ansible as ansible_helpers
 from .helpers.docker import DockerSession, DockerUnavailable, connect
 from .helpers.nginx import NginxServer
 from .helpers.postgres import PostgresServer
+
+
+CPU_AT_SETUP = pytest.StashKey[float]()
 
 
 def pytest_configure(config):
@@ -37,6 +42,42 @@ def pytest_collection_modifyitems(items):
         return SLOW_FILES_FIRST.index(name) if name in SLOW_FILES_FIRST else len(SLOW_FILES_FIRST)
 
     items.sort(key=rank)  # stable: the order within a file, and of the other files, stays
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every child it has waited for (ansible-playbook and its forks, docker, kubectl)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[CPU_AT_SETUP] = _cpu_seconds()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    if call.when == 'teardown' and CPU_AT_SETUP in item.stash:  # the report carries it to xdist's controller
+        item.user_properties.append(('cpu_seconds', _cpu_seconds() - item.stash[CPU_AT_SETUP]))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Wall and CPU seconds per file: on a machine of two cores the CPU a file burns (ansible-playbook runs above
+    all) slows every other file running beside it, so the files to make cheaper are the ones at the top."""
+    wall, cpu = collections.Counter(), collections.Counter()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, 'when', None) not in ('setup', 'call', 'teardown'):
+                continue
+            name = report.nodeid.split('::')[0]
+            wall[name] += report.duration
+            cpu[name] += sum(value for key, value in report.user_properties if key == 'cpu_seconds')
+    if not cpu:
+        return
+    terminalreporter.write_sep('=', 'CPU seconds per file (this process and the commands it ran; not containers)')
+    for name, seconds in cpu.most_common(20):
+        terminalreporter.write_line('%7.1f cpu %7.1f wall  %s' % (seconds, wall[name], name))
+    terminalreporter.write_line('%7.1f cpu %7.1f wall  in all' % (sum(cpu.values()), sum(wall.values())))
 
 
 def pytest_sessionstart(session):

@@ -1,4 +1,4 @@
-"""The deploy_systemd role through real ansible-playbook (serial 1) on three systemd-host containers running
+"""The deploy_systemd role through real ansible-playbook (serial 1) on two systemd-host containers running
 demoapp behind an nginx container, with PostgreSQL in a container, all on a Docker network this module
 creates (ports published on 127.0.0.1 only). Outcomes are read from the hosts and through nginx."""
 
@@ -7,15 +7,17 @@ from __future__ import annotations
 import json
 import pathlib
 import time
+import uuid
 
 import pytest
 
 from .helpers.ansible import PlaybookRun
 from .helpers.backends import SteadyLoad
 from .helpers.docker import sh
-from .helpers.systemd_fleet import DEBIAN, UPSTREAM, systemd_fleet
+from .helpers.systemd_fleet import DEBIAN, TEST_HOSTS, UPSTREAM, systemd_fleet
 
-HOSTS = 3
+HOSTS = TEST_HOSTS
+SHARE = 100 // HOSTS  # a host's nginx weight when every host serves
 PLAYBOOK = str(pathlib.Path(__file__).parent / 'playbooks' / 'deploy_systemd.yml')
 
 
@@ -65,8 +67,9 @@ def test_check_mode_shows_the_plan_and_changes_nothing(run_playbook, fleet):
 def test_rolling_upgrade_serves_every_request(run_playbook, fleet, demoapp_releases):
     demoapp_releases['2.0.0'].migrate(fleet.db_url, 'upgrade', 'head')  # expand: 1.0.0 stays ready on 0002
     started = time.monotonic()
+    secret = {'API_TOKEN': 'tok-%s' % uuid.uuid4().hex}  # as an AWX credential would inject it
     with SteadyLoad(fleet.nginx_url + '/version', max_requests=20000, max_seconds=900, pause=0.02) as load:
-        run = deploy(run_playbook, fleet, '2.0.0')
+        run = deploy(run_playbook, fleet, '2.0.0', deploy_systemd_env_set_secret=secret)
     elapsed = time.monotonic() - started
     assert run.rc == 0, run.stdout
     print('rolling 1.0.0 -> 2.0.0: %.1f s, %d requests through nginx, %d failed, answers %s'
@@ -80,6 +83,7 @@ def test_rolling_upgrade_serves_every_request(run_playbook, fleet, demoapp_relea
     for host in fleet.hosts:
         env = sh(host, 'cat /etc/demoapp/demoapp.env')
         assert 'DATABASE_URL="postgresql://app:secret@' in env and 'DATABASE_URI' not in env
+        assert 'API_TOKEN=%s' % secret['API_TOKEN'] in env
         assert sh(host, 'systemctl is-active demoapp').strip() == 'active'
         pid = sh(host, 'systemctl show -p MainPID --value demoapp').strip()
         assert sh(host, 'ps -o user= -p ' + pid).strip() == 'demoapp'
@@ -89,10 +93,12 @@ def test_rolling_upgrade_serves_every_request(run_playbook, fleet, demoapp_relea
     assert ' down;' not in upstream, upstream
 
     again_started = time.monotonic()
-    again = deploy(run_playbook, fleet, '2.0.0')
+    again = deploy(run_playbook, fleet, '2.0.0', deploy_systemd_env_set_secret=secret)
     print('idempotent re-run: %.1f s' % (time.monotonic() - again_started))
     assert again.rc == 0, again.stdout
     assert changed_tasks(again) == []
+    for shown in (run, again):  # written, and never in a task's arguments, result or diff
+        assert secret['API_TOKEN'] not in shown.stdout + json.dumps(shown.tasks)
     assert sh(fleet.nginx, 'cat ' + UPSTREAM) == upstream
 
 
@@ -139,7 +145,7 @@ def test_canary_with_errors_aborts_to_zero_and_restores(run_playbook, fleet):
     assert 'Smoke-test and analyse the canary at traffic percent 10' in failure['msg'], failure['msg']
     assert 'current is back on 2.0.0' in failure['msg'], failure['msg']
     # Drained, first step, aborted to 0, then back to its share once 2.0.0 serves again; no other host ran.
-    assert shifts(run) == [0, 10, 0, 33], run.stdout[-6000:]
+    assert shifts(run) == [0, 10, 0, SHARE], run.stdout[-6000:]
     assert {e['host'] for e in run.tasks if e['task'].startswith('Install the release')} == {first.name}
     print('canary abort: %d requests through nginx, %d failed' % (load.total, len(load.failures)))
     assert load.failures == [], load.failures[:10]  # /version is spared by errors:FRACTION
@@ -158,7 +164,7 @@ def test_canary_steps_then_the_rest_rolls(run_playbook, fleet):
     print('canary 2.0.0 -> 3.0.0: %.1f s, %d requests through nginx, %d failed'
           % (time.monotonic() - started, load.total, len(load.failures)))
     # The canary: drained, 10, 50, 100, then its share; each other host: drained, then its share.
-    assert shifts(run) == [0, 10, 50, 100, 33, 0, 33, 0, 33], shifts(run)
+    assert shifts(run) == [0, 10, 50, 100, SHARE] + [0, SHARE] * (HOSTS - 1), shifts(run)
     smoke = [e['res'] for e in run.tasks if e['task'].startswith('Smoke-test and analyse the canary')]
     assert len(smoke) == 3 and all(not r.get('failed') for r in smoke), smoke
     assert load.failures == [], load.failures[:10]

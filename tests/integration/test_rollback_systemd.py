@@ -1,4 +1,4 @@
-"""playbooks/rollback.yml (the rollback role, then the smoke role) through real ansible-playbook on three
+"""playbooks/rollback.yml (the rollback role, then the smoke role) through real ansible-playbook on two
 systemd-host containers running demoapp behind an nginx container, with PostgreSQL in a container. Each case
 first upgrades the fleet with a release record, as upgrade.yml does (tests/integration/playbooks/
 upgrade_recorded.yml: the backup, migrate and deploy_systemd roles), then rolls it back; outcomes are read

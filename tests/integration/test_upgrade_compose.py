@@ -252,8 +252,7 @@ def test_blue_green_whose_smoke_fails_is_switched_back_to_the_kept_project(stack
     rollback switches nginx back to the project kept stopped, started again on the exact image IDs of the record.
 
     The smoke runs the runbook suite only: the inventory's readiness check answers 503 from 3.0.0 until its contract
-    revision 0003 is applied (after the smoke), and nginx's proxy_next_upstream http_503 would then count every
-    backend as failed for its fail_timeout, failing /version too."""
+    revision 0003 is applied, which upgrade.yml does after the smoke."""
     for path in stack.place['records'].glob('*.json'):
         path.unlink()
     base, green = stack.project.name, stack.project.name + '-green'
