@@ -166,6 +166,9 @@ def test_a_canary_that_fails_its_analysis_is_aborted_to_zero(stack):
     assert 'Deploying %s:3.0.0 as compose project %s (canary)' % (stack.repository, base) in msg, msg
     assert 'The canary was aborted to 0' in msg and 'after the steps 10.' in msg, msg
     assert 'The containers of project %s were removed.' % base in msg, msg
+    # Every app container was healthy (the analysis failed, not a start): none is quoted, nor the base project's
+    # postgres, nginx or one-shot migrate container, which are no part of the deploy.
+    assert 'Container ' not in msg, msg
     assert_no_failure(load)
     assert stack.served_versions() == {'2.0.0'}
     assert containers(stack, base, running_only=False) == {s: [] for s in SERVICES}

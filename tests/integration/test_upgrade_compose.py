@@ -263,7 +263,7 @@ def test_blue_green_whose_smoke_fails_is_switched_back_to_the_kept_project(stack
     stack.client.images.get('%s:1.0.0' % stack.repository).tag(stack.repository, '2.0.0')
     try:
         load_started = time.time()
-        with SteadyLoad(stack.url + '/version', max_requests=30000, max_seconds=900, pause=0.01) as load:
+        with TimedLoad(stack.url + '/version', max_requests=30000, max_seconds=900, pause=0.01) as load:
             run = stack.upgrade(run_playbook, app_version='3.0.0', deploy_compose_strategy='blue_green',
                                 deploy_compose_grace_period=2, smoke_checks=[])
     finally:
@@ -281,6 +281,9 @@ def test_blue_green_whose_smoke_fails_is_switched_back_to_the_kept_project(stack
     slowest = sorted((e for e in run.tasks if e.get('duration') and _when(failed) <= _when(e) <= _when(smoked)),
                      key=lambda e: -e['duration'])[:8]
     print('slowest steps of the rollback: %s' % '; '.join('%s %.1f s' % (e['task'], e['duration']) for e in slowest))
+    # The issue's measure (target 30 s, printed, not asserted): from the failed smoke to nginx serving 2.0.0 again.
+    served_again = min(at for at, text in load.answered if '"2.0.0"' in text and at > _when(failed))
+    print('failed smoke -> 2.0.0 serving again through nginx: %.1f s' % (served_again - _when(failed)))
     assert '{"version": "3.0.0"}' in load.answers, 'the new project never served'
     assert load.failures == [], (load.failures[:10], during(run, load, load_started))
 
@@ -296,17 +299,22 @@ def test_blue_green_whose_smoke_fails_is_switched_back_to_the_kept_project(stack
 
 
 class TimedLoad(SteadyLoad):
-    """SteadyLoad that also keeps the wall-clock time of every request and failure, to count the requests sent while
-    the canary had a share of the traffic."""
+    """SteadyLoad that also keeps the wall-clock time of every request, failure and answer: to count the requests sent
+    while the canary had a share of the traffic, and to tell when nginx served the previous version again."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.sent: list[float] = []
         self.failed_at: list[float] = []
+        self.answered: list[tuple[float, str]] = []  # (sent at, body) of every 200
 
     def _get(self, session):
-        self.sent.append(time.time())
-        return super()._get(session)
+        sent = time.time()
+        self.sent.append(sent)
+        response = super()._get(session)
+        if response.status_code == 200:
+            self.answered.append((sent, response.text))
+        return response
 
     def _failed(self, what: str, started: float) -> None:
         self.failed_at.append(time.time())
