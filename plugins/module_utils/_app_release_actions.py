@@ -303,14 +303,31 @@ def query(action: Action) -> dict[str, t.Any]:
     """Current and previous as the link and the state file say; reads only, takes no lock, creates nothing."""
     current, previous, releases = action.snapshot()
     state = decide.view(current, previous, releases.values())
+    service = read_service(action, action.params['service']) if action.params.get('service') else None
     return dict(
         changed=False,
-        msg='current is %s, previous is %s' % (current or '(none)', previous or '(none)'),
+        msg='current is %s, previous is %s%s' % (current or '(none)', previous or '(none)',
+                                                 '; %s is %s' % (service['name'], service['active_state']) if service else ''),
+        **({'service': service} if service else {}),
         current=current, previous=previous,
         releases=[r.as_result() for r in decide.order(releases.values())],
         release_path=action.release_path(current) if current else None, version=current, pruned=[],
         diff=decide.diff(action.app_root, state, state),
     )
+
+
+def read_service(action: Action, service: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The unit's ActiveState (systemctl show) and whether its file holds the content given."""
+    shown = action.command(['systemctl', 'show', '--property=ActiveState', '--value', service['name']],
+                           'reading the state of %s' % service['name'])
+    matches = None
+    if service.get('unit_file') is not None:
+        try:
+            with open(service['unit_file'], 'rb') as handle:
+                matches = handle.read() == service['content'].encode('utf-8')
+        except FileNotFoundError:
+            matches = False
+    return {'name': service['name'], 'active_state': shown.stdout.strip() or None, 'unit_file_matches': matches}
 
 
 def plan_or_apply(action: Action) -> dict[str, t.Any]:

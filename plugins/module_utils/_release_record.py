@@ -163,6 +163,19 @@ def add_phase(record: dict[str, t.Any], phase: dict[str, t.Any]) -> tuple[dict[s
     return dict(record, phases=phases + [phase]), None, True
 
 
+def with_phases(record: dict[str, t.Any], phases: t.Sequence[t.Any], secrets: t.Sequence[str] = ()) -> tuple[dict[str, t.Any], bool]:
+    """(record, changed) with phases recorded elsewhere added: a host's copy gets its phases from the controller's
+    record when the run ends, in the same write as its end, instead of one write per phase."""
+    changed = False
+    for phase in phases:
+        if not isinstance(phase, dict) or not phase.get('name') or not phase.get('host'):
+            raise ModuleFailure('phases are phases as a release record stores them (dicts with at least name and '
+                                'host), got %r' % (phase,))
+        record, _old, added = add_phase(record, scrub(phase, secrets))
+        changed = changed or added
+    return record, changed
+
+
 def finish(record: dict[str, t.Any], status: str, finished_at: str, rollback: dict[str, t.Any] | None,
            secrets: t.Sequence[str] = ()) -> tuple[dict[str, t.Any], bool]:
     """(finished record, changed); finishing again with the same status and rollback changes nothing."""

@@ -91,13 +91,19 @@ def add_phase(params: dict[str, t.Any], check_mode: bool, run: Run, now: t.Calla
 def finish(params: dict[str, t.Any], check_mode: bool, run: Run, now: t.Callable[[], datetime.datetime]) -> dict[str, t.Any]:
     release_id = params['release_id']
     path = record_path(params['dir'], release_id)
+
+    def closed(before: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
+        record, added = decide.with_phases(before, params.get('phases') or [], run.secrets)
+        after, finished = decide.finish(record, params['status'], decide.iso(now()), params['rollback'], run.secrets)
+        return after, added or finished
+
     if check_mode:
         before = load(path, release_id)
-        after, changed = decide.finish(before, params['status'], decide.iso(now()), params['rollback'], run.secrets)
+        after, changed = closed(before)
     else:
         with store.locked(path):
             before = load(path, release_id)
-            after, changed = decide.finish(before, params['status'], decide.iso(now()), params['rollback'], run.secrets)
+            after, changed = closed(before)
             if changed:
                 store.write_json(path, after)
     if not changed:

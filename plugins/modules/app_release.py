@@ -98,6 +98,26 @@ options:
       - Keep at most this many complete releases, newest first by creation time; older ones are deleted. The
         current release, the previous one and this task's release are always kept, even beyond this number.
     type: int
+  service:
+    description:
+      - With O(state=query), also reads the systemd service that runs the release, in the same call, so that a role
+        telling whether a host has anything left to do needs no more tasks (the C(facts) of C(deploy_systemd)).
+      - Not allowed with the other states.
+    type: dict
+    suboptions:
+      name:
+        description:
+          - The unit, for example V(demoapp.service); its C(ActiveState) is returned.
+        type: str
+        required: true
+      unit_file:
+        description:
+          - Its unit file, compared with O(service.content) (the content only; owner and mode are not compared).
+        type: path
+      content:
+        description:
+          - What O(service.unit_file) should hold, for example the unit as the role's template renders it.
+        type: str
   timeout:
     description:
       - Seconds each command (venv, pip) may take, and the longest this task waits for another task that holds
@@ -163,6 +183,16 @@ EXAMPLES = r"""
     state: query
   register: releases
 
+- name: Read the releases, the state of the unit and whether its file is as the role renders it, in one call
+  artisan.upgrade.app_release:
+    app_root: /srv/demoapp
+    state: query
+    service:
+      name: demoapp.service
+      unit_file: /etc/systemd/system/demoapp.service
+      content: "{{ lookup('ansible.builtin.template', 'demoapp.service.j2') }}"
+  register: releases
+
 - name: Remove a release that failed its smoke test
   artisan.upgrade.app_release:
     app_root: /srv/demoapp
@@ -199,6 +229,12 @@ releases:
   elements: dict
   sample: [{version: 1.0.0, complete: true, created: "2026-11-26T16:01:02.123456Z"},
            {version: 2.0.0, complete: true, created: "2026-11-26T16:03:04.654321Z"}]
+service:
+  description: With O(service), the unit's C(ActiveState) and whether its unit file holds O(service.content)
+    (null when no unit file was given; false when the file is missing).
+  returned: state is query and service is given
+  type: dict
+  sample: {name: demoapp.service, active_state: active, unit_file_matches: true}
 pruned:
   description: Releases deleted by O(keep_releases) (or that would be, in check mode).
   returned: success
@@ -242,6 +278,11 @@ def argument_spec():
         mode=dict(type='str'),
         keep_releases=dict(type='int'),
         timeout=dict(type='int', default=900),
+        service=dict(type='dict', options=dict(
+            name=dict(type='str', required=True),
+            unit_file=dict(type='path'),
+            content=dict(type='str'),
+        )),
     )
 
 
@@ -254,6 +295,10 @@ def option_errors(params):
         return 'state rollback switches to the previous release: leave version out, or use state current with it'
     if params['state'] == 'query' and version:
         return 'state query reads the current and previous releases: leave version out'
+    if params['service'] and params['state'] != 'query':
+        return 'service is read by state query only, got state %s' % params['state']
+    if params['service'] and (params['service']['unit_file'] is None) != (params['service']['content'] is None):
+        return 'service.unit_file and service.content go together: the file and what it should hold'
     if version and not (params['state'] == 'current' and version == 'previous'):
         error = decide.version_error(version)
         if error:

@@ -120,6 +120,15 @@ options:
     description:
       - What the rollback did, stored by O(state=finished), such as the release restored and the database action.
     type: dict
+  phases:
+    description:
+      - With O(state=finished), phases recorded elsewhere to store with the run's end, as a record lists them (each a
+        dict with at least C(name) and C(host)); a phase of the same name and host is replaced. C(upgrade.yml) writes
+        a host's copy of the record twice, when the run starts and when it ends with that host's phases taken from
+        the controller's record, instead of once per phase.
+    type: list
+    elements: dict
+    default: []
   query_status:
     description:
       - With O(state=query), only records in one of these statuses (V(running) is a run not finished yet).
@@ -304,6 +313,7 @@ def argument_spec():
         details=dict(type='dict'),
         status=dict(type='str', choices=['succeeded', 'failed', 'rolled_back']),
         rollback=dict(type='dict'),
+        phases=dict(type='list', elements='dict', default=[]),
         query_status=dict(type='list', elements='str', default=[], choices=['running', 'succeeded', 'failed', 'rolled_back']),
         last_green=dict(type='bool', default=False),
         secrets=dict(type='list', elements='str', default=[], no_log=True),

@@ -29,7 +29,7 @@ fi
 def params(app_root, **extra):
     base = dict(app_root=str(app_root), version=None, state='present', requirements=None, wheelhouse=None,
                 index_url=None, pip_args=None, python='python3', owner=None, group=None, mode=None,
-                keep_releases=None, timeout=30)
+                keep_releases=None, timeout=30, service=None)
     return dict(base, **extra)
 
 
@@ -90,6 +90,29 @@ def test_query_reads_current_and_previous_and_changes_nothing(app):
         assert [r['version'] for r in result['releases']] == ['1.0.0', '2.0.0', '3.0.0']
         assert result['diff']['before'] == result['diff']['after']
     assert sorted(os.listdir(app)) == listing and decide.LOCK_FILE in listing
+
+
+def test_query_reads_the_service_in_the_same_call(app, tmp_path, monkeypatch):
+    # A stand-in systemctl on PATH (the real one is exercised on systemd hosts by the integration tests).
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    (bindir / 'systemctl').write_text('#!/bin/sh\necho "$*" > %s/argv\necho active\n' % tmp_path)
+    (bindir / 'systemctl').chmod(0o755)
+    monkeypatch.setenv('PATH', '%s:%s' % (bindir, os.environ['PATH']))
+    unit = tmp_path / 'demoapp.service'
+    unit.write_text('[Service]\nExecStart=/srv/app/current/venv/bin/demoapp\n')
+    service = {'name': 'demoapp.service', 'unit_file': str(unit), 'content': unit.read_text()}
+    result = perform(app, state='query', service=service)
+    assert result['service'] == {'name': 'demoapp.service', 'active_state': 'active', 'unit_file_matches': True}
+    assert (tmp_path / 'argv').read_text().split() == ['show', '--property=ActiveState', '--value', 'demoapp.service']
+    assert result['msg'].endswith('; demoapp.service is active')
+    changed = perform(app, state='query', service=dict(service, content='[Service]\n'))
+    assert changed['service']['unit_file_matches'] is False
+    missing = perform(app, state='query', service=dict(service, unit_file=str(tmp_path / 'nope')))
+    assert missing['service']['unit_file_matches'] is False
+    state_only = perform(app, state='query', service={'name': 'demoapp.service', 'unit_file': None, 'content': None})
+    assert state_only['service']['unit_file_matches'] is None
+    assert 'service' not in perform(app, state='query')
 
 
 def test_query_of_a_missing_app_root_reads_no_release_and_creates_nothing(tmp_path):

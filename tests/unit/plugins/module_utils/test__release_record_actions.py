@@ -20,7 +20,8 @@ NOW = datetime.datetime(2026, 11, 26, 16, 1, 2, tzinfo=datetime.timezone.utc)
 def params(folder, **given):
     base = dict(state='query', dir=str(folder), release_id=None, app=None, environment=None, version=None,
                 version_from=None, dry_run=None, metadata=None, phase=None, host=None, result=None, results=[],
-                keep=None, details=None, status=None, rollback=None, query_status=[], last_green=False, secrets=[])
+                keep=None, details=None, status=None, rollback=None, phases=[], query_status=[], last_green=False,
+                secrets=[])
     return dict(base, **given)
 
 
@@ -79,6 +80,24 @@ def test_phase_finish_and_query(tmp_path):
     assert found['found'] and found['release_id'] == 'r1' and not found['changed']
     missing = perform(tmp_path, state='query', app='shop', environment='production', last_green=True)
     assert not missing['found'] and missing['msg'] == 'no green release record of shop in production in %s' % tmp_path
+
+
+def test_a_hosts_copy_gets_its_phases_with_its_end_in_one_write(tmp_path):
+    controller, host = tmp_path / 'controller', tmp_path / 'host'
+    start(controller, release_id='r2')
+    start(host, release_id='r2')
+    for name, where in (('preflight', 'app1'), ('deploy', 'app1'), ('deploy', 'app2')):
+        perform(controller, state='phase', release_id='r2', phase=name, host=where,
+                results=[{'changed': False, 'msg': 'ok', 'commands': [], 'duration': 0.2, 'token': 's3cr3t'}])
+    phases = [p for p in json.loads((controller / 'r2.json').read_text())['phases'] if p['host'] == 'app1']
+    done = perform(host, state='finished', release_id='r2', status='succeeded', phases=phases)
+    on_disk = json.loads((host / 'r2.json').read_text())
+    assert done['changed'] and on_disk['status'] == 'succeeded'
+    assert [(p['name'], p['host']) for p in on_disk['phases']] == [('preflight', 'app1'), ('deploy', 'app1')]
+    assert 's3cr3t' not in (host / 'r2.json').read_text()
+    assert not perform(host, state='finished', release_id='r2', status='succeeded', phases=phases)['changed']
+    with pytest.raises(ModuleFailure, match='dicts with at least name and host'):
+        perform(host, state='finished', release_id='r2', status='succeeded', phases=[{'name': 'deploy'}])
 
 
 def add_phase_in_a_process(folder, host):

@@ -21,6 +21,8 @@ def params(**extra):
     dict(version='previous', state='current'),
     dict(version='2.0.0', state='absent'),
     dict(state='query'),
+    dict(state='query', service={'name': 'demoapp.service', 'unit_file': None, 'content': None}),
+    dict(state='query', service={'name': 'demoapp.service', 'unit_file': '/etc/systemd/system/demoapp.service', 'content': ''}),
 ])
 def test_valid_options(extra):
     assert app_release.option_errors(params(**extra)) is None
@@ -37,6 +39,10 @@ def test_valid_options(extra):
     (dict(version='1', mode='0999'), "mode must be an octal string such as '0750', got '0999'"),
     (dict(version='1', mode='17777'), 'mode must be an octal string'),
     (dict(version='1', wheelhouse='/w', index_url='https://x/simple'), 'wheelhouse and index_url exclude each other'),
+    (dict(version='1', service={'name': 'a.service', 'unit_file': None, 'content': None}),
+     'service is read by state query only, got state present'),
+    (dict(state='query', service={'name': 'a.service', 'unit_file': '/etc/a.service', 'content': None}),
+     'service.unit_file and service.content go together'),
 ])
 def test_invalid_options_are_refused_with_a_message(extra, problem):
     assert problem in app_release.option_errors(params(**extra))
