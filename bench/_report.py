@@ -86,6 +86,12 @@ def ratio(part: float, whole: float) -> float:
 
 
 def per_host_rows(runs: t.Sequence[tuple[int, float, int, int]]) -> list[str]:
-    """Markdown rows of a fleet scaling: (hosts, wall seconds, requests, failed) -> hosts, wall, wall per host."""
-    return ['| %d | %.1f s | %.1f s | %d / %d |' % (hosts, wall, wall / hosts, failed, requests)
-            for hosts, wall, requests, failed in runs]
+    """Markdown rows of a fleet scaling: (hosts, wall seconds, requests, failed) -> hosts, wall, wall per host, and
+    the seconds each host added since the smaller fleet before it (what a rolling deploy costs per host, without
+    the run's fixed part)."""
+    rows, before = [], None
+    for hosts, wall, requests, failed in runs:
+        added = '%.1f s' % ((wall - before[1]) / (hosts - before[0])) if before and hosts > before[0] else '-'
+        rows.append('| %d | %.1f s | %.1f s | %s | %d / %d |' % (hosts, wall, wall / hosts, added, failed, requests))
+        before = (hosts, wall)
+    return rows

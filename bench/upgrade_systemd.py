@@ -275,7 +275,7 @@ def summary(hosts: int, main_run: dict[str, t.Any], scaling: list[dict[str, t.An
                   % ('%.1f s' % crashed['detect_to_back'] if crashed['detect_to_back'] is not None else 'never',
                      crashed['failed'], crashed['total']))
         rows.insert(0, (hosts, mine['wall'], mine['total'], mine['failed']))
-    print('| hosts | wall | per host | failed / requests |\n| --- | --- | --- | --- |')
+    print('| hosts | wall | per host | per added host | failed / requests |\n| --- | --- | --- | --- | --- |')
     print('\n'.join(_report.per_host_rows(sorted(rows))))
 
 

@@ -55,4 +55,4 @@ def test_ratio_and_scaling_rows():
     assert _report.ratio(3.0, 2.0) == 1.5
     assert _report.ratio(1.0, 0.0) == float('inf')
     assert _report.per_host_rows([(3, 60.0, 2000, 0), (12, 252.0, 9000, 1)]) == [
-        '| 3 | 60.0 s | 20.0 s | 0 / 2000 |', '| 12 | 252.0 s | 21.0 s | 1 / 9000 |']
+        '| 3 | 60.0 s | 20.0 s | - | 0 / 2000 |', '| 12 | 252.0 s | 21.0 s | 21.3 s | 1 / 9000 |']
