@@ -43,6 +43,7 @@ def job_argument_spec() -> dict[str, t.Any]:
         timeout=dict(type='int', default=600),
         name=dict(type='str'),
         env_from=dict(type='list', elements='dict', default=[]),
+        backoff_limit=dict(type='int', default=0),
     )))
 
 
@@ -52,7 +53,10 @@ NAME_PATTERN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
 
 
 def job_option_errors(job: dict[str, t.Any]) -> str | None:
-    """What is wrong with the job option's name and env_from, else None."""
+    """What is wrong with the job option's name, env_from and backoff_limit, else None."""
+    if (job.get('backoff_limit') or 0) < 0:
+        return ('job.backoff_limit must be 0 or more (how many times a failed migration pod is retried before the '
+                'Job fails), got %s' % job['backoff_limit'])
     name = job.get('name')
     if name is not None and (len(name) > NAME_LIMIT or not NAME_PATTERN.match(name)):
         return ('job.name must be a DNS-1123 label (lower-case letters, digits and "-", at most %d characters, '
@@ -75,7 +79,7 @@ def job_manifest(name: str, job: dict[str, t.Any], command: list[str], secret: s
     if job.get('service_account'):
         pod_spec['serviceAccountName'] = job['service_account']
     return {'apiVersion': 'batch/v1', 'kind': 'Job', 'metadata': {'name': name, 'labels': labels},
-            'spec': {'backoffLimit': 0, 'ttlSecondsAfterFinished': 600,
+            'spec': {'backoffLimit': job.get('backoff_limit') or 0, 'ttlSecondsAfterFinished': 600,
                      'template': {'metadata': {'labels': labels}, 'spec': pod_spec}}}
 
 
@@ -96,6 +100,16 @@ def job_verdict(job: dict[str, t.Any] | None, pods: t.Iterable[dict[str, t.Any]]
         if problem is not None:
             return JobVerdict('Stuck', problem)
     return None
+
+
+def deciding_pods(outcome: str, pods: t.Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The pod whose log and exit code tell how the Job ended: with retries (backoff_limit) a Job has a pod per
+    attempt; a Complete one is told by the attempt that succeeded, a Failed one by its last attempt."""
+    ordered = sorted(pods, key=lambda pod: (pod['metadata'].get('creationTimestamp') or '', pod['metadata']['name']))
+    if outcome == 'Complete':
+        succeeded = [pod for pod in ordered if state.exit_code([pod]) == 0]
+        return succeeded[-1:] or ordered[-1:]
+    return ordered[-1:]
 
 
 def job_exit_code(outcome: str, pods: list[dict[str, t.Any]]) -> int:
@@ -226,7 +240,7 @@ class JobTransport:
                 return ExecResult(rc=126, stderr='the Job %s cannot start its container: %s: %s' % (
                     name, verdict.problem.reason, verdict.problem.message), command=command)
             # Listed once more: the watch of the pods may not have seen the container's end yet.
-            pods = kube.list(self.path('v1', 'pods'), pods_query)
+            pods = deciding_pods(verdict.outcome, kube.list(self.path('v1', 'pods'), pods_query))
             log = ''.join(kube.pod_log(self.namespace, pod['metadata']['name']) for pod in pods)
         except ModuleFailure as exc:
             return ExecResult(rc=125, stderr='the Job %s: %s' % (name, exc.msg), command=command)

@@ -201,6 +201,24 @@ options:
         type: list
         elements: dict
         default: []
+      backoff_limit:
+        description:
+          - The Job's C(backoffLimit) - how many times a pod that failed is replaced by a new attempt before the Job,
+            and the step, fail (a runbook's Job often says 3). It must be 0 or more.
+          - A migration that fails (a bad revision, data that breaks a constraint, the database refusing the login)
+            does not make the pod fail - alembic's answer says so and the step fails with it, whatever the limit; lock
+            timeouts are retried inside the pod (O(lock_retries)). A retry is for a pod that died without answering -
+            evicted, its node lost, killed for memory. It is safe - the revisions are applied in transactions and
+            PostgreSQL's DDL is transactional, so an attempt that died left no revision half done, and the next one
+            continues from the revision the database is at.
+          - V(0) by default - a pod that dies of its migration (memory) dies again, and each retry first waits for the
+            Job controller's back-off (10 s, then 20 s, 40 s...), so the upgrade would stop minutes later with the
+            same failure. Set it where pods are evicted or preempted.
+          - A pod that cannot start its container (an image that cannot be pulled, a missing Secret) still fails the
+            step at once, whatever the limit. With retries, the log returned is that of the attempt that succeeded,
+            or of the last one that failed.
+        type: int
+        default: 0
   previous_read:
     description:
       - RV(read) of an earlier task of the same run on the same scripts and database (the same O(job) image or

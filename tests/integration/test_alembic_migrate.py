@@ -506,12 +506,16 @@ def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_pla
     batch = kubernetes.client.BatchV1Api(kubesim_docker.api_client())
     core = kubernetes.client.CoreV1Api(kubesim_docker.api_client())
     seen = []  # every Job spec seen while the module runs: the password and URL must be in none of them
+    attempts = set()  # the Jobs' pods that ran /bin/false (each attempt is a pod of its own)
     done = threading.Event()
 
     def watch_jobs():
         while not done.is_set():
             seen.extend(json.dumps(kubesim_docker.api_client().sanitize_for_serialization(job))
                         for job in batch.list_namespaced_job('default').items)
+            attempts.update(pod.metadata.name for pod in core.list_namespaced_pod(
+                'default', label_selector='app.kubernetes.io/managed-by=artisan.upgrade').items
+                if pod.spec.containers[0].command[0] == '/bin/false')
             time.sleep(0.05)
     watcher = threading.Thread(target=watch_jobs, daemon=True)
     watcher.start()
@@ -520,8 +524,12 @@ def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_pla
                 python=IMAGE_VENV + '/bin/python', config=IMAGE_CONFIG, revision='0002',
                 job={'image': 'demoapp:3.0.0', 'labels': {'release': '3.0.0'}}, kubeconfig=kubesim_docker.kubeconfig)
     try:
-        planned, real, again, missing_image = run_tasks(run_playbook, [
-            (args, {'check_mode': True}), args, args, dict(args, job={'image': 'demoapp:9.9.9', 'timeout': 60})])
+        # With retries (backoff_limit), an image that cannot be pulled still fails at once; a pod that dies without
+        # answering (its program exits 1) is tried backoff_limit + 1 times, then the step fails.
+        planned, real, again, missing_image, dying = run_tasks(run_playbook, [
+            (args, {'check_mode': True}), args, args,
+            dict(args, job={'image': 'demoapp:9.9.9', 'timeout': 60, 'backoff_limit': 3}),
+            dict(args, python='/bin/false', job={'image': 'demoapp:3.0.0', 'timeout': 120, 'backoff_limit': 1})])
     finally:
         done.set()
         watcher.join()
@@ -548,6 +556,9 @@ def test_migrate_as_a_kubernetes_job_from_the_application_image(cluster, run_pla
     assert sum(c.startswith('DELETE /apis/batch/v1/namespaces/default/jobs/') for c in calls) == 2
     assert again['changed'] is False
     assert_failed(missing_image, 'the alembic Job failed', 'cannot start its container', 'demoapp:9.9.9')
+    assert missing_image['duration'] < 60, missing_image['duration']
+    assert_failed(dying, 'the alembic Job failed')
+    assert len(attempts) == 2, (attempts, dying['msg'])
     assert psql('SELECT version_num FROM alembic_version') == ['0002']
     assert seen and any('"release": "3.0.0"' in spec for spec in seen)
     assert not any(POD_PASSWORD in spec or 'postgresql-0:5432' in spec for spec in seen)

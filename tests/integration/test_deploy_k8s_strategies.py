@@ -134,6 +134,15 @@ def test_blue_green_rollback_switches_the_service_back_to_the_old_slot(kubesim, 
     assert service_slot(kubectl) == 'green'
     blue_history = json.loads(kubectl('get', 'deployment', 'demoapp-blue', '-o', 'json'))['metadata']['generation']
 
+    # The record of a later upgrade that failed before its switch (green live on 2.0.0, blue idle on 1.0.0): nothing
+    # to switch back, and what serves after the rollback is green's 2.0.0, not the idle slot's template.
+    now = results(deploy(run_playbook, kubesim.kubeconfig, entry='facts', **options))['deploy_facts']
+    kept = deploy(run_playbook, kubesim.kubeconfig, entry='rollback', deploy_k8s_rollback_details=now['details'], **options)
+    assert kept.rc == 0 and changed_tasks(kept) == [], kept.stdout
+    result = results(kept)['deploy_result']
+    assert (result['version_before'], result['version_after'], result['changed']) == ('2.0.0', '2.0.0', False)
+    assert service_slot(kubectl) == 'green'
+
     planned = deploy(run_playbook, kubesim.kubeconfig, entry='rollback', check=True, deploy_k8s_rollback_details=facts['details'],
                      **options)
     assert planned.rc == 0, planned.stdout

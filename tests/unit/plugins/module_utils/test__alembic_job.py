@@ -33,6 +33,34 @@ def test_the_job_spec_carries_no_environment_value_only_the_secret_reference():
     assert manifest['spec']['template']['metadata']['labels'] == manifest['metadata']['labels']
 
 
+def test_backoff_limit_sets_the_jobs_retries_none_by_default():
+    assert job.job_manifest('n', {'image': 'app:2.0.0', 'backoff_limit': 3}, ['python'], 'n')['spec']['backoffLimit'] == 3
+    assert job.job_manifest('n', {'image': 'app:2.0.0', 'backoff_limit': None}, ['python'], 'n')['spec']['backoffLimit'] == 0
+    spec = job.job_argument_spec()['job']['options']['backoff_limit']
+    assert spec == {'type': 'int', 'default': 0}
+
+
+def test_a_failed_attempt_does_not_end_the_wait_while_the_job_retries_a_pod_that_cannot_start_does():
+    assert job.job_verdict(job_object(), [pod('x-1', exit_code=1)]) is None
+    stuck = job.job_verdict(job_object(), [pod('x-1', exit_code=1), pod('x-2', waiting='ImagePullBackOff')])
+    assert stuck.outcome == 'Stuck' and stuck.problem.pod == 'x-2'
+
+
+def attempt(name, created, exit_code):
+    found = pod(name, exit_code=exit_code)
+    found['metadata']['creationTimestamp'] = created
+    return found
+
+
+def test_the_attempt_that_succeeded_or_the_last_that_failed_tells_the_end():
+    first, second, third = (attempt('x-c', '2026-11-27T08:00:00Z', 1), attempt('x-a', '2026-11-27T08:00:20Z', 2),
+                            attempt('x-b', '2026-11-27T08:00:50Z', 0))
+    assert job.deciding_pods('Complete', [third, first, second]) == [third]
+    assert job.deciding_pods('Failed', [second, first]) == [second]
+    assert job.deciding_pods('Failed', []) == []
+    assert job.deciding_pods('Complete', [pod()]) == [pod()]
+
+
 def test_the_jobs_end_or_a_pod_that_cannot_start_ends_the_wait():
     assert job.job_verdict(job_object('Complete'), [pod()]) == job.JobVerdict('Complete')
     assert job.job_verdict(job_object('Failed'), []) == job.JobVerdict('Failed')
@@ -103,6 +131,20 @@ def test_a_failed_job_gives_its_containers_exit_code_and_log_tail():
     assert result.stderr.endswith('Traceback: boom\n') and len(result.stderr) == job.LOG_TAIL
     assert result.stdout.endswith(b'Traceback: boom\n')
     assert [c.split()[0] for c in kube.requests[-2:]] == ['DELETE', 'DELETE']
+
+
+def test_with_retries_the_log_and_exit_code_are_those_of_the_attempt_that_decided():
+    failed, succeeded = attempt('x-abcde', '2026-11-27T08:00:00Z', 1), attempt('x-fghij', '2026-11-27T08:00:30Z', 0)
+    logs = {'x-abcde': 'attempt 1: connection reset\n', 'x-fghij': 'answer\n'}
+    kube = JobCluster([(None, [failed]), ('Complete', [failed, succeeded])], final_pods=[succeeded, failed], logs=logs)
+    _transport, result = run(kube)
+    assert result.rc == 0 and result.stdout == b'answer\n' and result.stderr == ''
+    assert 'GET /api/v1/namespaces/shop/pods/x-abcde/log' not in kube.requests
+    last = attempt('x-fghij', '2026-11-27T08:00:30Z', 2)
+    kube = JobCluster([(None, [failed]), ('Failed', [failed, last])], final_pods=[last, failed],
+                      logs={'x-abcde': 'attempt 1: boom\n', 'x-fghij': 'attempt 2: Traceback: boom\n'})
+    _transport, result = run(kube)
+    assert result.rc == 2 and result.stderr == 'attempt 2: Traceback: boom\n'
 
 
 def test_a_pod_that_cannot_pull_its_image_fails_at_once_with_the_shared_reason():
@@ -243,6 +285,9 @@ def test_a_finished_earlier_job_of_the_name_is_replaced_a_running_one_refused():
     ({'name': 'x' * 64}, 'job.name must be a DNS-1123 label'),
     ({'env_from': [{'name': 'app'}]}, 'job.env_from items are envFrom sources'),
     ({'name': 'demoapp-migrate-1', 'env_from': [{'secretRef': {'name': 'a'}}]}, None),
+    ({'backoff_limit': -1}, 'job.backoff_limit must be 0 or more (how many times a failed migration pod is retried'),
+    ({'backoff_limit': 3}, None),
+    ({'backoff_limit': None}, None),
 ])
 def test_job_option_errors(option, expected):
     error = job.job_option_errors(option)
