@@ -16,6 +16,7 @@ import math
 import re
 import typing as t
 
+from ansible_collections.artisan.upgrade.plugins.module_utils import _k8s_state as state
 from ansible_collections.artisan.upgrade.plugins.module_utils._nginx_config import statements
 
 STATE_MARKER = '# artisan.upgrade.canary_shift state: '
@@ -299,6 +300,41 @@ def replica_split(weight: int, total: int) -> dict[str, int]:
         raise CanarySpecError('total replicas must be 1 or more, got %d' % total)
     canary = int(math.floor(total * weight / 100 + 0.5))
     return dict(stable=total - canary, canary=canary)
+
+
+def check_failure_grace(grace: int) -> None:
+    if grace < 0:
+        raise CanarySpecError('k8s_replicas.failure_grace must be 0 or more seconds, got %d' % grace)
+
+
+class AvailabilityWatch(state.PodSuspects):
+    """k8s_replicas' wait for a Deployment it scaled up, judged at a given time.
+
+    Done once ``replicas`` pods are available (the scale observed). Given up when the Deployment is deleted
+    or past its progress deadline, or when one of its pods has shown a failure reason (crash loop, image
+    pull error, missing Secret) for ``grace`` seconds: PodSuspects' rules, as k8s_rollout's, so a release
+    that crashes ends the wait after the grace instead of the timeout.
+    """
+
+    def __init__(self, name: str, replicas: int, grace: float) -> None:
+        super().__init__(grace)
+        self.name = name
+        self.replicas = replicas
+
+    def verdict(self, deployment: dict[str, t.Any] | None, now: float) -> bool | str:
+        """True when available, a message saying why waiting is pointless, else False."""
+        if deployment is None:
+            return 'the Deployment was deleted'
+        if state.deployment_available(deployment, self.replicas):
+            return True
+        exceeded = state.progress_deadline_exceeded(deployment)
+        if exceeded:
+            return exceeded.get('message') or 'progress deadline exceeded'
+        expired = self.expired(now)
+        if expired:
+            return 'pods of %s are failing (failure_grace %gs): %s' % (
+                self.name, self.grace, '; '.join(state.describe_suspect(s, now) for s in expired))
+        return False
 
 
 def replica_weight(replicas: dict[str, int]) -> float | None:

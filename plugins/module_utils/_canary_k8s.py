@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils import _canary as decide
@@ -31,9 +32,10 @@ class Cluster:
     of the server that is an error becomes a ModuleFailure naming what was asked.
     """
 
-    def __init__(self, kube: Kube, namespace: str) -> None:
+    def __init__(self, kube: Kube, namespace: str, clock: t.Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.namespace = namespace
+        self.clock = clock
 
     def path(self, api_version: str, plural: str, name: str | None = None, subresource: str | None = None) -> str:
         return api_path(api_version, plural, self.namespace, name, subresource)
@@ -96,27 +98,29 @@ class Cluster:
             return state.ready_pod_ips(self.kube.list(self.path('v1', 'pods'), {'labelSelector': state.labels_selector(labels)}))
 
     def wait_until(self, what: str, streams: dict[str, tuple[str, dict[str, t.Any]]],
-                   judge: t.Callable[[dict[str, dict[str, dict[str, t.Any]]]], bool | str], timeout: float) -> None:
+                   judge: t.Callable[[dict[str, dict[str, dict[str, t.Any]]]], bool | str], timeout: float,
+                   wake_at: t.Callable[[], float | None] = lambda: None) -> None:
         """Watch ``streams`` until ``judge`` says True; a string it returns, or the deadline, fails the wait."""
         with self.asking(what):
-            outcome = self.kube.wait_until(streams, judge)
+            outcome = self.kube.wait_until(streams, judge, clock=self.clock, wake_at=wake_at)
         if outcome is True:
             return
         raise ModuleFailure('%s: %s' % (what, outcome if isinstance(outcome, str) else 'not done within %ss' % timeout))
 
-    def wait_available(self, name: str, replicas: int, timeout: float) -> None:
-        """Until the Deployment has ``replicas`` available pods (its scale observed); its progress deadline fails it."""
-        def judge(objects: dict[str, dict[str, dict[str, t.Any]]]) -> bool | str:
-            deployment = objects['deployment'].get(name)
-            if deployment is None:
-                return 'the Deployment was deleted'
-            if state.deployment_available(deployment, replicas):
-                return True
-            exceeded = state.progress_deadline_exceeded(deployment)
-            return exceeded.get('message') or 'progress deadline exceeded' if exceeded else False
+    def wait_available(self, name: str, replicas: int, timeout: float, selector: dict[str, t.Any], grace: float) -> None:
+        """Until the Deployment has ``replicas`` available pods (its scale observed), watching its pods as well: its
+        progress deadline, or one of its pods failing for ``grace`` seconds (see decide.AvailabilityWatch), fails it."""
+        watch = decide.AvailabilityWatch(name, replicas, grace)
 
-        self.wait_until('waiting for %d available pods of %s' % (replicas, name),
-                        {'deployment': (self.path('apps/v1', 'deployments'), name_selector(name))}, judge, timeout)
+        def judge(objects: dict[str, dict[str, dict[str, t.Any]]]) -> bool | str:
+            now = self.clock()
+            watch.observe_pod_listing(objects['pods'].values(), now)
+            return watch.verdict(objects['deployment'].get(name), now)
+
+        self.wait_until('waiting for %d available pods of %s' % (replicas, name), {
+            'deployment': (self.path('apps/v1', 'deployments'), name_selector(name)),
+            'pods': (self.path('v1', 'pods'), {'labelSelector': state.label_selector(selector)})},
+            judge, timeout, watch.wake_at)
 
     def wait_endpoints(self, service: str, labels: dict[str, str], side: str, timeout: float) -> None:
         """Until the Service's ready endpoints are all Ready pods matching ``labels`` (and there is one)."""
@@ -167,7 +171,9 @@ class ReplicaShift(K8sShift):
     def perform(self) -> dict[str, t.Any]:
         names = dict(stable=self.options['stable'], canary=self.options['canary'])
         desired = decide.replica_split(self.params['weight'], self.options['total'])
-        current = {side: self.cluster.deployment(name)['spec'].get('replicas', 1) for side, name in names.items()}
+        decide.check_failure_grace(self.options['failure_grace'])
+        live = {side: self.cluster.deployment(name) for side, name in names.items()}
+        current = {side: obj['spec'].get('replicas', 1) for side, obj in live.items()}
         steps = decide.scale_steps(current, desired)
         result = self.result(dict(current), desired, decide.replica_weight(current), decide.replica_weight(desired),
                              ['%s %s: %d -> %d replicas' % (side, names[side], current[side], n) for side, n, _w in steps])
@@ -182,7 +188,8 @@ class ReplicaShift(K8sShift):
             self.cluster.scale(names[side], replicas)
             if grows and not self.params['force']:
                 with undo_on_failure(lambda side=side: self.cluster.scale(names[side], current[side])) as outcome:
-                    self.cluster.wait_available(names[side], replicas, self.params['wait_timeout'])
+                    self.cluster.wait_available(names[side], replicas, self.params['wait_timeout'],
+                                                live[side]['spec']['selector'], self.options['failure_grace'])
                 if outcome.undone:
                     other = names['stable' if side == 'canary' else 'canary']
                     raise ModuleFailure('%s; scaled %s back to %d, %s untouched' % (

@@ -422,11 +422,14 @@ class Kube:
 
     def wait_until(self, streams: dict[str, tuple[str, dict[str, t.Any]]],
                    judge: t.Callable[[dict[str, dict[str, dict[str, t.Any]]]], t.Any],
-                   clock: t.Callable[[], float] = time.monotonic) -> t.Any:
+                   clock: t.Callable[[], float] = time.monotonic,
+                   wake_at: t.Callable[[], float | None] = lambda: None) -> t.Any:
         """List and watch each stream (tag: (path, query)) and ask ``judge`` after each batch of events.
 
         ``judge`` gets {tag: {name: object}} once every stream is listed; the first answer that is not
         false (True, or a string saying why waiting is pointless) is returned; None when the deadline passes.
+        ``wake_at`` (a time of ``clock``, or None) asks for a judgement then even without an event: a
+        problem that lasts without changing anything (a pod stuck in ImagePullBackOff) still ends the wait.
         """
         objects: dict[str, dict[str, dict[str, t.Any]]] = {tag: {} for tag in streams}
         listed: set[str] = set()
@@ -439,10 +442,12 @@ class Kube:
                     answer = judge(objects)
                     if answer:
                         return answer
-                left = end - clock()
+                now = clock()
+                left = end - now
                 if left <= 0:
                     return None
-                for tag, event_type, payload in watch.next(left):
+                wake = wake_at()
+                for tag, event_type, payload in watch.next(left if wake is None else min(left, max(0.0, wake - now))):
                     if event_type == 'SYNC':
                         objects[tag] = {obj['metadata']['name']: obj for obj in payload}
                         listed.add(tag)

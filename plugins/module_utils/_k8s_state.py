@@ -96,6 +96,66 @@ def pod_problem(pod: dict[str, t.Any]) -> PodProblem | None:
     return None
 
 
+@dataclasses.dataclass
+class Suspect:
+    since: float
+    problem: PodProblem
+
+
+class PodSuspects:
+    """The pods of one workload as watched, and those that show a failure reason, with the time it first showed.
+
+    A pod that shows one of FAILURE_REASONS becomes a suspect; it is cleared when it becomes ready, when its
+    failure reason goes without a crash behind it (an image pulled on retry), or when it goes away. A
+    crash-looping pod stays a suspect while it runs between two crashes. A suspect older than ``grace``
+    seconds is a failure, so a transient pull error is not: k8s_rollout's rollouts and canary_shift's waits
+    for available pods judge their pods by these same rules.
+    """
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.pods: dict[str, dict[str, t.Any]] = {}
+        self.suspects: dict[str, Suspect] = {}
+
+    def observe_pod(self, event_type: str, pod: dict[str, t.Any], now: float) -> None:
+        name = pod['metadata']['name']
+        if event_type == 'DELETED' or pod['metadata'].get('deletionTimestamp'):
+            self.pods.pop(name, None)
+            self.suspects.pop(name, None)
+            return
+        self.pods[name] = pod
+        problem = pod_problem(pod)
+        suspect = self.suspects.get(name)
+        if problem is not None:
+            if suspect is None:
+                self.suspects[name] = Suspect(now, problem)
+            else:
+                suspect.problem = problem
+        elif suspect is not None and (pod_ready(pod) or not has_crashed(pod)):
+            del self.suspects[name]
+
+    def observe_pod_listing(self, pods: t.Iterable[dict[str, t.Any]], now: float) -> None:
+        """A fresh list replaces what was known: pods deleted while the watch was away are forgotten."""
+        pods = list(pods)
+        listed = {pod['metadata']['name'] for pod in pods}
+        for name in set(self.pods) - listed:
+            self.observe_pod('DELETED', self.pods[name], now)
+        for pod in pods:
+            self.observe_pod('ADDED', pod, now)
+
+    def watched_suspects(self, wanted: t.Callable[[dict[str, t.Any]], bool] = lambda pod: True) -> list[Suspect]:
+        """The suspects among the pods ``wanted`` says count, by pod name."""
+        return [s for name, s in sorted(self.suspects.items()) if name in self.pods and wanted(self.pods[name])]
+
+    def expired(self, now: float, wanted: t.Callable[[dict[str, t.Any]], bool] = lambda pod: True) -> list[Suspect]:
+        """The suspects whose failure reason has lasted the grace period at ``now``."""
+        return [s for s in self.watched_suspects(wanted) if now - s.since >= self.grace]
+
+    def wake_at(self, wanted: t.Callable[[dict[str, t.Any]], bool] = lambda pod: True) -> float | None:
+        """When the first suspect's grace period ends (a waiter wakes up then to judge it), None without one."""
+        return min((s.since + self.grace for s in self.watched_suspects(wanted)), default=None)
+
+
 def pod_not_ready(pod: dict[str, t.Any]) -> PodProblem:
     """Why a pod is not ready, as ``kubectl describe`` would show it: a failing or waiting container, a
     terminated one, an unschedulable or unscheduled pod, or a container whose readiness probe does not pass."""
@@ -133,6 +193,11 @@ def pod_not_ready(pod: dict[str, t.Any]) -> PodProblem:
 def describe_problem(problem: PodProblem) -> str:
     return 'pod %s%s: %s%s' % (problem.pod, ' container %s' % problem.container if problem.container else '',
                                problem.reason, ' (%s)' % problem.message if problem.message else '')
+
+
+def describe_suspect(suspect: Suspect, now: float) -> str:
+    """A suspect pod's problem and how long it has lasted."""
+    return '%s, for %ds' % (describe_problem(suspect.problem), round(now - suspect.since))
 
 
 def job_outcome(job: dict[str, t.Any]) -> str | None:

@@ -15,7 +15,7 @@ import re
 import typing as t
 
 from ansible_collections.artisan.upgrade.plugins.module_utils._k8s_state import (  # noqa: F401  pylint: disable=unused-import
-    FAILURE_REASONS, POD_TEMPLATE_HASH, PodProblem, describe_problem, generation_observed, has_crashed,
+    FAILURE_REASONS, POD_TEMPLATE_HASH, PodProblem, PodSuspects, describe_problem, generation_observed, has_crashed,
     label_selector, pod_not_ready, pod_problem, pod_ready, progress_deadline_exceeded)
 
 KINDS = ('Deployment', 'StatefulSet', 'DaemonSet')
@@ -442,12 +442,6 @@ def new_revision_label(obj: dict[str, t.Any], new_rs: dict[str, t.Any] | None = 
 
 # --- failures of new pods --------------------------------------------------------------------------
 
-@dataclasses.dataclass
-class _Suspect:
-    since: float
-    problem: PodProblem
-
-
 @dataclasses.dataclass(frozen=True)
 class Verdict:
     done: bool
@@ -459,50 +453,21 @@ class Verdict:
     wake_at: float | None = None
 
 
-class RolloutTracker:
+class RolloutTracker(PodSuspects):
     """Everything seen about one rollout (the workload and its pods), judged at a given time.
 
-    A pod of the new revision that shows a failure reason becomes a suspect; it is cleared when it
-    becomes ready, when its failure reason goes without a crash behind it (an image pulled on retry),
-    or when it goes away. A crash-looping pod stays a suspect while it runs between two crashes. A
-    suspect older than ``grace`` seconds fails the rollout, so a transient pull error does not.
+    The pods are judged by PodSuspects' rules, only those of the new revision counting: a suspect older
+    than ``grace`` seconds fails the rollout.
     """
 
     def __init__(self, grace: float, stale_deadline: str | None = None) -> None:
-        self.grace = grace
+        super().__init__(grace)
         self.stale_deadline = stale_deadline
         self.obj: dict[str, t.Any] | None = None
         self.new_revision: tuple[str, str] | None = None
-        self.pods: dict[str, dict[str, t.Any]] = {}
-        self.suspects: dict[str, _Suspect] = {}
 
     def observe_object(self, obj: dict[str, t.Any]) -> None:
         self.obj = obj
-
-    def observe_pod(self, event_type: str, pod: dict[str, t.Any], now: float) -> None:
-        name = pod['metadata']['name']
-        if event_type == 'DELETED' or pod['metadata'].get('deletionTimestamp'):
-            self.pods.pop(name, None)
-            self.suspects.pop(name, None)
-            return
-        self.pods[name] = pod
-        problem = pod_problem(pod)
-        suspect = self.suspects.get(name)
-        if problem is not None:
-            if suspect is None:
-                self.suspects[name] = _Suspect(now, problem)
-            else:
-                suspect.problem = problem
-        elif suspect is not None and (pod_ready(pod) or not has_crashed(pod)):
-            del self.suspects[name]
-
-    def observe_pod_listing(self, pods: list[dict[str, t.Any]], now: float) -> None:
-        """A fresh list replaces what was known: pods deleted while the watch was away are forgotten."""
-        listed = {pod['metadata']['name'] for pod in pods}
-        for name in set(self.pods) - listed:
-            self.observe_pod('DELETED', self.pods[name], now)
-        for pod in pods:
-            self.observe_pod('ADDED', pod, now)
 
     def _is_new(self, pod: dict[str, t.Any]) -> bool:
         labels = pod['metadata'].get('labels') or {}
@@ -526,15 +491,13 @@ class RolloutTracker:
             return Verdict(True, False, status.message)
         if status.failure:
             return Verdict(False, True, status.message, status.failure)
-        suspects = [s for name, s in sorted(self.suspects.items()) if name in self.pods and self._is_new(self.pods[name])]
-        expired = tuple(s.problem for s in suspects if now - s.since >= self.grace)
+        expired = tuple(s.problem for s in self.expired(now, self._is_new))
         if expired:
             reasons = sorted({p.reason for p in expired})
             detail = '; '.join(describe_problem(p) for p in expired)
             return Verdict(False, True, '%s %s: new pods are failing: %s' % (
                 self.obj['kind'].lower(), self.obj['metadata']['name'], detail), ', '.join(reasons), expired)
-        wake_at = min((s.since + self.grace for s in suspects), default=None)
-        return Verdict(False, False, status.message, wake_at=wake_at)
+        return Verdict(False, False, status.message, wake_at=self.wake_at(self._is_new))
 
 
 def recent_events(events: list[dict[str, t.Any]], limit: int = 10) -> list[dict[str, t.Any]]:

@@ -31,7 +31,8 @@ description:
   - Idempotent. When the live state already gives the requested share nothing is written, scaled nor reloaded.
   - A shift towards a side with no healthy backend is refused unless O(force=true), that is no backend accepting a TCP
     connection (nginx), no Ready endpoint (ingress-nginx), no Ready pod (Service); for O(provider=k8s_replicas) the
-    growing side must become available or the task fails and scales it back.
+    growing side must become available or the task fails and scales it back (within O(k8s_replicas.failure_grace)
+    seconds when its pods crash or cannot pull their image).
 author:
   - artisan.upgrade maintainers (@artisan-upgrade)
 requirements:
@@ -104,6 +105,16 @@ options:
           - Number of pods of both Deployments together, kept constant (at least 1).
         type: int
         required: true
+      failure_grace:
+        description:
+          - Seconds a pod of the Deployment that grows may show a failure reason (C(CrashLoopBackOff),
+            C(ImagePullBackOff), C(ErrImagePull), C(CreateContainerConfigError), ...) before the wait for its pods
+            gives up, scales it back and fails naming the pod, its problem and how long it lasted; the same rule as
+            M(artisan.upgrade.k8s_rollout)'s O(artisan.upgrade.k8s_rollout#module:failure_grace). A pod that recovers
+            meanwhile is forgiven. Without a failing pod the wait ends at O(wait_timeout) or the Deployment's
+            progress deadline.
+        type: int
+        default: 30
   k8s_ingress_nginx:
     description:
       - The canary Ingress. Required with O(provider=k8s_ingress_nginx).
@@ -565,6 +576,7 @@ K8S_REPLICAS_OPTIONS = dict(
     stable=dict(type='str', required=True),
     canary=dict(type='str', required=True),
     total=dict(type='int', required=True),
+    failure_grace=dict(type='int', default=30),
 )
 
 K8S_INGRESS_NGINX_OPTIONS = dict(

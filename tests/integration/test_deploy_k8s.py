@@ -257,12 +257,15 @@ def test_canary_steps_of_ten_then_an_abort_restores_stable(demo, run_playbook):
     again = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='2.0.0', deploy_k8s_strategy='canary')
     assert again.rc == 0 and changed_tasks(again) == [], again.stdout
 
-    # A canary whose pods crash never becomes available: the step fails, the stable keeps (gets back) every pod.
+    # A canary whose pods crash never becomes available: the step gives up once a pod has crash-looped for
+    # deploy_k8s_failure_grace (not at deploy_k8s_timeout), the stable keeps (gets back) every pod.
     crashing = [{'name': 'demoapp', 'images': {'app': 'crashloop/demoapp'}}]
     aborted = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='3.0.0', deploy_k8s_strategy='canary',
-                     deploy_k8s_workloads=crashing, deploy_k8s_timeout=15)
+                     deploy_k8s_workloads=crashing, deploy_k8s_timeout=300, deploy_k8s_failure_grace=3)
     msg = failure(aborted)
     assert 'The canary of demoapp in namespace default to 3.0.0 failed (Shift to the canary, percent 10' in msg, msg
+    assert 'pods of demoapp-canary are failing (failure_grace 3s): pod demoapp-canary-' in msg, msg
+    assert 'CrashLoopBackOff' in msg, msg
     assert 'Aborted: demoapp-canary scaled to 0, demoapp back on demoapp:2.0.0 with 10 pods.' in msg, msg
     result = results(aborted)['deploy_result']
     assert (result['version_before'], result['version_after'], result['changed']) == ('2.0.0', '2.0.0', True)
@@ -324,12 +327,16 @@ def test_blue_green_switches_the_service_once_the_new_slot_is_ready(kubesim, run
     assert again.rc == 0 and changed_tasks(again) == [], again.stdout
     assert results(again)['deploy_facts']['version'] == '2.0.0'
 
-    # The next release goes to blue, whose pods crash: the Service stays on green, blue back to 0.
+    # The next release goes to blue, whose pods crash: given up once a pod has crash-looped for deploy_k8s_failure_grace
+    # (3 s), not at deploy_k8s_timeout (300 s, the only end of that wait before); the Service stays on green, blue back to 0.
     crashing = [dict(slot, images={'app': 'crashloop/demoapp'}) for slot in SLOTS]
-    failed = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='3.0.0', deploy_k8s_timeout=10,
-                    deploy_k8s_workloads=crashing, **options)
+    failed = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='3.0.0', deploy_k8s_timeout=300,
+                    deploy_k8s_failure_grace=3, deploy_k8s_workloads=crashing, **options)
     msg = failure(failed)
     assert msg.startswith('The blue-green switch of demoapp-live from demoapp-green to demoapp-blue (3.0.0) failed'), msg
+    assert ('(Start as many pods in the idle slot as the live one runs: waiting for 3 available pods of demoapp-blue: '
+            'pods of demoapp-blue are failing (failure_grace 3s): pod demoapp-blue-') in msg, msg
+    assert 'CrashLoopBackOff' in msg and 'scaled demoapp-blue back to 0, demoapp-green untouched' in msg, msg
     assert msg.endswith('demoapp-live serves demoapp-green again, demoapp-blue scaled to 0.'), msg
     assert deployments(kubectl)['demoapp-green'] == (3, 'demoapp:2.0.0') and deployments(kubectl)['demoapp-blue'][0] == 0
     assert json.loads(kubectl('get', 'service', 'demoapp-live', '-o', 'json'))['spec']['selector'] == {

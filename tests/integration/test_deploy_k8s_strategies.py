@@ -81,16 +81,17 @@ def test_canary_through_ingress_nginx_steps_the_weight_then_removes_the_canary(k
     again = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='2.0.0', **INGRESS)
     assert again.rc == 0 and changed_tasks(again) == [], again.stdout
 
-    # A canary whose pods never get Ready is stopped before ingress-nginx sends it anything.
+    # A canary whose pods crash is stopped (after deploy_k8s_failure_grace) before ingress-nginx sends it anything.
     crashing = [{'name': 'demoapp', 'images': {'app': 'crashloop/demoapp'}}]
     watch = IngressWatch(kubesim.kubeconfig)
     try:
         aborted = deploy(run_playbook, kubesim.kubeconfig, deploy_k8s_version='3.0.0', deploy_k8s_workloads=crashing,
-                         deploy_k8s_timeout=15, **INGRESS)
+                         deploy_k8s_timeout=300, deploy_k8s_failure_grace=3, **INGRESS)
     finally:
         events = watch.stop()
     msg = failure(aborted)
     assert 'The canary of demoapp in namespace default to 3.0.0 through Ingress demoapp failed' in msg, msg
+    assert 'pods of demoapp-canary are failing (failure_grace 3s): pod demoapp-canary-' in msg, msg
     assert msg.endswith('Aborted: canary Ingress demoapp-canary removed, demoapp-canary scaled to 0, demoapp back on '
                         'demoapp:2.0.0 with 3 pods.'), msg
     assert [event for event in events if event[1] == 'demoapp-canary'] == [], events

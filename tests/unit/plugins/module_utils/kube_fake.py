@@ -140,7 +140,8 @@ class FakeKube:
         return self.objects.pop(path)
 
     def wait_until(self, streams: dict[str, tuple[str, dict[str, t.Any]]],
-                   judge: t.Callable[[dict[str, dict[str, dict[str, t.Any]]]], t.Any]) -> t.Any:
+                   judge: t.Callable[[dict[str, dict[str, dict[str, t.Any]]]], t.Any],
+                   clock: t.Callable[[], float] | None = None, wake_at: t.Callable[[], float | None] | None = None) -> t.Any:
         for path, _query in streams.values():
             self._send('GET', path)
             self.requests.append('GET %s?watch=true' % path)

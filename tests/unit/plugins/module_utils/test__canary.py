@@ -229,6 +229,66 @@ def test_scale_steps_grow_before_shrink_both_ways():
     assert decide.scale_steps({'stable': 5, 'canary': 0}, {'stable': 7, 'canary': 3}) == [('stable', 7, True), ('canary', 3, True)]
 
 
+def canary_deployment(available, conditions=()):
+    return {'metadata': {'name': 'web-v2', 'generation': 2},
+            'status': {'observedGeneration': 2, 'availableReplicas': available, 'conditions': list(conditions)}}
+
+
+def image_pull_backoff(name='web-v2-a'):
+    return {'metadata': {'name': name}, 'status': {'containerStatuses': [{
+        'name': 'app', 'ready': False, 'restartCount': 0,
+        'state': {'waiting': {'reason': 'ImagePullBackOff', 'message': 'Back-off pulling image "web:9"'}}}]}}
+
+
+def running(name='web-v2-a', ready=False):
+    return {'metadata': {'name': name}, 'status': {
+        'conditions': [{'type': 'Ready', 'status': 'True' if ready else 'False'}],
+        'containerStatuses': [{'name': 'app', 'ready': ready, 'restartCount': 0, 'state': {'running': {}}}]}}
+
+
+def test_availability_gives_up_once_a_pod_problem_has_lasted_the_grace():
+    watch = decide.AvailabilityWatch('web-v2', 3, grace=30)
+    watch.observe_pod_listing([image_pull_backoff(), running('web-v2-b')], now=100.0)
+    assert watch.verdict(canary_deployment(0), now=100.0) is False
+    assert watch.wake_at() == 130.0
+    watch.observe_pod_listing([image_pull_backoff(), running('web-v2-b')], now=129.9)
+    assert watch.verdict(canary_deployment(0), now=129.9) is False
+    assert watch.verdict(canary_deployment(0), now=130.0) == (
+        'pods of web-v2 are failing (failure_grace 30s): pod web-v2-a container app: ImagePullBackOff '
+        '(Back-off pulling image "web:9"), for 30s')
+
+
+def test_availability_forgives_a_problem_that_clears_and_keeps_waiting():
+    watch = decide.AvailabilityWatch('web-v2', 3, grace=30)
+    watch.observe_pod_listing([image_pull_backoff()], now=0.0)
+    watch.observe_pod_listing([running()], now=10.0)  # the image was pulled on retry
+    assert watch.verdict(canary_deployment(1), now=45.0) is False
+    assert watch.wake_at() is None
+    # Seen again later, the problem's grace starts again from then.
+    watch.observe_pod_listing([image_pull_backoff()], now=50.0)
+    assert watch.verdict(canary_deployment(1), now=79.0) is False and watch.wake_at() == 80.0
+
+
+def test_availability_done_wins_over_a_failing_pod_and_a_deadline_or_deletion_still_fail():
+    watch = decide.AvailabilityWatch('web-v2', 3, grace=0)
+    watch.observe_pod_listing([image_pull_backoff('web-v2-old')], now=0.0)
+    assert watch.verdict(canary_deployment(3), now=99.0) is True
+    deadline = {'type': 'Progressing', 'status': 'False', 'reason': 'ProgressDeadlineExceeded',
+                'message': 'ReplicaSet "web-v2-5d9" has timed out progressing.'}
+    fresh = decide.AvailabilityWatch('web-v2', 3, grace=30)
+    assert fresh.verdict(canary_deployment(1, [deadline]), now=0.0) == 'ReplicaSet "web-v2-5d9" has timed out progressing.'
+    assert fresh.verdict(None, now=0.0) == 'the Deployment was deleted'
+    # A scale not yet observed is not available, whatever the status says.
+    unobserved = dict(canary_deployment(3), metadata={'name': 'web-v2', 'generation': 3})
+    assert fresh.verdict(unobserved, now=0.0) is False
+
+
+def test_failure_grace_guard_rail():
+    decide.check_failure_grace(0)
+    with pytest.raises(decide.CanarySpecError, match='failure_grace must be 0 or more seconds, got -5'):
+        decide.check_failure_grace(-5)
+
+
 def test_canary_annotations_and_what_changes():
     wanted = decide.canary_annotations(20, header='X-Canary')
     assert wanted == {'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '20',

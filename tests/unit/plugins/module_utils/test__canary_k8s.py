@@ -18,6 +18,7 @@ NS = 'default'
 DEPLOYMENTS = '/apis/apps/v1/namespaces/default/deployments'
 SERVICE = '/api/v1/namespaces/default/services/web'
 INGRESSES = '/apis/networking.k8s.io/v1/namespaces/default/ingresses'
+PODS = '/api/v1/namespaces/default/pods'
 STABLE = {'app': 'web', 'version': '1'}
 CANARY = {'app': 'web', 'version': '2'}
 
@@ -25,7 +26,7 @@ CANARY = {'app': 'web', 'version': '2'}
 def deployment(name, replicas, available=None, conditions=()):
     return {'apiVersion': 'apps/v1', 'kind': 'Deployment',
             'metadata': {'name': name, 'namespace': NS, 'generation': 1},
-            'spec': {'replicas': replicas},
+            'spec': {'replicas': replicas, 'selector': {'matchLabels': {'app': 'web', 'deployment': name}}},
             'status': {'observedGeneration': 1, 'availableReplicas': replicas if available is None else available,
                        'conditions': list(conditions)}}
 
@@ -69,9 +70,9 @@ def shift(provider_class, fake, params, check_mode=False, warnings=None):
 
 # --- k8s_replicas ------------------------------------------------------------------------------------
 
-def replica_params(weight=30, force=False, wait_timeout=30):
+def replica_params(weight=30, force=False, wait_timeout=30, failure_grace=30):
     return {'weight': weight, 'force': force, 'wait_timeout': wait_timeout,
-            'k8s_replicas': {'stable': 'web-v1', 'canary': 'web-v2', 'total': 10}}
+            'k8s_replicas': {'stable': 'web-v1', 'canary': 'web-v2', 'total': 10, 'failure_grace': failure_grace}}
 
 
 def test_replicas_at_the_weight_already_are_no_change_and_no_write():
@@ -123,6 +124,76 @@ def test_a_progress_deadline_ends_the_wait_with_the_controllers_message():
     fake = FakeKube([deployment('web-v1', 10), deployment('web-v2', 0)], controller=stuck)
     with pytest.raises(ModuleFailure, match='web-v2: ReplicaSet "web-v2-5d9" has timed out progressing.; scaled web-v2 back'):
         shift(k8s.ReplicaShift, fake, replica_params(30))
+
+
+def crashing_pod(name, restarts=1):
+    return {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': name, 'namespace': NS,
+                                                            'labels': {'app': 'web', 'deployment': 'web-v2'}},
+            'status': {'containerStatuses': [{
+                'name': 'app', 'restartCount': restarts, 'ready': False,
+                'state': {'waiting': {'reason': 'CrashLoopBackOff', 'message': 'back-off 10s restarting failed container'}},
+                'lastState': {'terminated': {'exitCode': 1, 'reason': 'Error'}}}]}}
+
+
+class Timeline(FakeKube):
+    """The wait judged at given times of the injected clock, each with the pods the watch would show then."""
+
+    def __init__(self, objects, moments):
+        super().__init__(objects)
+        self.moments = moments
+        self.now = 0.0
+        self.watched = None
+        self.wakes = []
+
+    def clock(self):
+        return self.now
+
+    def wait_until(self, streams, judge, clock=None, wake_at=None):
+        self.watched = streams
+        for when, pods in self.moments:
+            self.now = when
+            answer = judge({'deployment': {'web-v2': self.obj(DEPLOYMENTS + '/web-v2')},
+                            'pods': {p['metadata']['name']: p for p in pods}})
+            if answer:
+                return answer
+            self.wakes.append(wake_at())
+        return None  # the deadline passed
+
+
+def replica_shift_at(fake, params):
+    return k8s.ReplicaShift(params, k8s.Cluster(fake, NS, clock=fake.clock), False).perform()
+
+
+def test_a_canary_whose_pods_crash_for_the_grace_is_given_up_then_not_at_the_timeout():
+    fake = Timeline([deployment('web-v1', 10), deployment('web-v2', 0, available=0)], [
+        (0.0, []), (1.0, [crashing_pod('web-v2-a')]), (4.0, [crashing_pod('web-v2-a', restarts=2)]),
+        (6.0, [crashing_pod('web-v2-a', restarts=3)])])
+    with pytest.raises(ModuleFailure) as failed:
+        replica_shift_at(fake, replica_params(30, failure_grace=5, wait_timeout=300))
+    assert failed.value.msg == (
+        'waiting for 3 available pods of web-v2: pods of web-v2 are failing (failure_grace 5s): pod web-v2-a container '
+        'app: CrashLoopBackOff (last exit code 1 (Error): back-off 10s restarting failed container), for 5s; '
+        'scaled web-v2 back to 0, web-v1 untouched')
+    # The Deployment's pods are watched by its selector; the waiter is woken when the first problem's grace ends.
+    assert fake.watched['pods'] == (PODS, {'labelSelector': 'app=web,deployment=web-v2'})
+    assert fake.wakes == [None, 6.0, 6.0]
+    assert fake.obj(DEPLOYMENTS + '/web-v2')['spec']['replicas'] == 0
+
+
+def test_a_pod_that_recovers_before_the_grace_is_forgiven():
+    recovered = pod('web-v2-a', {'app': 'web', 'deployment': 'web-v2'}, '10.0.0.9')
+    fake = Timeline([deployment('web-v1', 10), deployment('web-v2', 0, available=0)], [
+        (1.0, [crashing_pod('web-v2-a')]), (4.0, [recovered]), (30.0, [recovered])])
+    with pytest.raises(ModuleFailure, match='not done within 300s'):
+        replica_shift_at(fake, replica_params(30, failure_grace=5, wait_timeout=300))
+    assert fake.wakes == [6.0, None, None]  # never failed: the deadline ended it
+
+
+def test_a_negative_failure_grace_is_refused_before_anything_is_read():
+    fake = FakeKube([deployment('web-v1', 10), deployment('web-v2', 0)])
+    with pytest.raises(CanarySpecError, match='^k8s_replicas.failure_grace must be 0 or more seconds, got -1$'):
+        shift(k8s.ReplicaShift, fake, replica_params(30, failure_grace=-1))
+    assert fake.requests == []
 
 
 def test_force_scales_without_waiting():

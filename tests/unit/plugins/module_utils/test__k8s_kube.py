@@ -196,3 +196,45 @@ def test_wait_until_answers_none_at_the_deadline():
     client = ScriptedClient([Answer(listing)] + [Answer(events=[])] * 50)
     kube = _k8s.Kube(client, _k8s.Deadline(3, clock=clock))
     assert kube.wait_until({'pods': ('/api/v1/namespaces/default/pods', {})}, lambda objects: False, clock=clock) is None
+
+
+class QuietWatch:
+    """A watch whose stream lists one pod and then stays silent; it records how long each wait for events was."""
+
+    def __init__(self, now):
+        self.now = now
+        self.waits = []
+
+    def add(self, tag, path, query=None, resource_version=None):
+        self.tag = tag
+
+    def next(self, timeout):
+        self.waits.append(timeout)
+        self.now[0] += 1 if len(self.waits) == 1 else timeout
+        if len(self.waits) == 1:
+            return [(self.tag, 'SYNC', [{'metadata': {'name': 'web-1'}}])]
+        return []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+
+def test_wait_until_judges_again_at_the_wake_time_without_an_event():
+    now = [0.0]
+    kube = _k8s.Kube(ScriptedClient([]), _k8s.Deadline(300, clock=lambda: now[0]))
+    quiet = QuietWatch(now)
+    kube.watch = lambda lifetime=None: quiet
+    since = []
+
+    def judge(objects):
+        since[:] = since or [now[0]]
+        return 'stuck for %gs' % (now[0] - since[0]) if now[0] - since[0] >= 5 else False
+
+    # The pod is listed at 1 s with a problem that may last 5 s: the judge hears of it again at 6 s, not at the deadline.
+    answer = kube.wait_until({'pods': ('/api/v1/namespaces/default/pods', {})}, judge,
+                             clock=lambda: now[0], wake_at=lambda: since[0] + 5 if since else None)
+    assert answer == 'stuck for 5s'
+    assert quiet.waits == [300, 5]
